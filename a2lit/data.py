@@ -165,6 +165,7 @@ class Shapes10Config:
     seed: int = 0
     scale: tuple = (0.55, 0.85) # shape radius / half-frame: large, so a 0.2-area crop still shows part of it
     shift: float = 0.2          # max centre offset / half-frame
+    rotation: float = 180.0     # max |rotation| in degrees
     n_hues: int = 6             # hues are quantised, so colour alone does not identify an image
     texture: float = 0.3        # amplitude of the background's low-frequency noise
     p_distractor: float = 0.3   # probability of an occluding disc
@@ -178,7 +179,7 @@ def draw_shapes10_factors(n: int, seed: int, cfg: Shapes10Config = Shapes10Confi
     f = dict(label=torch.randint(0, 10, (n,), generator=g))
     f['cx'], f['cy'] = (U(n) * 2 - 1) * cfg.shift, (U(n) * 2 - 1) * cfg.shift
     f['scale'] = cfg.scale[0] + U(n) * (cfg.scale[1] - cfg.scale[0])
-    f['angle'] = U(n) * 2 * math.pi
+    f['angle'] = (U(n) * 2 - 1) * math.radians(cfg.rotation)
     f['fg_hue'] = torch.randint(0, cfg.n_hues, (n,), generator=g)
     f['bg_hue'] = torch.remainder(f['fg_hue'] + torch.randint(1, cfg.n_hues, (n,), generator=g), cfg.n_hues)  # never the shape's hue
     f['bg_hue_shift'] = (U(n) - 0.5) * 0.3
@@ -318,7 +319,8 @@ class ExpertAugment:
 class _ArrayUnpickler(pickle.Unpickler):
     "Unpickles dicts, lists, strings, bytes and numpy arrays; refuses every other global (no code runs)."
     _ok = {('numpy.core.multiarray', '_reconstruct'), ('numpy._core.multiarray', '_reconstruct'),
-           ('numpy', 'ndarray'), ('numpy', 'dtype'), ('numpy.core.multiarray', 'scalar'), ('numpy._core.multiarray', 'scalar')}
+           ('numpy', 'ndarray'), ('numpy', 'dtype'), ('numpy.core.multiarray', 'scalar'), ('numpy._core.multiarray', 'scalar'),
+           ('_codecs', 'encode')}   # how Python 3 pickles numpy's raw bytes: a pure str -> bytes conversion
     def find_class(self, module, name):
         if (module, name) in self._ok: return super().find_class(module, name)
         raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
