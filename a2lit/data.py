@@ -55,7 +55,8 @@ def tensor_hash(*tensors) -> str:
     h = hashlib.sha256()
     for t in tensors:
         t = torch.as_tensor(t).detach().cpu().contiguous()
-        h.update(f'{tuple(t.shape)}{t.dtype}'.encode()); h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b'')
+        h.update(f'{tuple(t.shape)}{t.dtype}'.encode())
+        if t.numel(): h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()[:16]
 
 def state_hash(module_or_state) -> str:
