@@ -22,6 +22,8 @@ def _no_autocast(device: torch.device):
 
 def _check_number(fn, name, value, allow_zero):
     "Raise A2Error unless `value` is a finite number > 0 (>= 0 if `allow_zero`)."
+    if isinstance(value, torch.Tensor) and value.requires_grad:
+        raise A2Error(f"{fn}: {name} must be a plain number; a learnable {name} (a tensor that requires grad) is not supported")
     try: v = float(value)
     except (TypeError, ValueError, RuntimeError): raise A2Error(f"{fn}: {name} must be a number, got {value!r}") from None
     if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
@@ -67,14 +69,30 @@ def _reduce(fn, per_anchor, reduction):
     raise A2Error(f"{fn}: reduction must be 'mean' or 'none', got {reduction!r}")
 
 # %% ../nbs/03_losses.ipynb #fe9a3164
+class _GramLogSumExp(torch.autograd.Function):
+    "Row-wise log-sum-exp of X X^T / tau without the diagonal; one N x N buffer, backward by hand."
+    @staticmethod
+    def forward(ctx, X, tau):
+        E = (X / tau) @ X.T                            # [N,N] logits
+        E.fill_diagonal_(float('-inf'))                # an anchor is not its own candidate
+        m = E.amax(1, keepdim=True)
+        E.sub_(m).exp_()                               # in place: E_ij = exp(S_ij - m_i) <= 1
+        s = E.sum(1, keepdim=True)
+        ctx.save_for_backward(X, E, s); ctx.tau = tau
+        return (m + s.log()).squeeze(1)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, g):
+        X, E, s = ctx.saved_tensors
+        w = g[:, None] / s                             # d lse_i / d S_ij = E_ij / s_i
+        return (w * (E @ X) + E.T @ (w * X)) / ctx.tau, None
+
 def _multiview_loss(Z: torch.Tensor,  # [V,B,D] unit rows: V views of B images
                     tau) -> torch.Tensor:
     "Per-anchor loss [V*B] (view-major): log-sum-exp over all other views minus the mean logit of the other views of the same image."
     V, B, D = Z.shape
-    flat = Z.reshape(V * B, D)
-    logits = (flat / tau) @ flat.T                     # [VB,VB], the only O(B^2) tensor
-    logits = logits.fill_diagonal_(float('-inf'))      # an anchor is not its own candidate
-    lse = torch.logsumexp(logits, dim=1)
+    lse = _GramLogSumExp.apply(Z.reshape(V * B, D), tau)
     pos = (Z * (Z.sum(0, keepdim=True) - Z)).sum(-1) / tau   # [V,B]: sum of the logits of the other views of the image
     return lse - pos.reshape(V * B) / (V - 1)
 
