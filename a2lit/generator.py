@@ -18,7 +18,9 @@ __all__ = ['EqLinear', 'EqConv2d', 'ModConv', 'GeneratorConfig', 'paper_config',
            'SynthesisLayer', 'ToRGB', 'SynthesisNetwork', 'Generator', 'to_uint8', 'from_uint8', 'check_state',
            'config_diff', 'save_generator', 'load_generator', 'DBlock', 'minibatch_std', 'Discriminator',
            'diff_augment', 'flatten_optimizer', 'unflatten_optimizer', 'save_checkpoint', 'load_checkpoint',
-           'latest_checkpoint', 'GANConfig', 'GANTrainer']
+           'latest_checkpoint', 'GANConfig', 'Trainer', 'GANTrainer', 'EncoderConfig', 'Encoder', 'feature_distance',
+           'EncoderTrainer', 'save_encoder', 'load_encoder', 'reconstruction_loss', 'invert', 'invert_dataset',
+           'frechet_distance', 'classifier_outputs', 'psnr', 'sample_quality', 'reconstruction_quality']
 
 # %% ../nbs/01_generator.ipynb #e5d90262
 def _lrelu(x): return F.leaky_relu(x, 0.2) * math.sqrt(2)   # gain sqrt(2) keeps the activations' second moment
@@ -368,22 +370,15 @@ class GANConfig:
 
 def _uint8_batch(images, idx, dev): return from_uint8(images[idx.to(images.device)]).to(dev)
 
-class GANTrainer:
-    "Train a generator on an ImageSet in `out`: checkpoints, sample grids, exact resume, NaN detection."
-    def __init__(self, cfg: GANConfig, data: ImageSet, out, device=None, threads: int | None = None):
-        if data.size != cfg.g.size: raise A2Error(f"dataset images are {data.size} px but the generator makes {cfg.g.size} px")
+class Trainer:
+    "The loop every trainer here shares: seeded batches by step, a checkpointed random generator, atomic checkpoints, resume, NaN stop."
+    kind = 'checkpoint'
+    def _setup(self, cfg, data: ImageSet, out, device):
         if cfg.batch_size > len(data): raise A2Error(f"batch_size {cfg.batch_size} is larger than the dataset ({len(data)} images)")
         self.cfg, self.data, self.out, self.dev = cfg, data, Path(out), get_device(device)
-        torch.manual_seed(cfg.seed)
-        self.G, self.D = Generator(cfg.g).to(self.dev), Discriminator(cfg.g, cfg.mbstd_group).to(self.dev)
-        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
-        c = cfg.r1_every / (cfg.r1_every + 1)                   # lazy R1: StyleGAN2's adjustment of D's optimiser
-        self.opt_g = torch.optim.Adam(self.G.parameters(), cfg.lr, betas=(0.0, cfg.beta2), eps=1e-8)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), cfg.lr * c, betas=(0.0, cfg.beta2 ** c), eps=1e-8)
         self.rng = torch.Generator().manual_seed(cfg.seed)
         self.step, self.wall, self.images = 0, 0.0, data.images.to(self.dev)
         self.history, self._perm = [], (None, None)
-        self.grid_z = torch.randn(64, cfg.g.z_dim, generator=torch.Generator().manual_seed(cfg.seed + 12345))
 
     @property
     def kimg(self): return self.step * self.cfg.batch_size / 1000
@@ -394,8 +389,75 @@ class GANTrainer:
         if self._perm[0] != epoch: self._perm = (epoch, torch.randperm(N, generator=torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + epoch)))
         return self._perm[1][i * B:(i + 1) * B]
 
+    def _check(self, losses):
+        if not all(math.isfinite(v) for v in losses.values()):
+            raise A2Error(f"{self.kind} training diverged: non-finite loss at step {self.step} ({losses}); "
+                          f"the last good checkpoint in {self.out} is kept")
+
+    def before_save(self): pass
+    def save(self, keep: int = 3):
+        "Write checkpoint `ckpt-<step>.safetensors` atomically; keep the newest `keep`."
+        self.before_save()
+        p = self.out / f"ckpt-{self.step:08d}.safetensors"
+        save_checkpoint(p, self._modules(), self._optims(),
+                        {'kind': f'{self.kind}-checkpoint', 'step': self.step, 'kimg': self.kimg, 'wall_s': self.wall,
+                         'config': self.cfg.to_dict(), 'rng': self.rng.get_state().tolist(), 'history': self.history[-200:]})
+        for old in sorted(self.out.glob('ckpt-*.safetensors'))[:-keep]:
+            old.unlink(); Path(str(old) + '.json').unlink(missing_ok=True)
+        return p
+
+    def resume(self, path=None) -> bool:
+        "Load `path` or the newest whole checkpoint in `out`; False if there is none."
+        path = path or latest_checkpoint(self.out)
+        if path is None: return False
+        meta = load_checkpoint(path, self._modules(), self._optims(), self.cfg.to_dict())
+        self.step, self.wall, self.history = meta['step'], meta['wall_s'], meta.get('history', [])
+        self.rng.set_state(torch.tensor(meta['rng'], dtype=torch.uint8))
+        return True
+
+    def on_sample(self, path): pass
+    def train(self, kimg: float | None = None, steps: int | None = None, ckpt_every_s: float = 600, sample_every_s: float = 1800,
+              ckpt_every_steps: int | None = None, progress: bool = True, log=None):
+        "Train until `kimg` thousand images (or `steps` steps) have been seen, checkpointing on the way and at the end."
+        from tqdm.auto import tqdm
+        self.out.mkdir(parents=True, exist_ok=True)
+        total = steps if steps is not None else math.ceil(kimg * 1000 / self.cfg.batch_size)
+        bar = tqdm(total=total, initial=self.step, disable=not progress, mininterval=10, unit='step', dynamic_ncols=True)
+        t_ck = t_sm = time.time()
+        while self.step < total:
+            t0 = time.time()
+            losses = self.train_step()
+            self.wall += time.time() - t0
+            if self.step % 50 == 0: self.history.append({'step': self.step, **{k: round(v, 4) for k, v in losses.items()}})
+            bar.update(1); bar.set_postfix(kimg=f"{self.kimg:.1f}", **{k: f"{v:.3f}" for k, v in losses.items()}, refresh=False)
+            now = time.time()
+            if (ckpt_every_steps and self.step % ckpt_every_steps == 0) or (not ckpt_every_steps and now - t_ck > ckpt_every_s):
+                p = self.save(); t_ck = now
+                if log: log(f"step {self.step} kimg {self.kimg:.1f} wall {self.wall / 60:.1f} min: checkpoint {p.name} {losses}")
+            if sample_every_s and now - t_sm > sample_every_s:
+                self.on_sample(self.out / f"samples-{self.step:08d}.png"); t_sm = now
+        bar.close()
+        self.save()
+        return self
+
+class GANTrainer(Trainer):
+    "Train a generator on an ImageSet in `out`: checkpoints, sample grids, exact resume, NaN detection."
+    kind = 'gan'
+    def __init__(self, cfg: GANConfig, data: ImageSet, out, device=None):
+        if data.size != cfg.g.size: raise A2Error(f"dataset images are {data.size} px but the generator makes {cfg.g.size} px")
+        self._setup(cfg, data, out, device)
+        torch.manual_seed(cfg.seed)
+        self.G, self.D = Generator(cfg.g).to(self.dev), Discriminator(cfg.g, cfg.mbstd_group).to(self.dev)
+        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        c = cfg.r1_every / (cfg.r1_every + 1)                   # lazy R1: StyleGAN2's adjustment of D's optimiser
+        self.opt_g = torch.optim.Adam(self.G.parameters(), cfg.lr, betas=(0.0, cfg.beta2), eps=1e-8)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), cfg.lr * c, betas=(0.0, cfg.beta2 ** c), eps=1e-8)
+        self.grid_z = torch.randn(64, cfg.g.z_dim, generator=torch.Generator().manual_seed(cfg.seed + 12345))
+
     def _aug(self, x): return diff_augment(x, self.rng) if self.cfg.augment else x
     def _z(self): return torch.randn(self.cfg.batch_size, self.cfg.g.z_dim, generator=self.rng).to(self.dev)
+    def _modules(self): return {'G': self.G, 'D': self.D, 'G_ema': self.G_ema}
+    def _optims(self): return {'g': self.opt_g, 'd': self.opt_d}
 
     def train_step(self):
         "One generator step and one discriminator step (with R1 every `r1_every` steps); returns the losses."
@@ -415,13 +477,10 @@ class GANTrainer:
         loss = loss_d
         if do_r1:
             grad, = torch.autograd.grad(real_logits.sum(), real, create_graph=True)
-            r1 = grad.square().sum((1, 2, 3)).mean()
-            loss = loss + r1 * (cfg.r1_gamma / 2 * cfg.r1_every)
+            loss = loss + grad.square().sum((1, 2, 3)).mean() * (cfg.r1_gamma / 2 * cfg.r1_every)
         self.opt_d.zero_grad(set_to_none=True); loss.backward(); self.opt_d.step()
         losses = {'loss_g': loss_g.item(), 'loss_d': loss_d.item()}
-        if not all(math.isfinite(v) for v in losses.values()):
-            raise A2Error(f"GAN training diverged: non-finite loss at step {self.step} ({losses}); "
-                          f"the last good checkpoint in {self.out} is kept")
+        self._check(losses)
         self.step += 1
         self._update_ema()
         return losses
@@ -434,28 +493,7 @@ class GANTrainer:
         beta = 0.5 ** (cfg.batch_size / max(half, 1e-8))
         for pe, p in zip(self.G_ema.parameters(), self.G.parameters()): pe.copy_(p.lerp(pe, beta))
 
-    def _modules(self): return {'G': self.G, 'D': self.D, 'G_ema': self.G_ema}
-    def _optims(self): return {'g': self.opt_g, 'd': self.opt_d}
-
-    def save(self, keep: int = 3):
-        "Write checkpoint `ckpt-<step>.safetensors` atomically (the EMA generator's mean w refreshed first); keep the newest `keep`."
-        self.G_ema.estimate_mean_w()
-        p = self.out / f"ckpt-{self.step:08d}.safetensors"
-        save_checkpoint(p, self._modules(), self._optims(),
-                        {'kind': 'gan-checkpoint', 'step': self.step, 'kimg': self.kimg, 'wall_s': self.wall,
-                         'config': self.cfg.to_dict(), 'rng': self.rng.get_state().tolist(), 'history': self.history[-200:]})
-        for old in sorted(self.out.glob('ckpt-*.safetensors'))[:-keep]:
-            old.unlink(); Path(str(old) + '.json').unlink(missing_ok=True)
-        return p
-
-    def resume(self, path=None) -> bool:
-        "Load `path` or the newest whole checkpoint in `out`; False if there is none."
-        path = path or latest_checkpoint(self.out)
-        if path is None: return False
-        meta = load_checkpoint(path, self._modules(), self._optims(), self.cfg.to_dict())
-        self.step, self.wall, self.history = meta['step'], meta['wall_s'], meta.get('history', [])
-        self.rng.set_state(torch.tensor(meta['rng'], dtype=torch.uint8))
-        return True
+    def before_save(self): self.G_ema.estimate_mean_w()   # the kept generator carries its mean w
 
     @torch.no_grad()
     def sample_grid(self, path=None, psi: float = 1.0):
@@ -464,27 +502,221 @@ class GANTrainer:
         fig = image_grid([x[i * 8:(i + 1) * 8] for i in range(8)], path, scale=0.6)
         import matplotlib.pyplot as plt; plt.close(fig)
         return x
+    def on_sample(self, path): self.sample_grid(path)
 
-    def train(self, kimg: float | None = None, steps: int | None = None, ckpt_every_s: float = 600, sample_every_s: float = 1800,
-              ckpt_every_steps: int | None = None, progress: bool = True, log=None):
-        "Train until `kimg` thousand images (or `steps` steps) have been seen, resuming from the newest checkpoint in `out`."
-        from tqdm.auto import tqdm
-        self.out.mkdir(parents=True, exist_ok=True)
-        total = steps if steps is not None else math.ceil(kimg * 1000 / self.cfg.batch_size)
-        bar = tqdm(total=total, initial=self.step, disable=not progress, mininterval=10, unit='step', dynamic_ncols=True)
-        t_ck = t_sm = time.time()
-        while self.step < total:
-            t0 = time.time()
-            losses = self.train_step()
-            self.wall += time.time() - t0
-            if self.step % 50 == 0 or self.step == total: self.history.append({'step': self.step, **{k: round(v, 4) for k, v in losses.items()}})
-            bar.update(1); bar.set_postfix(kimg=f"{self.kimg:.1f}", **{k: f"{v:.3f}" for k, v in losses.items()}, refresh=False)
-            now = time.time()
-            if (ckpt_every_steps and self.step % ckpt_every_steps == 0) or (not ckpt_every_steps and now - t_ck > ckpt_every_s):
-                p = self.save(); t_ck = now
-                if log: log(f"step {self.step} kimg {self.kimg:.1f} wall {self.wall / 60:.1f} min: checkpoint {p.name} {losses}")
-            if sample_every_s and now - t_sm > sample_every_s:
-                self.sample_grid(self.out / f"samples-{self.step:08d}.png"); t_sm = now
-        bar.close()
-        self.save()
-        return self
+# %% ../nbs/01_generator.ipynb #ac844100
+@dataclass
+class EncoderConfig:
+    "Encoder architecture (matched to a generator) and its training hyper-parameters."
+    size: int = 32
+    num_ws: int = 8
+    w_dim: int = 512
+    channel_base: int = 16384
+    channel_max: int = 512
+    batch_size: int = 32
+    lr: float = 0.002
+    latent_weight: float = 1.0     # ||E(G(w)) - w||^2 on generated images
+    pixel_weight: float = 1.0      # MSE(G(E(x)), x), images in [-1, 1]
+    feature_weight: float = 0.1    # MSE of feature-network activations
+    real_fraction: float = 0.5     # share of each batch that is real images
+    seed: int = 0
+    @classmethod
+    def for_generator(cls, g: GeneratorConfig, **kw):
+        "The encoder config matching generator config `g` (same size, W+ shape and widths)."
+        return cls(size=g.size, num_ws=g.num_ws, w_dim=g.w_dim, channel_base=g.channel_base, channel_max=g.channel_max, **kw)
+    def to_dict(self): return asdict(self)
+
+class Encoder(nn.Module):
+    "Images in [-1, 1] (or uint8) -> W+ latents [B, num_ws, w_dim], as offsets from the stored mean w."
+    def __init__(self, cfg: EncoderConfig):
+        super().__init__()
+        self.cfg = cfg
+        g = GeneratorConfig(size=cfg.size, w_dim=cfg.w_dim, channel_base=cfg.channel_base, channel_max=cfg.channel_max)
+        C = g.channels
+        self.trunk = Discriminator(g, mbstd_group=0)
+        del self.trunk.fc, self.trunk.out, self.trunk.conv
+        self.conv = EqConv2d(C(4), C(4))
+        self.head = EqLinear(C(4) * 16, cfg.num_ws * cfg.w_dim)
+        self.register_buffer('w_avg', torch.zeros(cfg.w_dim))
+    def forward(self, x):
+        x = from_uint8(x)
+        if x.ndim != 4 or x.shape[1:] != (3, self.cfg.size, self.cfg.size):
+            raise A2Error(f"encoder expects images [B, 3, {self.cfg.size}, {self.cfg.size}], got {tuple(x.shape)}")
+        h = self.conv(self.trunk.features(x)[-1]).flatten(1)
+        return self.w_avg + self.head(h).view(-1, self.cfg.num_ws, self.cfg.w_dim)
+
+def _feature_list(f, x):
+    out = f(x)
+    return list(out) if isinstance(out, (list, tuple)) else [out]
+
+def feature_distance(f, a, b_feats):
+    "Mean squared distance per sample between the features of `a` under `f` and precomputed features `b_feats` (a list)."
+    return sum((fa - fb).square().flatten(1).mean(1) for fa, fb in zip(_feature_list(f, a), b_feats))
+
+class EncoderTrainer(Trainer):
+    "Train an encoder for a frozen generator `G`, resumably (same checkpoints as the GAN trainer)."
+    kind = 'encoder'
+    def __init__(self, cfg: EncoderConfig, G: Generator, data: ImageSet, out, device=None, feature_net=None):
+        if (cfg.size, cfg.num_ws, cfg.w_dim) != (G.cfg.size, G.num_ws, G.w_dim):
+            raise A2Error(f"encoder config (size {cfg.size}, num_ws {cfg.num_ws}, w_dim {cfg.w_dim}) does not match the generator "
+                          f"(size {G.cfg.size}, num_ws {G.num_ws}, w_dim {G.w_dim})")
+        self._setup(cfg, data, out, device)
+        torch.manual_seed(cfg.seed)
+        self.G = G.to(self.dev).eval().requires_grad_(False)
+        self.E = Encoder(cfg).to(self.dev)
+        self.E.w_avg.copy_(self.G.w_avg)
+        self.feature_net = feature_net.to(self.dev).eval().requires_grad_(False) if isinstance(feature_net, nn.Module) else feature_net
+        if isinstance(self.feature_net, Discriminator): self.feature_net = self.feature_net.features
+        self.opt = torch.optim.Adam(self.E.parameters(), cfg.lr, betas=(0.9, 0.99))
+    def _modules(self): return {'E': self.E}
+    def _optims(self): return {'e': self.opt}
+
+    def train_step(self):
+        cfg, G, E = self.cfg, self.G, self.E
+        n_real = int(round(cfg.batch_size * cfg.real_fraction)); n_fake = cfg.batch_size - n_real
+        with torch.no_grad():
+            w = G.map(torch.randn(n_fake, G.z_dim, generator=self.rng).to(self.dev))
+            w = G.truncate(w, float(torch.rand((), generator=self.rng)) * 0.5 + 0.5)   # psi in [0.5, 1]: near and far from the mean
+            fake = G.synthesis(G.broadcast(w))
+            real = _uint8_batch(self.images, self.batch_indices(self.step)[:n_real], self.dev)
+            x = torch.cat([fake, real])
+            fx = [f.detach() for f in _feature_list(self.feature_net, x)] if self.feature_net and cfg.feature_weight else None
+        wp = E(x)
+        y = G.synthesis(wp, clamp=False)
+        losses = {'latent': (wp[:n_fake] - w[:, None]).square().mean() if n_fake else torch.zeros((), device=self.dev),
+                  'pixel': (y - x).square().mean()}
+        if fx is not None: losses['feature'] = feature_distance(self.feature_net, y, fx).mean()
+        loss = cfg.latent_weight * losses['latent'] + cfg.pixel_weight * losses['pixel'] + cfg.feature_weight * losses.get('feature', 0)
+        self.opt.zero_grad(set_to_none=True); loss.backward(); self.opt.step()
+        losses = {k: v.item() for k, v in losses.items()}
+        self._check(losses)
+        self.step += 1
+        return losses
+
+def save_encoder(E: Encoder, path, meta: dict | None = None):
+    "Save an encoder's weights and config (JSON sidecar)."
+    return save_artifact(path, E.state_dict(), {**(meta or {}), 'kind': 'encoder', 'config': asdict(E.cfg)})
+
+def load_encoder(path, device=None, dtype=torch.float32) -> Encoder:
+    "Load an encoder written by `save_encoder`."
+    t, meta = load_artifact(path)
+    if meta.get('kind') != 'encoder': raise A2Error(f"{path} is not an encoder (kind={meta.get('kind')!r})")
+    E = Encoder(EncoderConfig(**meta['config']))
+    check_state(E, t, f"encoder {path}")
+    E.load_state_dict({k: v.to(dtype) for k, v in t.items()})
+    return E.to(get_device(device)).eval().requires_grad_(False)
+
+# %% ../nbs/01_generator.ipynb #6e230887
+def reconstruction_loss(G: Generator, w_plus, x, perceptual=None, perceptual_weight: float = 1.0, x_feats=None):
+    "Per-image loss [B]: pixel MSE of G(w_plus) against `x` (in [-1, 1]) + `perceptual_weight` x feature distance."
+    y = G.synthesis(w_plus, clamp=False)
+    loss = (y - x).square().flatten(1).mean(1)
+    if perceptual is not None and perceptual_weight:
+        if x_feats is None:
+            with torch.no_grad(): x_feats = [f.detach() for f in _feature_list(perceptual, x)]
+        loss = loss + perceptual_weight * feature_distance(perceptual, y, x_feats)
+    return loss
+
+def invert(G: Generator, E: Encoder | None, x, steps: int = 100, lr: float = 0.01, perceptual=None,
+           perceptual_weight: float = 1.0, w_init=None, return_loss: bool = False):
+    "W+ latents [B, num_ws, w_dim] reproducing images `x` (uint8 or [-1, 1]): E(x), refined by `steps` Adam steps."
+    dev = G.w_avg.device
+    x = from_uint8(x).to(dev)
+    if x.ndim != 4 or x.shape[1:] != (3, G.cfg.size, G.cfg.size):
+        raise A2Error(f"images to invert must be [B, 3, {G.cfg.size}, {G.cfg.size}], got {tuple(x.shape)}")
+    with torch.no_grad():
+        if w_init is not None: w = w_init.to(dev)
+        elif E is not None: w = E(x)
+        else: w = G.broadcast(G.w_avg.expand(len(x), -1))
+        x_feats = [f.detach() for f in _feature_list(perceptual, x)] if perceptual is not None and perceptual_weight else None
+    w = w.detach().clone().requires_grad_(True)
+    opt = torch.optim.Adam([w], lr=lr)
+    for _ in range(steps):
+        loss = reconstruction_loss(G, w, x, perceptual, perceptual_weight, x_feats).sum()
+        w.grad, = torch.autograd.grad(loss, [w])
+        opt.step()
+    w = w.detach()
+    if not return_loss: return w
+    with torch.no_grad(): return w, reconstruction_loss(G, w, x, perceptual, perceptual_weight, x_feats)
+
+# %% ../nbs/01_generator.ipynb #650d15ba
+def _net_id(f):
+    if f is None: return None
+    if isinstance(f, nn.Module): return f"{type(f).__name__}:{state_hash(f)}"
+    m = getattr(f, '__self__', None)
+    if isinstance(m, nn.Module): return f"{type(m).__name__}.{f.__name__}:{state_hash(m)}"
+    return getattr(f, '__qualname__', type(f).__name__)
+
+def invert_dataset(G: Generator, E: Encoder | None, images, path, batch_size: int = 64, steps: int = 100, lr: float = 0.01,
+                   perceptual=None, perceptual_weight: float = 1.0, chunk: int = 1024, progress: bool = True):
+    "Invert uint8 `images` [N,3,H,W] in batches; W+ latents and per-image losses to `path` (+ JSON sidecar), resumable by chunk."
+    from tqdm.auto import tqdm
+    path = Path(path); parts = path.parent / (path.name + '.parts')
+    if chunk < 1 or batch_size < 1: raise A2Error(f"chunk and batch_size must be >= 1, got {chunk}, {batch_size}")
+    key = {'n': len(images), 'images_hash': tensor_hash(images), 'generator': state_hash(G), 'encoder': None if E is None else state_hash(E),
+           'steps': steps, 'lr': lr, 'perceptual': _net_id(perceptual), 'perceptual_weight': perceptual_weight, 'chunk': chunk}
+    if path.exists():
+        try:
+            t, m = load_artifact(path)
+            if m.get('key') == key: return t['w_plus']
+        except A2Error: pass
+    ws, losses = [], []
+    for start in tqdm(range(0, len(images), chunk), disable=not progress, desc='invert', unit='chunk'):
+        p = parts / f"{start:08d}.safetensors"
+        try:
+            t, m = load_artifact(p)
+            if m.get('key') == key and m.get('start') == start: ws.append(t['w_plus']); losses.append(t['loss']); continue
+        except A2Error: pass
+        w_c, l_c = [], []
+        for i in range(start, min(start + chunk, len(images)), batch_size):
+            w, l = invert(G, E, images[i:min(i + batch_size, start + chunk, len(images))], steps, lr, perceptual, perceptual_weight, return_loss=True)
+            w_c.append(w.cpu()); l_c.append(l.cpu())
+        save_artifact(p, {'w_plus': torch.cat(w_c), 'loss': torch.cat(l_c)}, {'key': key, 'start': start})
+        ws.append(torch.cat(w_c)); losses.append(torch.cat(l_c))
+    W, L = torch.cat(ws), torch.cat(losses)
+    save_artifact(path, {'w_plus': W, 'loss': L}, {'key': key, 'mean_loss': L.mean().item()})
+    for p in parts.glob('*'): p.unlink()
+    parts.rmdir()
+    return W
+
+# %% ../nbs/01_generator.ipynb #44af156e
+def frechet_distance(feats_a, feats_b) -> float:
+    "Fréchet distance between Gaussians fitted to two feature sets [N, D]: |mu_a - mu_b|^2 + tr(S_a + S_b - 2 (S_a S_b)^(1/2))."
+    a, b = torch.as_tensor(feats_a).double(), torch.as_tensor(feats_b).double()
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]: raise A2Error(f"features must be [N, D] with equal D, got {tuple(a.shape)} and {tuple(b.shape)}")
+    if len(a) < 2 or len(b) < 2: raise A2Error(f"need at least 2 samples per set, got {len(a)} and {len(b)}")
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    ca, cb = torch.cov(a.T).reshape(a.shape[1], -1), torch.cov(b.T).reshape(b.shape[1], -1)
+    ev, V = torch.linalg.eigh(ca)
+    ra = (V * ev.clamp_min(0).sqrt()) @ V.T                      # S_a^(1/2)
+    tr_sqrt = torch.linalg.eigvalsh(ra @ cb @ ra).clamp_min(0).sqrt().sum()   # tr (S_a^(1/2) S_b S_a^(1/2))^(1/2) = tr (S_a S_b)^(1/2)
+    return ((mu_a - mu_b).square().sum() + ca.trace() + cb.trace() - 2 * tr_sqrt).item()
+
+@torch.no_grad()
+def classifier_outputs(clf, images, dataset: str = 'shapes10', batch_size: int = 1000):
+    "(penultimate features, class probabilities) of a `train_classifier` network on uint8 `images`."
+    feats = embed(clf[0], images, dataset, batch_size)
+    return feats, clf[1](feats.to(next(clf.parameters()).device)).softmax(1).cpu()
+
+def psnr(a, b):
+    "Per-image PSNR in dB between two image batches (uint8, or floats in [-1, 1]), on the [0, 1] scale."
+    a, b = (from_uint8(t).float().cpu() for t in (a, b))
+    mse = ((a - b) / 2).square().flatten(1).mean(1)
+    return 10 * torch.log10(1 / mse.clamp_min(1e-10))
+
+def sample_quality(G: Generator, clf, real_train, real_test=None, n: int = 2000, psi: float = 1.0, seed: int = 0, dataset='shapes10'):
+    "Fréchet distances (generated vs train, test vs train), the classifier's mean max-probability and class histogram on `n` samples."
+    x = G.sample(n, seed=seed, psi=psi)
+    fg, pg = classifier_outputs(clf, x, dataset)
+    fr, _ = classifier_outputs(clf, real_train, dataset)
+    out = {'fd_generated': frechet_distance(fg, fr), 'max_prob_mean': pg.max(1).values.mean().item(),
+           'class_hist': (torch.bincount(pg.argmax(1), minlength=pg.shape[1]).float() / n).tolist()}
+    if real_test is not None: out['fd_real'] = frechet_distance(classifier_outputs(clf, real_test, dataset)[0], fr)
+    return out
+
+def reconstruction_quality(G: Generator, E: Encoder | None, clf, images, labels, steps: int = 0, dataset='shapes10', **invert_kw):
+    "PSNR of G(invert(x)) and the classifier's accuracy on reconstructions vs on the real images."
+    w = torch.cat([invert(G, E, images[i:i + 256], steps=steps, **invert_kw) for i in range(0, len(images), 256)])
+    with torch.no_grad(): rec = torch.cat([to_uint8(G.synthesis(w[i:i + 256])).cpu() for i in range(0, len(w), 256)])
+    acc = lambda im: (classifier_outputs(clf, im, dataset)[1].argmax(1) == labels).float().mean().item()
+    return {'psnr': psnr(rec, images).mean().item(), 'acc_real': acc(images), 'acc_recon': acc(rec), 'recon': rec, 'w_plus': w}
