@@ -14,13 +14,15 @@ from .data import (A2Error, write_json, read_json, save_artifact, load_artifact,
                         get_device, ImageSet, image_grid, embed)
 
 # %% auto #0
-__all__ = ['EqLinear', 'EqConv2d', 'ModConv', 'GeneratorConfig', 'paper_config', 'demo_config', 'tiny_config', 'MappingNetwork',
-           'SynthesisLayer', 'ToRGB', 'SynthesisNetwork', 'Generator', 'to_uint8', 'from_uint8', 'check_state',
-           'config_diff', 'save_generator', 'load_generator', 'DBlock', 'minibatch_std', 'Discriminator',
-           'diff_augment', 'flatten_optimizer', 'unflatten_optimizer', 'save_checkpoint', 'load_checkpoint',
-           'latest_checkpoint', 'GANConfig', 'Trainer', 'GANTrainer', 'EncoderConfig', 'Encoder', 'feature_distance',
-           'EncoderTrainer', 'save_encoder', 'load_encoder', 'reconstruction_loss', 'invert', 'invert_dataset',
-           'frechet_distance', 'classifier_outputs', 'psnr', 'sample_quality', 'reconstruction_quality']
+__all__ = ['QUALITY_TARGETS', 'DEMO_WEIGHTS', 'EqLinear', 'EqConv2d', 'ModConv', 'GeneratorConfig', 'paper_config', 'demo_config',
+           'tiny_config', 'MappingNetwork', 'SynthesisLayer', 'ToRGB', 'SynthesisNetwork', 'Generator', 'to_uint8',
+           'from_uint8', 'check_state', 'config_diff', 'save_generator', 'load_generator', 'DBlock', 'minibatch_std',
+           'Discriminator', 'diff_augment', 'flatten_optimizer', 'unflatten_optimizer', 'save_checkpoint',
+           'load_checkpoint', 'latest_checkpoint', 'GANConfig', 'Trainer', 'GANTrainer', 'EncoderConfig', 'Encoder',
+           'feature_distance', 'EncoderTrainer', 'save_encoder', 'load_encoder', 'reconstruction_loss', 'invert',
+           'invert_dataset', 'frechet_distance', 'classifier_outputs', 'psnr', 'sample_quality',
+           'reconstruction_quality', 'evaluate_generator', 'check_quality', 'show_reconstructions', 'show_samples',
+           'weights_dir', 'load_demo', 'export_weights']
 
 # %% ../nbs/01_generator.ipynb #e5d90262
 def _lrelu(x): return F.leaky_relu(x, 0.2) * math.sqrt(2)   # gain sqrt(2) keeps the activations' second moment
@@ -720,3 +722,76 @@ def reconstruction_quality(G: Generator, E: Encoder | None, clf, images, labels,
     with torch.no_grad(): rec = torch.cat([to_uint8(G.synthesis(w[i:i + 256])).cpu() for i in range(0, len(w), 256)])
     acc = lambda im: (classifier_outputs(clf, im, dataset)[1].argmax(1) == labels).float().mean().item()
     return {'psnr': psnr(rec, images).mean().item(), 'acc_real': acc(images), 'acc_recon': acc(rec), 'recon': rec, 'w_plus': w}
+
+# %% ../nbs/01_generator.ipynb #741cf1a1
+def evaluate_generator(G: Generator, E: Encoder | None, clf, train: ImageSet, test: ImageSet, n_samples: int = 2000, n_recon: int = 500,
+                       steps: int = 150, lr: float = 0.01, psi: float = 1.0, seed: int = 0, perceptual=None, perceptual_weight: float = 1.0) -> dict:
+    "Every quality number of the issue: sample Fréchet distance and confidence, and reconstruction PSNR/class preservation before and after refinement."
+    q = sample_quality(G, clf, train.images, test.images, n=n_samples, psi=psi, seed=seed, dataset=train.name)
+    out = {k: q[k] for k in ('fd_generated', 'fd_real', 'max_prob_mean', 'class_hist')}
+    idx = lambda ds: torch.randperm(len(ds), generator=torch.Generator().manual_seed(seed))[:n_recon]
+    for split, ds in (('train', train), ('test', test)):
+        i = idx(ds); x, y = ds.images[i], ds.labels[i]
+        r0 = reconstruction_quality(G, E, clf, x, y, steps=0, dataset=ds.name)
+        r1 = reconstruction_quality(G, E, clf, x, y, steps=steps, lr=lr, perceptual=perceptual, perceptual_weight=perceptual_weight, dataset=ds.name)
+        out[f'psnr_{split}_encoder'], out[f'psnr_{split}'] = r0['psnr'], r1['psnr']
+        out[f'acc_real_{split}'], out[f'acc_recon_{split}_encoder'], out[f'acc_recon_{split}'] = r0['acc_real'], r0['acc_recon'], r1['acc_recon']
+        out[f'examples_{split}'] = (x[:8], r0['recon'][:8], r1['recon'][:8])
+    out['acc_real'], out['acc_recon'] = out['acc_real_test'], out['acc_recon_test']   # class preservation on held-out images
+    out['refine_steps'], out['n_samples'], out['n_recon'] = steps, n_samples, n_recon
+    return out
+
+QUALITY_TARGETS = {   # the issue's targets for the shipped Shapes-10 generator (after refinement)
+    'psnr_train': ('>=', 27.0), 'psnr_test': ('>=', 25.0), 'max_prob_mean': ('>=', 0.8)}
+
+def check_quality(q: dict) -> dict:
+    "Which targets the measured numbers `q` meet: {name: (value, target, met)} incl. class balance and class preservation."
+    out = {k: (q[k], f"{op} {t}", q[k] >= t) for k, (op, t) in QUALITY_TARGETS.items()}
+    h = q['class_hist']; out['class_hist'] = ((min(h), max(h)), 'each in [0.05, 0.15]', min(h) >= 0.05 and max(h) <= 0.15)
+    gap = q['acc_real'] - q['acc_recon']; out['acc_gap'] = (gap, '<= 0.10', gap <= 0.10)
+    return out
+
+def show_reconstructions(q: dict, split: str = 'test', path=None):
+    "Rows: real images, encoder-only reconstructions, refined reconstructions (from `evaluate_generator`'s output)."
+    x, r0, r1 = q[f'examples_{split}']
+    return image_grid([x, r0, r1], path, titles=[f'real ({split})', 'G(E(x))', f"G(invert(x)), {q['refine_steps']} steps"])
+
+def show_samples(G: Generator, n: int = 64, psi: float = 1.0, seed: int = 0, path=None):
+    "An 8-wide grid of `n` samples."
+    x = G.sample(n, seed=seed, psi=psi)
+    return image_grid([x[i:i + 8] for i in range(0, n, 8)], path, scale=0.8)
+
+# %% ../nbs/01_generator.ipynb #7c0cadb7
+def weights_dir() -> Path:
+    "The folder of the shipped weights inside the installed package."
+    import a2lit
+    return Path(a2lit.__file__).resolve().parent / 'weights'
+
+DEMO_WEIGHTS = {'generator': 'shapes10-generator.safetensors', 'encoder': 'shapes10-encoder.safetensors'}
+
+def load_demo(device=None, folder=None):
+    "The shipped Shapes-10 generator and encoder, (G, E), in float32 eval mode."
+    folder = Path(folder) if folder else weights_dir()
+    paths = {k: folder / v for k, v in DEMO_WEIGHTS.items()}
+    missing = [str(p) for p in paths.values() if not p.exists()]
+    if missing: raise A2Error(f"no shipped Shapes-10 weights ({', '.join(missing)} missing); train them with tools/train_generator.py "
+                              f"and export them with a2lit.generator.export_weights")
+    return load_generator(paths['generator'], device), load_encoder(paths['encoder'], device)
+
+def export_weights(run: str | Path, dest=None, quality: dict | None = None, half: bool = True):
+    "Copy the EMA generator and the encoder of a `tools/train_generator.py` run folder into `dest` (fp16 by default) with their provenance and `quality`."
+    run, dest = Path(run), Path(dest) if dest else weights_dir()
+    cmd = read_json(run / 'command.json')
+    q = {k: v for k, v in (quality or {}).items() if not k.startswith('examples_')}
+    out = {}
+    for kind, folder, prefix in (('generator', run, 'G_ema.'), ('encoder', run / 'encoder', 'E.')):
+        ck = latest_checkpoint(folder)
+        if ck is None: raise A2Error(f"no {kind} checkpoint in {folder}")
+        t, meta = load_artifact(ck)
+        sd = {k[len(prefix):]: (v.half() if half and v.is_floating_point() else v) for k, v in t.items() if k.startswith(prefix)}
+        config = asdict(GeneratorConfig(**meta['config']['g'])) if kind == 'generator' else meta['config']
+        info = {'kind': kind, 'config': config, 'command': ' '.join(cmd['argv']), 'args': cmd['args'], 'commit': cmd['commit'],
+                'seed': cmd['args']['seed'], 'kimg': meta['kimg'], 'wall_s': meta['wall_s'], 'checkpoint': ck.name,
+                'torch': cmd['torch'], 'dtype': 'float16' if half else 'float32', **q}
+        out[kind] = save_artifact(dest / DEMO_WEIGHTS[kind], sd, info)
+    return out
