@@ -208,7 +208,7 @@ def plot_toy_dynamics(trajs: dict,  # loss name -> trajectory from `toy_dynamics
     "One panel per loss: the views' paths on the unit circle (o, s: expert views, ^: generated; hollow: start, filled: end)."
     import matplotlib; matplotlib.use('Agg') if path else None
     import matplotlib.pyplot as plt
-    fig, axs = plt.subplots(1, len(trajs), figsize=(2.6 * len(trajs), 2.8), squeeze=False)
+    fig, axs = plt.subplots(1, len(trajs), figsize=(2.2 * len(trajs), 2.4), squeeze=False)
     t = torch.linspace(0, 2 * math.pi, 200)
     for ax, (name, tr) in zip(axs[0], trajs.items()):
         ax.plot(t.cos(), t.sin(), color='0.85', lw=1)
