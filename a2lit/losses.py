@@ -32,7 +32,8 @@ def _check_number(fn, name, value, allow_zero):
 def _prepare(fn: str,            # the loss's name, for error messages
              zs: list,           # the input tensors: [B,D], [B,D] and optionally [B,D] or [B,K,D]
              names: list,        # their argument names, for error messages
-             tau, alpha=None):
+             tau, alpha=None,
+             check: bool = True): # also check the values (NaN/inf, zero rows): one host sync
     "Check the inputs of loss `fn`; return them L2-normalised in float32 (float64 stays), the last one as [B,K,D] if there are three."
     for n, z in zip(names, zs):
         if not isinstance(z, torch.Tensor) or not z.is_floating_point():
@@ -55,6 +56,7 @@ def _prepare(fn: str,            # the loss's name, for error messages
     with _no_autocast(zs[0].device):
         zs = [z.to(dt) for z in zs]
         norms = [torch.linalg.vector_norm(z, dim=-1, keepdim=True) for z in zs]
+        if not check: return [z / n for z, n in zip(zs, norms)]
         with torch.no_grad():  # one host sync for all the checks
             ok = torch.stack([torch.isfinite(z).all() for z in zs] + [((n > 0) & torch.isfinite(n)).all() for n in norms]).tolist()
     for i, n in enumerate(names):
@@ -97,17 +99,18 @@ def _multiview_loss(Z: torch.Tensor,  # [V,B,D] unit rows: V views of B images
     return lse - pos.reshape(V * B) / (V - 1)
 
 # %% ../nbs/03_losses.ipynb #79f2c790
-def _simclr(fn, names, z1, z2, tau, reduction):
+def _simclr(fn, names, z1, z2, tau, reduction, check):
     "NT-Xent with the error messages of loss `fn` and argument `names`."
-    z1, z2 = _prepare(fn, [z1, z2], names, tau)
+    z1, z2 = _prepare(fn, [z1, z2], names, tau, check=check)
     with _no_autocast(z1.device): return _reduce(fn, _multiview_loss(torch.stack([z1, z2]), tau), reduction)
 
 def nt_xent(z1: torch.Tensor,  # [B,D] first view of each image
             z2: torch.Tensor,  # [B,D] second view of each image
             tau: float = 0.5,  # temperature (the paper's default)
-            reduction: str = 'mean'):  # 'mean' over the 2B anchors, or 'none': [2B], the z1 anchors then the z2 anchors
+            reduction: str = 'mean',  # 'mean' over the 2B anchors, or 'none': [2B], the z1 anchors then the z2 anchors
+            check: bool = True):  # refuse NaN/inf and zero rows (costs one host sync; False: such inputs give a NaN loss)
     "SimCLR's NT-Xent loss: 2B anchors, each against the other 2B-1 views, the positive being the other view of its image."
-    return _simclr('nt_xent', ['z1', 'z2'], z1, z2, tau, reduction)
+    return _simclr('nt_xent', ['z1', 'z2'], z1, z2, tau, reduction, check)
 
 # %% ../nbs/03_losses.ipynb #d2cd7a5b
 def _info_nce_per_anchor(z1, z2, tau):
@@ -119,27 +122,30 @@ def _info_nce_per_anchor(z1, z2, tau):
 def info_nce(z1: torch.Tensor,  # [B,D] first view of each image
              z2: torch.Tensor,  # [B,D] second view of each image
              tau: float = 0.5,  # temperature
-             reduction: str = 'mean'):  # 'mean' over both sides, or 'none': [2B], z1 anchors then z2 anchors
+             reduction: str = 'mean',  # 'mean' over both sides, or 'none': [2B], z1 anchors then z2 anchors
+             check: bool = True):  # as in `nt_xent`
     "Two-sided InfoNCE: each view against the B views of the other kind (cross-view negatives only); mean of both sides."
-    z1, z2 = _prepare('info_nce', [z1, z2], ['z1', 'z2'], tau)
+    z1, z2 = _prepare('info_nce', [z1, z2], ['z1', 'z2'], tau, check=check)
     with _no_autocast(z1.device): return _reduce('info_nce', _info_nce_per_anchor(z1, z2, tau), reduction)
 
 # %% ../nbs/03_losses.ipynb #4f4b0cb1
 def a1_loss(z_expert: torch.Tensor,  # [B,D] the expert view of each image
             z_gen: torch.Tensor,     # [B,D] the generated view of each image
             tau: float = 0.5,        # temperature
-            reduction: str = 'mean'):  # as in `nt_xent`
+            reduction: str = 'mean',  # as in `nt_xent`
+            check: bool = True):      # as in `nt_xent`
     "A1: the SimCLR loss on the pair (expert view, generated view)."
-    return _simclr('a1_loss', ['z_expert', 'z_gen'], z_expert, z_gen, tau, reduction)
+    return _simclr('a1_loss', ['z_expert', 'z_gen'], z_expert, z_gen, tau, reduction, check)
 
 # %% ../nbs/03_losses.ipynb #2bab5344
 def a2_full(z1: torch.Tensor,  # [B,D] first expert view
             z2: torch.Tensor,  # [B,D] second expert view
             z3: torch.Tensor,  # [B,D] generated view, or [B,K,D] K generated views per image
             tau: float = 0.5,  # temperature
-            reduction: str = 'mean'):  # 'mean' over the (2+K)B anchors, or 'none': [(2+K)B], view-major (z1, z2, z3[:,0], ...)
+            reduction: str = 'mean',  # 'mean' over the (2+K)B anchors, or 'none': [(2+K)B], view-major (z1, z2, z3[:,0], ...)
+            check: bool = True):      # as in `nt_xent`
     "A2-full: every view an anchor against all other views of the batch; positives are the other views of the same image (SupCon average)."
-    z1, z2, z3 = _prepare('a2_full', [z1, z2, z3], ['z1', 'z2', 'z3'], tau)
+    z1, z2, z3 = _prepare('a2_full', [z1, z2, z3], ['z1', 'z2', 'z3'], tau, check=check)
     with _no_autocast(z1.device):
         return _reduce('a2_full', _multiview_loss(torch.cat([z1[None], z2[None], z3.transpose(0, 1)]), tau), reduction)
 
@@ -149,14 +155,14 @@ def _alignment_per_anchor(z1, z2, z3, tau):
     m = z3.mean(1)                                     # [B,D] the mean generated view
     return torch.cat([(z1 * m).sum(-1), (z2 * m).sum(-1)]) / tau
 
-def a2_alignment(z1: torch.Tensor, z2: torch.Tensor, z3: torch.Tensor, tau: float = 0.5, reduction: str = 'mean'):
+def a2_alignment(z1: torch.Tensor, z2: torch.Tensor, z3: torch.Tensor, tau: float = 0.5, reduction: str = 'mean', check: bool = True):
     "The A2 alignment: mean over the 2B expert anchors i of (1/K) sum_p z_i . z3[i,p] / tau."
-    z1, z2, z3 = _prepare('a2_alignment', [z1, z2, z3], ['z1', 'z2', 'z3'], tau)
+    z1, z2, z3 = _prepare('a2_alignment', [z1, z2, z3], ['z1', 'z2', 'z3'], tau, check=check)
     with _no_autocast(z1.device): return _reduce('a2_alignment', _alignment_per_anchor(z1, z2, z3, tau), reduction)
 
-def _a2_pull(fn, base, z1, z2, z3, tau, alpha, reduction):
+def _a2_pull(fn, base, z1, z2, z3, tau, alpha, reduction, check):
     "Per-anchor base loss of the expert views minus alpha times the alignment."
-    z1, z2, z3 = _prepare(fn, [z1, z2, z3], ['z1', 'z2', 'z3'], tau, alpha)
+    z1, z2, z3 = _prepare(fn, [z1, z2, z3], ['z1', 'z2', 'z3'], tau, alpha, check)
     with _no_autocast(z1.device):
         return _reduce(fn, base(z1, z2, tau) - alpha * _alignment_per_anchor(z1, z2, z3, tau), reduction)
 
@@ -165,18 +171,20 @@ def a2_simclr(z1: torch.Tensor,  # [B,D] first expert view
               z3: torch.Tensor,  # [B,D] or [B,K,D] generated view(s)
               tau: float = 0.5,  # temperature
               alpha: float = 0.5,  # weight of the alignment (the paper's default)
-              reduction: str = 'mean'):  # 'mean' over the 2B expert anchors, or 'none': [2B]
+              reduction: str = 'mean',  # 'mean' over the 2B expert anchors, or 'none': [2B]
+              check: bool = True):      # as in `nt_xent`
     "A2-SimCLR: NT-Xent on the expert views minus alpha times the alignment of the expert anchors with their generated views."
-    return _a2_pull('a2_simclr', lambda a, b, t: _multiview_loss(torch.stack([a, b]), t), z1, z2, z3, tau, alpha, reduction)
+    return _a2_pull('a2_simclr', lambda a, b, t: _multiview_loss(torch.stack([a, b]), t), z1, z2, z3, tau, alpha, reduction, check)
 
 def a2_infonce(z1: torch.Tensor,  # [B,D] first expert view
                z2: torch.Tensor,  # [B,D] second expert view
                z3: torch.Tensor,  # [B,D] or [B,K,D] generated view(s)
                tau: float = 0.5,  # temperature
                alpha: float = 0.5,  # weight of the alignment (the paper's default)
-               reduction: str = 'mean'):  # 'mean' over the 2B expert anchors, or 'none': [2B]
+               reduction: str = 'mean',  # 'mean' over the 2B expert anchors, or 'none': [2B]
+               check: bool = True):      # as in `nt_xent`
     "A2-InfoNCE: two-sided InfoNCE on the expert views minus alpha times the alignment of the expert anchors with their generated views."
-    return _a2_pull('a2_infonce', _info_nce_per_anchor, z1, z2, z3, tau, alpha, reduction)
+    return _a2_pull('a2_infonce', _info_nce_per_anchor, z1, z2, z3, tau, alpha, reduction, check)
 
 # %% ../nbs/03_losses.ipynb #9ade4c6b
 def toy_views(n_images: int = 4,          # images, roughly evenly spaced on the circle

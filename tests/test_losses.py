@@ -251,3 +251,16 @@ def test_bad_input():
     _raises(lambda: nt_xent(z1.long(), z2), 'z1 must be a floating-point tensor, got torch.int64')
     _raises(lambda: nt_xent(z1.tolist(), z2), 'z1 must be a floating-point tensor, got list')
     _raises(lambda: nt_xent(z1, z2, reduction='sum'), "reduction must be 'mean' or 'none', got 'sum'")
+
+def test_unchecked_mode():
+    "check=False skips the value checks (no host sync): same loss on good input, NaN on bad input; shape checks stay."
+    z1, z2, z3 = _inputs(5, 4, 2, False, seed=8)
+    for f in (nt_xent, info_nce, a1_loss):
+        fct.test_eq(f(z1, z2, check=False), f(z1, z2))
+        assert f(z1 * float('nan'), z2, check=False).isnan()
+        zero = z2.clone(); zero[0] = 0
+        assert f(z1, zero, check=False).isnan()
+    for f in (a2_full, a2_simclr, a2_infonce, a2_alignment):
+        fct.test_eq(f(z1, z2, z3, check=False), f(z1, z2, z3))
+        assert f(z1, z2, z3 * float('inf'), check=False).isnan()
+    _raises(lambda: a2_full(z1, z2, z3[:2], check=False), 'z3 must be [B,D] or [B,K,D]')
