@@ -4,15 +4,23 @@
 
 # %% ../nbs/07_experiments.ipynb #ef6b28c6
 from __future__ import annotations
-import argparse, dataclasses, json, os, sys, time
+import argparse, dataclasses, hashlib, json, math, os, shutil, sys, time
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import torch
 from .data import *
+from . import generator as gen
+from .search import build_view_bank, ViewBank
+from .train import TrainConfig, Trainer, ContrastiveModel, load_encoder
+from .evaluate import knn_accuracy, linear_probe
 
 # %% auto #0
-__all__ = ['PRESETS', 'STAGES', 'DataConfig', 'ExperimentConfig', 'get_config', 'run_dir', 'load_data', 'stage_data', 'run',
-           'main']
+__all__ = ['ROWS', 'MAIN_TABLE', 'ABLATION', 'PRESETS', 'WEIGHTS', 'STAGES', 'DataConfig', 'GanConfig', 'InvertConfig',
+           'ViewsConfig', 'EvalConfig', 'ExperimentConfig', 'row_config', 'selected_rows', 'get_config', 'run_dir',
+           'claim_run_dir', 'stage_key', 'stage_done', 'mark_done', 'load_data', 'stage_data', 'train_row',
+           'stage_simclr', 'TruncatedSynthesis', 'shipped_weights', 'generator_missing', 'stage_gan', 'load_g',
+           'stage_invert', 'stage_views', 'stage_train', 'stage_eval', 'row_label', 'results', 'results_markdown',
+           'stage_report', 'run', 'main']
 
 # %% ../nbs/07_experiments.ipynb #eccd6c60
 @dataclass
@@ -24,26 +32,125 @@ class DataConfig:
     n_test: int = 2_000             # Shapes-10 only: test images
 
 @dataclass
+class GanConfig:
+    source: str = 'shipped'         # shipped: the package's trained weights for this dataset; train: train here
+    arch: str = 'demo'              # demo | paper | tiny (a2lit.generator's configs)
+    kimg: float = 25_000            # GAN length when trained here (thousands of real images shown)
+    batch_size: int = 64            # StyleGAN2-ADA CIFAR: 64
+    encoder_kimg: float = 1_000     # latent-encoder length when trained here
+    psi: float = 0.7                # truncation inside every synthesis call (paper: 0.7)
+
+@dataclass
+class InvertConfig:
+    steps: int = 1000               # Adam refinement steps after the encoder's guess (paper: ~1000)
+    lr: float = 0.01                # paper: 0.01
+    batch_size: int = 256
+
+@dataclass
+class ViewsConfig:
+    n: int = 8                      # views stored per image (paper: 8)
+    eps1: float = 0.3               # W-search sphere radius around f0 (paper CIFAR-10: 0.3)
+    eps2: float = 0.5               # W-search target spread (paper: 0.5)
+    lam: float = 0.01               # W-search uniformity weight (paper: 0.01)
+    sigma: float = 0.001            # W-search start noise (paper CIFAR-10: 0.001)
+    max_steps: int = 1000           # paper: 1000
+    tol: float = 1e-3               # paper: 1e-3
+    perturb_sigma: float = 0.2      # W-perturb (paper: 0.2)
+    chunk_size: int = 1024          # images per resumable chunk
+
+@dataclass
+class EvalConfig:
+    k: int = 5                      # paper: 5-NN, majority vote, Euclidean, backbone features
+    probe_epochs: int = 100         # paper: 100-epoch linear probe
+    probe_method: str = 'sgd'       # sgd (paper) | lbfgs (full batch, fast)
+
+@dataclass
 class ExperimentConfig:
     preset: str = 'demo'
     out: str = 'runs'               # run folders are out/<preset>
-    seed: int = 0
+    seeds: tuple = (0,)             # one training run per row per seed
     device: str = 'auto'
+    rows: tuple = ()                # which rows of ROWS to train (empty: all)
     data: DataConfig = field(default_factory=DataConfig)
-
-def _preset(preset, **data):
-    return lambda: ExperimentConfig(preset=preset, data=DataConfig(**data))
-
-PRESETS = {
-    'tiny': _preset('tiny', n_train=512, n_test=256),       # the test suite: every stage in seconds
-    'demo': _preset('demo'),                                  # Shapes-10 on a laptop CPU, minutes
-    'shapes10-full': _preset('shapes10-full'),                # every row of the main table on Shapes-10
-    'cifar10': _preset('cifar10', name='cifar10'),            # the paper's settings, for a GPU
-    'cifar100': _preset('cifar100', name='cifar100'),
-    'tinyimagenet': _preset('tinyimagenet', name='tinyimagenet'),
-}
+    train: TrainConfig = field(default_factory=TrainConfig)
+    gan: GanConfig = field(default_factory=GanConfig)
+    invert: InvertConfig = field(default_factory=InvertConfig)
+    views: ViewsConfig = field(default_factory=ViewsConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
 
 # %% ../nbs/07_experiments.ipynb #4d32e869
+ROWS = {  # name -> (views, loss, alpha, bank)
+    'simclr':              (('expert', 'expert'), 'simclr', 0.5, None),
+    'a1-wsearch':          (('expert', 'generated'), 'a1', 0.5, 'search'),
+    'a1-wperturb':         (('expert', 'generated'), 'a1', 0.5, 'perturb'),
+    'a1-viewmaker':        (('expert', 'viewmaker'), 'a1', 0.5, None),
+    'viewmaker-viewmaker': (('viewmaker', 'viewmaker'), 'simclr', 0.5, None),
+    'a2-expert':           (('expert', 'expert', 'expert'), 'a2_infonce', 0.5, None),
+    'a2-wsearch':          (('expert', 'expert', 'generated'), 'a2_infonce', 0.5, 'search'),
+    'a2-wperturb':         (('expert', 'expert', 'generated'), 'a2_infonce', 0.5, 'perturb'),
+    'a2-viewmaker':        (('expert', 'expert', 'viewmaker'), 'a2_infonce', 0.5, None),
+    # the loss ablation (views expert, expert, W-search); A2-InfoNCE alpha 0.5 is 'a2-wsearch' above
+    'a2full-wsearch':      (('expert', 'expert', 'generated'), 'a2_full', 0.5, 'search'),
+    'a2simclr-wsearch':    (('expert', 'expert', 'generated'), 'a2_simclr', 0.5, 'search'),
+    'a2infonce1-wsearch':  (('expert', 'expert', 'generated'), 'a2_infonce', 1.0, 'search'),
+}
+MAIN_TABLE = ['simclr', 'a1-wsearch', 'a1-wperturb', 'a1-viewmaker', 'viewmaker-viewmaker', 'a2-expert', 'a2-wsearch', 'a2-wperturb', 'a2-viewmaker']
+ABLATION = ['a2full-wsearch', 'a2simclr-wsearch', 'a2-wsearch', 'a2infonce1-wsearch']
+
+def row_config(cfg: ExperimentConfig, row: str, seed: int) -> TrainConfig:
+    "The training config of `row` at `seed`: the experiment's TrainConfig with the row's views, loss and alpha."
+    if row not in ROWS: raise A2Error(f"unknown row {row!r}; expected one of {', '.join(ROWS)}")
+    views, loss, alpha, _ = ROWS[row]
+    return dataclasses.replace(cfg.train, views=views, loss=loss, alpha=alpha, seed=seed)
+
+def selected_rows(cfg): return list(cfg.rows) or list(ROWS)
+
+# %% ../nbs/07_experiments.ipynb #2d7caf32
+def _tiny():
+    "Every stage in seconds: the test suite's preset."
+    return ExperimentConfig(
+        preset='tiny', seeds=(0, 1), data=DataConfig(n_train=256, n_test=128),
+        train=TrainConfig(backbone='small', width=8, proj_dims=(32, 16), epochs=2, batch_size=64, optimizer='adam', lr=2e-3,
+                          weight_decay=1e-6, warmup_epochs=1),
+        gan=GanConfig(source='train', arch='tiny', kimg=0.5, batch_size=32, encoder_kimg=0.25),
+        invert=InvertConfig(steps=5, batch_size=128), views=ViewsConfig(n=3, max_steps=20, chunk_size=128, eps1=0.3, eps2=0.3),
+        eval=EvalConfig(probe_epochs=20, probe_method='lbfgs'))
+
+def _demo():
+    "Shapes-10 on a laptop CPU: SimCLR, A1 and A2 with W-search, in minutes."
+    return ExperimentConfig(
+        preset='demo', seeds=(0,), rows=('simclr', 'a1-wsearch', 'a2-wsearch'),
+        train=TrainConfig(backbone='small', width=32, proj_dims=(512, 128), epochs=15, batch_size=256, optimizer='adam', lr=2e-3,
+                          weight_decay=1e-6, warmup_epochs=1),
+        gan=GanConfig(source='shipped', arch='demo'),
+        invert=InvertConfig(steps=20, batch_size=500), views=ViewsConfig(n=4, max_steps=100),
+        eval=EvalConfig(probe_method='lbfgs'))
+
+def _shapes10_full():
+    "Every row of the main table and the ablation on Shapes-10, two seeds, on 2 CPU cores."
+    c = _demo(); c.preset, c.seeds, c.rows = 'shapes10-full', (0, 1), ()
+    c.views = ViewsConfig(n=8, max_steps=300); c.invert = InvertConfig(steps=100, batch_size=500)
+    return c
+
+def _paper(name, **kw):
+    "The paper's protocol on a real dataset, for a GPU."
+    c = ExperimentConfig(preset=name, data=DataConfig(name=name), gan=GanConfig(source='train', arch='paper'),
+                         eval=EvalConfig(probe_method='sgd', probe_epochs=100))
+    for k, v in kw.items():
+        obj, leaf = (c, k) if '.' not in k else (getattr(c, k.split('.')[0]), k.split('.')[1])
+        setattr(obj, leaf, v)
+    return c
+
+PRESETS = {
+    'tiny': _tiny, 'demo': _demo, 'shapes10-full': _shapes10_full,
+    'cifar10': lambda: _paper('cifar10'),                                                    # paper CIFAR-10 values throughout
+    'cifar100': lambda: _paper('cifar100', **{'views.eps1': 0.2, 'views.sigma': 0.005}),      # paper: eps1 0.2, sigma 0.005
+    'tinyimagenet': lambda: _paper('tinyimagenet', **{                                       # paper: 64 px, 512-512-128 head,
+        'train': TrainConfig(proj_dims=(512, 128), epochs=1000, lr=0.5, weight_decay=1e-4, gen_crop=(0.9, 1.0)),  # 1000 ep, lr 0.5, wd 1e-4
+        'views.eps1': 0.2, 'views.eps2': 0.31, 'views.sigma': 0.005}),
+}
+
+# %% ../nbs/07_experiments.ipynb #cdcb7763
 def _coerce(key, value: str, current):
     "Parse the string `value` for `key` to the type of its `current` value."
     t = type(current)
@@ -52,13 +159,15 @@ def _coerce(key, value: str, current):
             if value.lower() in ('1', 'true', 'yes', 'on'): return True
             if value.lower() in ('0', 'false', 'no', 'off'): return False
             raise ValueError
-        if t in (tuple, list): return t(type(current[0])(v) for v in value.split(','))
+        if t in (tuple, list):
+            items = [v for v in value.split(',') if v]
+            return t(type(current[0])(v) for v in items) if current else t(items)
         return t(value)
-    except (ValueError, TypeError, IndexError):
+    except (ValueError, TypeError):
         raise A2Error(f"--set {key}={value}: expected a value of type {t.__name__}") from None
 
 def get_config(preset: str, overrides=()) -> ExperimentConfig:
-    "The config of `preset` with `key=value` overrides applied (nested keys with dots: `data.n_train=2000`)."
+    "The config of `preset` with `key=value` overrides applied (nested keys with dots: `train.epochs=5`)."
     if preset not in PRESETS: raise A2Error(f"unknown preset {preset!r}; expected one of {', '.join(PRESETS)}")
     cfg = PRESETS[preset]()
     for kv in overrides:
@@ -72,12 +181,54 @@ def get_config(preset: str, overrides=()) -> ExperimentConfig:
         if not dataclasses.is_dataclass(obj) or leaf not in {f.name for f in dataclasses.fields(obj)} or dataclasses.is_dataclass(getattr(obj, leaf)):
             raise A2Error(f"unknown config key {key!r}")
         setattr(obj, leaf, _coerce(key, value, getattr(obj, leaf)))
+    for r in cfg.rows: row_config(cfg, r, 0).validate()
     return cfg
 
 # %% ../nbs/07_experiments.ipynb #428eaec5
 def run_dir(cfg: ExperimentConfig) -> Path: return Path(cfg.out) / cfg.preset
 
-def _shapes10_config(cfg): return Shapes10Config(n_train=cfg.data.n_train, n_test=cfg.data.n_test, seed=cfg.seed)
+_FREE = ('seeds', 'rows', 'device', 'out')   # may change between runs of one folder
+
+def _cfg_dict(cfg): return json.loads(json.dumps(asdict(cfg), default=str))
+
+def _diff(a, b, prefix=''):
+    out = []
+    for k in sorted(set(a) | set(b)):
+        va, vb = a.get(k), b.get(k)
+        if isinstance(va, dict) and isinstance(vb, dict): out += _diff(va, vb, f'{prefix}{k}.')
+        elif va != vb: out.append(prefix + k)
+    return out
+
+def claim_run_dir(cfg: ExperimentConfig) -> Path:
+    "Create or reopen the run folder of `cfg`; refuse one made by another preset or config."
+    d = run_dir(cfg); p = d / 'config.json'
+    mine = {k: v for k, v in _cfg_dict(cfg).items() if k not in _FREE}
+    if p.exists():
+        theirs = {k: v for k, v in read_json(p).items() if k not in _FREE}
+        bad = _diff(mine, theirs)
+        if bad: raise A2Error(f"{d} holds artifacts of another config (differs in {', '.join(bad)}); use another --out or remove the folder")
+    else: write_json(p, _cfg_dict(cfg))
+    return d
+
+def stage_key(cfg, stage) -> str:
+    "What a stage's output depends on: the run's fixed config, and for the stages that loop over them, the rows and seeds."
+    fixed = {k: v for k, v in _cfg_dict(cfg).items() if k not in _FREE}
+    loops = (selected_rows(cfg), list(cfg.seeds)) if stage in ('views', 'train', 'eval', 'report') else None
+    return hashlib.sha256(json.dumps([stage, fixed, loops], sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+def stage_done(cfg, stage, key) -> dict | None:
+    "The record of `stage` if it finished with `key`, else None."
+    p = run_dir(cfg) / stage / 'done.json'
+    if not p.exists(): return None
+    rec = read_json(p)
+    return {**rec, 'skipped': True} if rec.get('key') == key else None
+
+def mark_done(cfg, stage, key, **info) -> dict:
+    rec = dict(key=key, finished=time.strftime('%Y-%m-%d %H:%M:%S'), **info)
+    write_json(run_dir(cfg) / stage / 'done.json', rec); return rec
+
+# %% ../nbs/07_experiments.ipynb #98af9cf1
+def _shapes10_config(cfg): return Shapes10Config(n_train=cfg.data.n_train, n_test=cfg.data.n_test)
 
 def load_data(cfg: ExperimentConfig, split='train') -> ImageSet:
     "The dataset `cfg` names."
@@ -86,47 +237,300 @@ def load_data(cfg: ExperimentConfig, split='train') -> ImageSet:
 def stage_data(cfg: ExperimentConfig, log=print) -> dict:
     "Build the dataset, write its statistics (JSON) and a grid of expert views (PNG)."
     out = run_dir(cfg) / 'data'
+    key = stage_key(cfg, 'data')
+    if rec := stage_done(cfg, 'data', key): return rec
     train, test = load_data(cfg, 'train'), load_data(cfg, 'test')
     m, s = channel_stats(train.images)
     stats = dict(dataset=train.name, n_train=len(train), n_test=len(test), size=train.size, classes=train.classes,
                  train_hash=train.hash(), test_hash=test.hash(), class_counts=torch.bincount(train.labels).tolist(),
                  channel_mean=m.tolist(), channel_std=s.tolist())
-    show_views(train, ExpertAugment(train.size), n_images=8, n_views=8, path=out / 'expert_views.png', seed=cfg.seed)
+    show_views(train, ExpertAugment(train.size), n_images=8, n_views=8, path=out / 'expert_views.png')
     write_json(out / 'stats.json', stats)
     log(f"data: {train.name} {len(train)} train / {len(test)} test images at {train.size}px, {train.num_classes} classes; "
-        f"channel mean {[round(v, 3) for v in stats['channel_mean']]}, std {[round(v, 3) for v in stats['channel_std']]}")
-    log(f"data: expert views -> {out / 'expert_views.png'}")
-    return stats
-
-STAGES = {'data': stage_data}
-
-# %% ../nbs/07_experiments.ipynb #98af9cf1
-def run(cfg: ExperimentConfig, stages=None, log=print):
-    "Run `stages` (default: all that exist) in pipeline order."
-    for name in stages or list(STAGES):
-        t = time.time(); STAGES[name](cfg, log=log)
-        log(f"{name}: done in {time.time() - t:.1f}s")
-    pending = ['gan', 'invert', 'views', 'train', 'eval', 'report']
-    log(f"stages not implemented yet (see the open issues): {', '.join(pending)}")
+        f"expert views -> {out / 'expert_views.png'}")
+    return mark_done(cfg, 'data', key, **stats)
 
 # %% ../nbs/07_experiments.ipynb #ea921de9
+def _online_knn(train: ImageSet, test: ImageSet, n=2000):
+    "An eval_fn for the trainer: 5-NN accuracy of backbone features on (a subset of) the test set."
+    def fn(trainer):
+        net = trainer.model.backbone
+        a = embed(net, train.images[:4 * n], train.name); b = embed(net, test.images[:n], test.name)
+        return {'knn5': knn_accuracy(a, train.labels[:4 * n], b, test.labels[:n], k=5)}
+    return fn
+
+def train_row(cfg: ExperimentConfig, row: str, seed: int, log=print) -> Path:
+    "Train (or resume, or skip when finished) one row at one seed; returns its checkpoint."
+    train, test = load_data(cfg, 'train'), load_data(cfg, 'test')
+    bank = None
+    if ROWS[row][3]:
+        p = run_dir(cfg) / 'views' / f'{ROWS[row][3]}.safetensors'
+        if not p.exists(): raise A2Error(f"row {row!r} needs the {ROWS[row][3]} view bank {p}: run the 'views' stage first")
+        bank = ViewBank.load(p)
+    out = run_dir(cfg) / 'train' / f'{row}-s{seed}'
+    tr = Trainer(row_config(cfg, row, seed), train, out=out, bank=bank, device=None if cfg.device == 'auto' else cfg.device,
+                 eval_fn=_online_knn(train, test), eval_every=max(1, cfg.train.epochs // 3), progress=sys.stderr.isatty(),
+                 log=lambda s: log(f"train {row} seed {seed}: {s}"))
+    if tr.epoch < cfg.train.epochs: tr.fit()
+    return tr.ckpt_path
+
+def stage_simclr(cfg: ExperimentConfig, log=print) -> dict:
+    "The SimCLR baseline at the first seed: a row of the table, and the encoder f of W-search."
+    key = stage_key(cfg, 'simclr')
+    if rec := stage_done(cfg, 'simclr', key): return rec
+    ck = train_row(cfg, 'simclr', cfg.seeds[0], log)
+    return mark_done(cfg, 'simclr', key, checkpoint=str(ck), f_hash=state_hash(load_encoder(ck)))
+
+# %% ../nbs/07_experiments.ipynb #fd9f6d0a
+WEIGHTS = Path(gen.__file__).parent / 'weights'   # the package's shipped weights
+
+class TruncatedSynthesis(torch.nn.Module):
+    "g(w) = G.synthesis(truncate(w, psi)): the paper applies truncation inside every synthesis call."
+    def __init__(self, G, psi=0.7):
+        super().__init__(); self.G, self.psi = G, psi
+    def forward(self, w): return self.G.synthesis(self.G.truncate(w, self.psi))
+    def untruncate(self, w):
+        "The latent whose truncation is `w`, so g(untruncate(w)) = G.synthesis(w)."
+        return w if self.psi == 1 else self.G.w_avg + (w - self.G.w_avg) / self.psi
+
+def shipped_weights(cfg: ExperimentConfig) -> dict:
+    "The package's weight files for this dataset and generator config (they may not exist)."
+    return {k: WEIGHTS / f'{cfg.data.name}-{cfg.gan.arch}-{k}.safetensors' for k in ('generator', 'encoder')}
+
+def generator_missing(cfg: ExperimentConfig) -> bool:
+    "True when the run wants the shipped generator and this version of the package has none for its dataset."
+    return cfg.gan.source == 'shipped' and not all(p.exists() for p in shipped_weights(cfg).values())
+
+def stage_gan(cfg: ExperimentConfig, log=print) -> dict:
+    "The generator and latent encoder: copied from the shipped weights, or trained here."
+    key = stage_key(cfg, 'gan')
+    if rec := stage_done(cfg, 'gan', key): return rec
+    out = run_dir(cfg) / 'gan'; out.mkdir(parents=True, exist_ok=True)
+    dev = None if cfg.device == 'auto' else cfg.device
+    if cfg.gan.source == 'shipped':
+        src = shipped_weights(cfg)
+        missing = [str(p) for p in src.values() if not p.exists()]
+        if missing: raise A2Error(f"no shipped {cfg.gan.arch} generator for {cfg.data.name} in this version of a2lit (missing {missing[0]}); "
+                                  f"train one here with --set gan.source=train (hours on a CPU)")
+        for k, p in src.items():
+            for q in (p, Path(str(p) + '.json')): shutil.copyfile(q, out / q.name.replace(f'{cfg.data.name}-{cfg.gan.arch}-', ''))
+    elif cfg.gan.source == 'train':
+        train = load_data(cfg)
+        arch = {'demo': gen.demo_config, 'paper': gen.paper_config, 'tiny': gen.tiny_config}[cfg.gan.arch](train.size)
+        gt = gen.GANTrainer(gen.GANConfig(arch, batch_size=cfg.gan.batch_size, seed=cfg.seeds[0]), train, out / 'gan-run', device=dev)
+        gt.resume(); gt.train(kimg=cfg.gan.kimg, progress=sys.stderr.isatty())
+        G = gt.G_ema.eval().requires_grad_(False); G.estimate_mean_w(4096)    # paper: mean w from 4096 samples
+        gen.save_generator(G, out / 'generator.safetensors', {'kimg': gt.kimg})
+        et = gen.EncoderTrainer(gen.EncoderConfig.for_generator(arch, batch_size=cfg.gan.batch_size, seed=cfg.seeds[0]), G, train,
+                                out / 'encoder-run', device=dev, feature_net=gt.D)
+        et.resume(); et.train(kimg=cfg.gan.encoder_kimg, progress=sys.stderr.isatty())
+        gen.save_encoder(et.E, out / 'encoder.safetensors', {'kimg': et.kimg})
+    else: raise A2Error(f"gan.source must be 'shipped' or 'train', got {cfg.gan.source!r}")
+    G = gen.load_generator(out / 'generator.safetensors')
+    log(f"gan: {cfg.gan.source} {cfg.gan.arch} generator ({sum(p.numel() for p in G.parameters())/1e6:.2f}M parameters) -> {out}")
+    return mark_done(cfg, 'gan', key, generator=str(out / 'generator.safetensors'), encoder=str(out / 'encoder.safetensors'))
+
+def load_g(cfg: ExperimentConfig):
+    "(g, G, E): the truncated synthesis used by inversion and search, the generator and the latent encoder of the run."
+    out, dev = run_dir(cfg) / 'gan', None if cfg.device == 'auto' else cfg.device
+    G, E = gen.load_generator(out / 'generator.safetensors', dev), gen.load_encoder(out / 'encoder.safetensors', dev)
+    return TruncatedSynthesis(G, cfg.gan.psi).eval(), G, E
+
+# %% ../nbs/07_experiments.ipynb #18f372fc
+def stage_invert(cfg: ExperimentConfig, log=print) -> dict:
+    "Invert every training image: the encoder's guess refined by Adam steps; stored as latents of g (truncation undone)."
+    key = stage_key(cfg, 'invert')
+    if rec := stage_done(cfg, 'invert', key): return rec
+    g, G, E = load_g(cfg)
+    train = load_data(cfg)
+    w = gen.invert_dataset(G, E, train.images, run_dir(cfg) / 'invert' / 'w_plus.safetensors', batch_size=cfg.invert.batch_size,
+                           steps=cfg.invert.steps, lr=cfg.invert.lr, progress=sys.stderr.isatty())
+    with torch.no_grad():
+        x = gen.from_uint8(train.images[:512]); rec = torch.cat([G.synthesis(w[i:i + 128].to(G.w_avg.device)).cpu() for i in range(0, len(x), 128)])
+    p = gen.psnr(rec, x).mean().item()
+    log(f"invert: {len(w)} images, {cfg.invert.steps} refinement steps; mean PSNR of G(w0) on the first {len(x)}: {p:.1f} dB")
+    return mark_done(cfg, 'invert', key, psnr=p, psnr_images=len(x))
+
+def stage_views(cfg: ExperimentConfig, log=print) -> dict:
+    "The W-search and W-perturb view banks the selected rows need."
+    key = stage_key(cfg, 'views')
+    if rec := stage_done(cfg, 'views', key): return rec
+    needed = sorted({ROWS[r][3] for r in selected_rows(cfg) if ROWS[r][3]})
+    info = {}
+    if needed:
+        g, G, E = load_g(cfg)
+        train = load_data(cfg)
+        w0 = g.untruncate(load_artifact(run_dir(cfg) / 'invert' / 'w_plus.safetensors')[0]['w_plus'].to(G.w_avg.device))
+        f = load_encoder(run_dir(cfg) / 'train' / f'simclr-s{cfg.seeds[0]}' / 'checkpoint.safetensors', G.w_avg.device)
+        v = cfg.views
+        for method in needed:
+            kw = dict(sigma=v.perturb_sigma) if method == 'perturb' else dict(eps1=v.eps1, eps2=v.eps2, lam=v.lam, sigma=v.sigma, max_steps=v.max_steps, tol=v.tol)
+            t = time.time()
+            bank = build_view_bank(g, f, w0, run_dir(cfg) / 'views' / f'{method}.safetensors', method=method, n=v.n, chunk_size=v.chunk_size,
+                                   seed=cfg.seeds[0], dataset_hash=train.hash(), progress=sys.stderr.isatty(), **kw)
+            info[method] = dict(seconds=round(time.time() - t, 1), n_images=len(bank), n_views=bank.n_views)
+            log(f"views: {method} bank {len(bank)} images x {bank.n_views} views in {time.time() - t:.0f}s")
+    return mark_done(cfg, 'views', key, **info)
+
+def stage_train(cfg: ExperimentConfig, log=print) -> dict:
+    "Every selected row at every seed (finished runs are skipped, interrupted ones resume)."
+    key = stage_key(cfg, 'train')
+    if rec := stage_done(cfg, 'train', key): return rec
+    for row in selected_rows(cfg):
+        for seed in cfg.seeds: train_row(cfg, row, seed, log)
+    return mark_done(cfg, 'train', key, rows=selected_rows(cfg), seeds=list(cfg.seeds))
+
+# %% ../nbs/07_experiments.ipynb #33f7dbac
+def _scores(cfg, tr_x, tr_y, te_x, te_y, nc):
+    e = cfg.eval
+    return dict(knn5=float(knn_accuracy(tr_x, tr_y, te_x, te_y, k=e.k, metric='euclidean')),
+                knn5_cos=float(knn_accuracy(tr_x, tr_y, te_x, te_y, k=e.k, metric='cosine')),
+                linear=float(linear_probe(tr_x, tr_y, te_x, te_y, epochs=e.probe_epochs, method=e.probe_method, num_classes=nc)))
+
+def stage_eval(cfg: ExperimentConfig, log=print) -> dict:
+    "Score every trained run (and raw pixels) on the test set; one JSON per run in eval/."
+    key = stage_key(cfg, 'eval')
+    if rec := stage_done(cfg, 'eval', key): return rec
+    train, test = load_data(cfg, 'train'), load_data(cfg, 'test')
+    out = run_dir(cfg) / 'eval'
+    raw = out / 'raw-pixels.json'
+    if not raw.exists():
+        px = lambda d: d.images.flatten(1).float() / 255
+        write_json(raw, _scores(cfg, px(train), train.labels, px(test), test.labels, train.num_classes))
+    for row in selected_rows(cfg):
+        for seed in cfg.seeds:
+            p = out / f'{row}-s{seed}.json'
+            if p.exists(): continue
+            net = load_encoder(run_dir(cfg) / 'train' / f'{row}-s{seed}' / 'checkpoint.safetensors').model.backbone
+            s = _scores(cfg, embed(net, train.images, train.name), train.labels, embed(net, test.images, test.name), test.labels, train.num_classes)
+            write_json(p, dict(row=row, seed=seed, **s))
+            log(f"eval {row} seed {seed}: 5-NN {s['knn5']:.1%} (cosine {s['knn5_cos']:.1%}), linear {s['linear']:.1%}")
+    return mark_done(cfg, 'eval', key)
+
+# %% ../nbs/07_experiments.ipynb #5b55e52e
+_LABELS = {'expert': 'expert', 'generated': None, 'viewmaker': 'ViewMaker'}
+
+def row_label(row):
+    "(View 1, View 2, View 3, Loss) of a row, as the paper writes them."
+    views, loss, alpha, bank = ROWS[row]
+    names = [{'search': 'W-search', 'perturb': 'W-perturb'}[bank] if v == 'generated' else _LABELS[v] for v in views] + ['-'] * (3 - len(views))
+    lname = {'simclr': 'SimCLR', 'infonce': 'InfoNCE', 'a1': 'A1', 'a2_full': 'A2-full', 'a2_simclr': f'A2-SimCLR (alpha {alpha:g})',
+             'a2_infonce': f'A2-InfoNCE (alpha {alpha:g})'}[loss]
+    return (*names, lname)
+
+def _mean_std(xs):
+    t = torch.tensor(xs, dtype=torch.float64)
+    return t.mean().item(), (t.std().item() if len(xs) > 1 else 0.0)
+
+def results(cfg: ExperimentConfig) -> dict:
+    "Per row: mean and std over seeds of each score (fractions), from eval/."
+    out = {}
+    for row in selected_rows(cfg):
+        runs = [read_json(run_dir(cfg) / 'eval' / f'{row}-s{s}.json') for s in cfg.seeds]
+        out[row] = {m: _mean_std([r[m] for r in runs]) for m in ('knn5', 'knn5_cos', 'linear')}
+    return out
+
+def _avg_rank(res, rows, metrics):
+    "Average over metrics of each row's rank (1 = best, ties share the mean rank)."
+    ranks = {r: 0.0 for r in rows}
+    for m in metrics:
+        vals = {r: res[r][m][0] for r in rows}
+        for r in rows:
+            better, equal = sum(v > vals[r] for v in vals.values()), sum(v == vals[r] for v in vals.values())
+            ranks[r] += (better + (equal + 1) / 2) / len(metrics)
+    return ranks
+
+def results_markdown(cfg: ExperimentConfig, rows) -> str:
+    "A Markdown table of `rows`: views, loss, 5-NN and linear accuracy (mean +- std over seeds, %), average rank."
+    res = results(cfg); rows = [r for r in rows if r in res]
+    rk = _avg_rank(res, rows, ['knn5', 'linear'])
+    pm = lambda ms: f"{100 * ms[0]:.2f} ± {100 * ms[1]:.2f}" if len(cfg.seeds) > 1 else f"{100 * ms[0]:.2f}"
+    lines = ['| View 1 | View 2 | View 3 | Loss | 5-NN (%) | 5-NN cosine (%) | Linear (%) | Avg rank |', '|---|---|---|---|---|---|---|---|']
+    for r in rows:
+        lines.append('| ' + ' | '.join(row_label(r)) + f" | {pm(res[r]['knn5'])} | {pm(res[r]['knn5_cos'])} | {pm(res[r]['linear'])} | {rk[r]:.2f} |")
+    return '\n'.join(lines)
+
+def stage_report(cfg: ExperimentConfig, log=print) -> dict:
+    "Tables (Markdown + CSV) of the main table and the ablation, the raw-pixel floor, the comparison A2 W-search vs SimCLR."
+    key = stage_key(cfg, 'report')
+    if rec := stage_done(cfg, 'report', key): return rec
+    out = run_dir(cfg) / 'report'
+    res, raw = results(cfg), read_json(run_dir(cfg) / 'eval' / 'raw-pixels.json')
+    seeds = f"{len(cfg.seeds)} seed{'s' if len(cfg.seeds) > 1 else ''} ({', '.join(map(str, cfg.seeds))})"
+    md = [f"# a2lit results: preset `{cfg.preset}` on {cfg.data.name}",
+          f"Backbone {cfg.train.backbone} (width {cfg.train.width}), {cfg.train.epochs} epochs, batch {cfg.train.batch_size}, {seeds}; "
+          f"test-set accuracy of frozen backbone features; mean ± std over seeds. Device: {get_device(None if cfg.device == 'auto' else cfg.device)}, "
+          f"torch {torch.__version__}, {os.cpu_count()} CPUs; written {time.strftime('%Y-%m-%d %H:%M')}.",
+          f"\nRaw pixels (no learning): 5-NN {100 * raw['knn5']:.2f}%, 5-NN cosine {100 * raw['knn5_cos']:.2f}%, linear {100 * raw['linear']:.2f}%.",
+          "\n## Main table\n", results_markdown(cfg, MAIN_TABLE)]
+    if any(r in res for r in ABLATION if r != 'a2-wsearch'): md += ["\n## Loss ablation (expert, expert, W-search)\n", results_markdown(cfg, ABLATION)]
+    if 'simclr' in res and 'a2-wsearch' in res:
+        (a, sa), (b, sb) = res['a2-wsearch']['linear'], res['simclr']['linear']
+        (ka, ska), (kb, skb) = res['a2-wsearch']['knn5'], res['simclr']['knn5']
+        md.append(f"\nA2 with W-search vs SimCLR: linear {100 * (a - b):+.2f} points ({100 * a:.2f} ± {100 * sa:.2f} vs {100 * b:.2f} ± {100 * sb:.2f}), "
+                  f"5-NN {100 * (ka - kb):+.2f} points; A2 W-search {'beat' if a > b else 'did not beat'} SimCLR on the linear probe here.")
+        if len(cfg.seeds) > 1:
+            spread = max(v[m][1] for v in res.values() for m in ('linear', 'knn5'))
+            md.append(f"Largest seed-to-seed std of any row: {100 * spread:.2f} points; a difference between rows smaller than about twice that is not resolved by this run.")
+    not_run = [r for r in ROWS if r not in res]
+    if not_run: md.append(f"\nRows not run by this preset: {', '.join(not_run)} (the `shapes10-full` preset runs them all).")
+    if generator_missing(cfg):
+        md.append(f"\n**Rows with generated views were not run**: this version of a2lit ships no trained generator for {cfg.data.name} "
+                  f"(`a2lit/weights/{shipped_weights(cfg)['generator'].name}`); `--set gan.source=train` trains one here.")
+    text = '\n'.join(md) + '\n'
+    with atomic_path(out / 'results.md') as t: Path(t).write_text(text)
+    csv_lines = ['row,view1,view2,view3,loss,seeds,knn5_mean,knn5_std,knn5_cos_mean,knn5_cos_std,linear_mean,linear_std']
+    for r, v in res.items():
+        csv_lines.append(','.join([r, *(f'"{x}"' for x in row_label(r)), str(len(cfg.seeds))] + [f"{x:.4f}" for m in ('knn5', 'knn5_cos', 'linear') for x in v[m]]))
+    with atomic_path(out / 'results.csv') as t: Path(t).write_text('\n'.join(csv_lines) + '\n')
+    log(text)
+    return mark_done(cfg, 'report', key, markdown=str(out / 'results.md'))
+
+STAGES = {'data': stage_data, 'simclr': stage_simclr, 'gan': stage_gan, 'invert': stage_invert, 'views': stage_views,
+          'train': stage_train, 'eval': stage_eval, 'report': stage_report}
+
+# %% ../nbs/07_experiments.ipynb #fd0c1eba
+_GENERATIVE = ('gan', 'invert', 'views')
+
+def run(cfg: ExperimentConfig, stages=None, log=print):
+    "Run `stages` (default: all) in pipeline order; finished stages are skipped, interrupted ones resume."
+    claim_run_dir(cfg)
+    stages = stages or list(STAGES)
+    for s in stages:
+        if s not in STAGES: raise A2Error(f"unknown stage {s!r}; expected one of {', '.join(STAGES)}")
+    if any(ROWS[r][3] for r in selected_rows(cfg)) and generator_missing(cfg):
+        dropped = [r for r in selected_rows(cfg) if ROWS[r][3]]
+        log(f"WARNING: this version of a2lit ships no trained {cfg.gan.arch} generator for {cfg.data.name} "
+            f"({shipped_weights(cfg)['generator'].name}), so the rows with generated views ({', '.join(dropped)}) are NOT run; "
+            f"use --set gan.source=train to train one here (hours on a CPU)")
+        cfg = dataclasses.replace(cfg, rows=tuple(r for r in selected_rows(cfg) if not ROWS[r][3]))
+    needs_bank = any(ROWS[r][3] for r in selected_rows(cfg))
+    for name in [s for s in STAGES if s in stages]:
+        if name in _GENERATIVE and not needs_bank:
+            log(f"{name}: skipped (no selected row uses generated views)"); continue
+        t = time.time()
+        rec = STAGES[name](cfg, log=log)
+        log(f"{name}: up to date" if rec.get('skipped') else f"{name}: done in {time.time() - t:.1f}s")
+    return run_dir(cfg)
+
+# %% ../nbs/07_experiments.ipynb #561a2419
 def main(argv=None):
-    "The `a2lit` command: `a2lit run PRESET` or `a2lit STAGE PRESET`, with --out, --seed, --device and --set key=value."
+    "The `a2lit` command: `a2lit run PRESET` (every stage) or `a2lit STAGE PRESET`, with --out, --seed, --device and --set key=value."
     p = argparse.ArgumentParser(prog='a2lit', description='Constructive Assimilation: reproduce the paper on a preset.')
-    p.add_argument('command', choices=['run', *STAGES], help='run = every stage; or one stage')
+    p.add_argument('command', choices=['run', *STAGES], help='run = every stage in order; or one stage')
     p.add_argument('preset', help=f"one of {', '.join(PRESETS)}")
-    p.add_argument('--out', default=None, help='output root (default runs/)')
-    p.add_argument('--seed', type=int, default=None)
-    p.add_argument('--device', default=None, help='cuda | mps | cpu (default: best available)')
-    p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE', help='override a config value, e.g. data.n_train=2000')
+    p.add_argument('--out', default=None, help='output root (default runs/); the run folder is OUT/PRESET')
+    p.add_argument('--seed', type=int, action='append', default=None, help='a training seed (repeat for several; default: the preset\'s)')
+    p.add_argument('--device', default=None, help='cuda | mps | cpu (default: the best available)')
+    p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE', help='override a config value, e.g. train.epochs=5')
     a = p.parse_args(argv)
     try:
         cfg = get_config(a.preset, a.set)
         if a.out: cfg.out = a.out
-        if a.seed is not None: cfg.seed = a.seed
+        if a.seed: cfg.seeds = tuple(a.seed)
         if a.device: cfg.device = a.device
         run(cfg, None if a.command == 'run' else [a.command])
     except A2Error as e:
         print(f"a2lit: error: {e}", file=sys.stderr); sys.exit(2)
     except KeyboardInterrupt:
-        print("a2lit: interrupted; finished stages are kept, rerun the same command to resume", file=sys.stderr); sys.exit(130)
+        print("a2lit: interrupted; finished stages are kept: rerun the same command to resume", file=sys.stderr); sys.exit(130)

@@ -1,0 +1,71 @@
+"The `a2lit` command end to end on the `tiny` preset: every stage, the tables, resume after SIGKILL, and user errors."
+import csv, os, signal, subprocess, sys, time
+from pathlib import Path
+import pytest
+import fastcore.test as fct
+
+A2LIT = str(Path(sys.executable).parent / 'a2lit')   # the installed console script
+ENV = {**os.environ, 'OMP_NUM_THREADS': '1', 'OMP_WAIT_POLICY': 'PASSIVE'}
+
+def a2lit(*args, cwd, timeout=300):
+    return subprocess.run([A2LIT, *args], cwd=cwd, env=ENV, capture_output=True, text=True, timeout=timeout)
+
+def test_run_tiny_writes_every_table(tmp_path):
+    t = time.time()
+    r = a2lit('run', 'tiny', '--out', 'runs', cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert time.time() - t < 240
+    rep = tmp_path / 'runs/tiny/report'
+    md = (rep / 'results.md').read_text()
+    for s in ['## Main table', '## Loss ablation', 'Raw pixels', 'A2 with W-search vs SimCLR', 'seed-to-seed std']:
+        assert s in md, s
+    rows = list(csv.DictReader(open(rep / 'results.csv')))
+    fct.test_eq(len(rows), 12)                               # 9 rows of the main table + 3 more ablation rows
+    fct.test_eq({r['seeds'] for r in rows}, {'2'})
+    for r in rows:
+        for k in ('knn5_mean', 'linear_mean', 'knn5_cos_mean'): assert 0 <= float(r[k]) <= 1, r
+        for k in ('knn5_std', 'linear_std'): assert 0 <= float(r[k]) <= 0.5, r
+    fct.test_eq({r['view3'] for r in rows if r['row'].startswith('a2')} >= {'expert', 'W-search', 'W-perturb', 'ViewMaker'}, True)
+    assert (tmp_path / 'runs/tiny/data/expert_views.png').stat().st_size > 1000
+    assert (tmp_path / 'runs/tiny/views/search.safetensors').exists() and (tmp_path / 'runs/tiny/views/perturb.safetensors').exists()
+    r2 = a2lit('run', 'tiny', '--out', 'runs', cwd=tmp_path)      # everything is up to date the second time
+    assert r2.returncode == 0 and r2.stdout.count('up to date') == 8, r2.stdout
+
+def _results(root): return (root / 'runs/tiny/report/results.csv').read_text()
+
+def test_sigkill_mid_stage_then_resume(tmp_path):
+    args = ['run', 'tiny', '--out', 'runs', '--set', 'rows=simclr,a2-wsearch']
+    ref = tmp_path / 'ref'; ref.mkdir()
+    assert a2lit(*args, cwd=ref).returncode == 0
+    run = tmp_path / 'killed'; run.mkdir()
+    p = subprocess.Popen([A2LIT, *args], cwd=run, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    target = run / 'runs/tiny/train/a2-wsearch-s0/checkpoint.safetensors'   # the middle of the train stage
+    t = time.time()
+    while not target.exists() and p.poll() is None and time.time() - t < 240: time.sleep(0.05)
+    assert p.poll() is None, "the run finished before it could be killed"
+    p.send_signal(signal.SIGKILL); p.wait()
+    assert not (run / 'runs/tiny/report/results.csv').exists()
+    r = a2lit(*args, cwd=run)
+    assert r.returncode == 0, r.stderr[-2000:]
+    for s in ('data', 'simclr', 'gan', 'invert', 'views'): assert f'{s}: up to date' in r.stdout, (s, r.stdout)
+    fct.test_eq(_results(run), _results(ref))
+
+@pytest.mark.parametrize('args,msg', [
+    (['run', 'nope'], "unknown preset 'nope'"),
+    (['run', 'tiny', '--set', 'train.epoks=3'], "unknown config key 'train.epoks'"),
+    (['run', 'tiny', '--set', 'train.epochs=three'], 'train.epochs=three: expected a value of type int'),
+    (['run', 'tiny', '--set', 'rows=simclr,bogus'], "unknown row 'bogus'"),
+    (['run', 'tiny', '--set', 'train.loss=byol'], "unknown loss 'byol'"),
+    (['data', 'cifar10'], 'download=True'),
+])
+def test_user_errors_are_one_line(tmp_path, args, msg):
+    r = a2lit(*args, '--out', 'runs', cwd=tmp_path, timeout=60)
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    err = r.stderr.strip().splitlines()
+    assert len(err) == 1 and msg in err[0] and err[0].startswith('a2lit: error:'), r.stderr
+    assert 'Traceback' not in r.stderr
+
+def test_other_config_in_same_folder_refused(tmp_path):
+    assert a2lit('data', 'tiny', '--out', 'runs', cwd=tmp_path).returncode == 0
+    r = a2lit('data', 'tiny', '--out', 'runs', '--set', 'data.n_train=300', cwd=tmp_path)
+    assert r.returncode == 2 and 'differs in data.n_train' in r.stderr and 'Traceback' not in r.stderr
