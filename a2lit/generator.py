@@ -790,7 +790,7 @@ def export_weights(run: str | Path, dest=None, quality: dict | None = None, half
         t, meta = load_artifact(ck)
         sd = {k[len(prefix):]: (v.half() if half and v.is_floating_point() else v) for k, v in t.items() if k.startswith(prefix)}
         config = asdict(GeneratorConfig(**meta['config']['g'])) if kind == 'generator' else meta['config']
-        info = {'kind': kind, 'config': config, 'command': ' '.join(cmd['argv']), 'args': cmd['args'], 'commit': cmd['commit'],
+        info = {'kind': kind, 'config': config, 'command': 'python ' + ' '.join(cmd['argv']), 'args': cmd['args'], 'commit': cmd['commit'],
                 'seed': cmd['args']['seed'], 'kimg': meta['kimg'], 'wall_s': meta['wall_s'], 'checkpoint': ck.name,
                 'torch': cmd['torch'], 'dtype': 'float16' if half else 'float32', **q}
         out[kind] = save_artifact(dest / DEMO_WEIGHTS[kind], sd, info)

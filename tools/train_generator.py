@@ -2,6 +2,8 @@
 
 The demo weights shipped in a2lit/weights/ come from (one CPU core, hours):
     OMP_WAIT_POLICY=PASSIVE python tools/train_generator.py --out runs/gan-demo --config demo
+Measure the newest checkpoint (and, once every target of issue 3 is met, export the weights):
+    OMP_WAIT_POLICY=PASSIVE python tools/train_generator.py --out runs/gan-demo --config demo --eval [--export a2lit/weights]
 A GPU user trains the paper-scale generator on CIFAR-10 with:
     python tools/train_generator.py --out runs/gan-cifar10 --config paper --dataset cifar10 --data data --batch 64 \
         --kimg 25000 --threads 0 --device cuda
@@ -30,7 +32,56 @@ def parse(argv=None):
     p.add_argument('--sample-minutes', type=float, default=10)
     p.add_argument('--threads', type=int, default=1, help='torch CPU threads (0: leave torch\'s default)')
     p.add_argument('--device', default='cpu')
+    p.add_argument('--eval', action='store_true', help='measure the newest checkpoint (no training): samples, and inversion if an encoder exists')
+    p.add_argument('--eval-samples', type=int, default=2000)
+    p.add_argument('--eval-recon', type=int, default=500, help='images per split to invert in --eval')
+    p.add_argument('--eval-steps', type=int, default=150, help='refinement steps in --eval')
+    p.add_argument('--export', default=None, help='with --eval: write the weights + measured numbers here (e.g. a2lit/weights) if every target is met')
     return p.parse_args(argv)
+
+def load_split(a, split):
+    "A split of the dataset, resized once to --size if that differs (area-downsampling or bilinear upsampling of the uint8 images)."
+    import torch
+    from a2lit.data import load_dataset, ImageSet
+    data = load_dataset(a.dataset, a.data, split)
+    size = a.size or data.size
+    if size == data.size: return data
+    x = torch.nn.functional.interpolate(data.images.float(), size=(size, size), mode='area' if size < data.size else 'bilinear')
+    return ImageSet(x.round().clamp(0, 255).to(torch.uint8), data.labels, data.classes, None, data.name)
+
+def evaluate(a, cfg, data, out, log):
+    "Measure the newest checkpoint with a2lit.generator.evaluate_generator; the Shapes-10 classifier is trained once and cached in the run folder."
+    import torch
+    from a2lit.data import load_dataset, train_classifier, save_artifact, load_artifact, write_json, SmallConvNet
+    from a2lit import generator as gen
+    tr = gen.GANTrainer(cfg, data, out, device=a.device)
+    if not tr.resume(): raise SystemExit(f"no checkpoint in {out}")
+    G = tr.G_ema.eval()
+    test = load_split(a, 'test')
+    cp = out / 'classifier.safetensors'
+    clf = torch.nn.Sequential(SmallConvNet(32), torch.nn.Linear(128, data.num_classes))
+    if cp.exists(): clf.load_state_dict(load_artifact(cp)[0])
+    else:
+        t0 = time.time(); clf = train_classifier(data, epochs=8, seed=0)
+        save_artifact(cp, clf.state_dict(), {'epochs': 8, 'seed': 0, 'train_s': time.time() - t0}); log(f"classifier trained in {time.time() - t0:.0f} s")
+    clf.eval()
+    acc = (gen.classifier_outputs(clf, test.images)[1].argmax(1) == test.labels).float().mean().item()
+    E, enc = None, gen.latest_checkpoint(out / 'encoder')
+    if enc is not None:
+        et = gen.EncoderTrainer(gen.EncoderConfig.for_generator(G.cfg, batch_size=a.batch, seed=a.seed), G, data, out / 'encoder', device=a.device)
+        et.resume(); E = et.E.eval().requires_grad_(False)
+    q = gen.sample_quality(G, clf, data.images, test.images, n=a.eval_samples) if E is None else \
+        gen.evaluate_generator(G, E, clf, data, test, n_samples=a.eval_samples, n_recon=a.eval_recon, steps=a.eval_steps)
+    q = {k: v for k, v in q.items() if not k.startswith('examples_')}
+    q.update(step=tr.step, kimg=tr.kimg, classifier_test_acc=acc, psi=1.0)
+    write_json(out / f"eval-{tr.step:08d}.json", q)
+    log(f"eval at {tr.kimg:.1f} kimg: " + json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in q.items()}))
+    gen.show_samples(G, 64, path=out / f"eval-samples-{tr.step:08d}.png")
+    if a.export:
+        if E is None: raise SystemExit("no encoder yet: nothing exported")
+        checks = gen.check_quality(q)
+        if not all(ok for _, _, ok in checks.values()): raise SystemExit(f"targets not met, nothing exported: {checks}")
+        log(f"exported {gen.export_weights(out, a.export, q)}")
 
 def main(argv=None):
     a = parse(argv)
@@ -44,18 +95,15 @@ def main(argv=None):
     def log(msg):
         line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {msg}"; print(line, flush=True)
         with open(log_path, 'a') as f: f.write(line + '\n')
-    data = load_dataset(a.dataset, a.data, 'train')
-    size = a.size or data.size
-    if size != data.size:   # e.g. a quick 16 px run: area-downsample (or bilinear-upsample) the uint8 images once
-        from a2lit.data import ImageSet
-        x = torch.nn.functional.interpolate(data.images.float(), size=(size, size), mode='area' if size < data.size else 'bilinear')
-        data = ImageSet(x.round().clamp(0, 255).to(torch.uint8), data.labels, data.classes, None, data.name)
+    data = load_split(a, 'train')
+    size = data.size
     g = {'demo': gen.demo_config, 'paper': gen.paper_config, 'tiny': gen.tiny_config}[a.config](size)
     cfg = gen.GANConfig(g, batch_size=a.batch, lr=a.lr, r1_gamma=a.r1_gamma, ema_kimg=a.ema_kimg, seed=a.seed)
     try: commit = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     except OSError: commit = None
-    write_json(out / 'command.json', {'argv': sys.argv, 'args': vars(a), 'commit': commit, 'torch': torch.__version__,
+    if not a.eval: write_json(out / 'command.json', {'argv': sys.argv, 'args': vars(a), 'commit': commit, 'torch': torch.__version__,
                                      'python': platform.python_version(), 'machine': platform.platform(), 'cpus': os.cpu_count()})
+    if a.eval: return evaluate(a, cfg, data, out, log)
     tr = gen.GANTrainer(cfg, data, out, device=a.device)
     resumed = tr.resume()
     log(f"GAN {a.config} {size}px on {a.dataset} ({len(data)} images), batch {a.batch}, device {a.device}, threads {torch.get_num_threads()}; "
