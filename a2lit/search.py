@@ -106,7 +106,7 @@ def _check_search_args(n, eps1, eps2, lam, sigma, lr, max_steps, tol, keep_ancho
     if lr <= 0: raise A2Error(f"lr must be > 0, got {lr}")
     if max_steps < 0: raise A2Error(f"max_steps must be >= 0, got {max_steps}")
     if tol < 0: raise A2Error(f"tol must be >= 0, got {tol}")
-    if chunk < 1 or check_every < 1: raise A2Error(f"chunk and check_every must be >= 1, got {chunk} and {check_every}")
+    if chunk < 1 or (check_every or 1) < 1: raise A2Error(f"chunk and check_every must be >= 1, got {chunk} and {check_every}")
 
 # %% ../nbs/02_search.ipynb #11753442
 def w_search(g,                    # generator: latents [B,L,D] -> images [B,3,H,W] in [-1,1]
@@ -122,7 +122,7 @@ def w_search(g,                    # generator: latents [B,L,D] -> images [B,3,H
              tol=1e-3,             # an image stops when its objective is <= tol (paper: 1e-3)
              keep_anchor=False,    # True: view 0 is w0 itself and is never searched (the authors' bank)
              chunk=256,            # images optimised at once (x n views per generator batch): bounds memory
-             check_every=10,       # Adam steps between host syncs (finished images leave the pool then)
+             check_every=None,     # Adam steps between host syncs (finished images leave the pool then); None: 1 on CPU, 10 on GPUs
              generator=None,       # torch.Generator for the starting noise
              amp=True,             # bfloat16 autocast for g and f on CUDA
              betas=(0.9, 0.999),   # Adam's betas (torch defaults, as the authors)
@@ -130,9 +130,10 @@ def w_search(g,                    # generator: latents [B,L,D] -> images [B,3,H
              progress=False):      # a tqdm bar over finished images
     "W-search: `n` views per image on the `eps1` sphere around f(g(w0)), kept apart by the `eps2` hinge; per-image stopping."
     _check_latents(w0)
-    _check_search_args(n, eps1, eps2, lam, sigma, lr, max_steps, tol, keep_anchor, chunk, check_every)
     w0 = w0.detach()
     B, L, D = w0.shape; dev = w0.device
+    if check_every is None: check_every = 1 if dev.type == 'cpu' else 10   # on the CPU a sync costs nothing: look every step
+    _check_search_args(n, eps1, eps2, lam, sigma, lr, max_steps, tol, keep_anchor, chunk, check_every)
     start = w0[:, None] + sigma * _noise((B, n, L, D), generator, dev)
     if keep_anchor: start[:, 0] = w0
     f0 = view_features(g, f, w0, chunk * n, amp)
