@@ -767,7 +767,7 @@ def weights_dir() -> Path:
     import a2lit
     return Path(a2lit.__file__).resolve().parent / 'weights'
 
-DEMO_WEIGHTS = {'generator': 'shapes10-generator.safetensors', 'encoder': 'shapes10-encoder.safetensors'}
+DEMO_WEIGHTS = {'generator': 'shapes10-demo-generator.safetensors', 'encoder': 'shapes10-demo-encoder.safetensors'}   # the names a2lit.experiments looks for
 
 def load_demo(device=None, folder=None):
     "The shipped Shapes-10 generator and encoder, (G, E), in float32 eval mode."
