@@ -118,6 +118,8 @@ class TrainConfig:
     gen_crop: tuple = (1.0, 1.0)          # generated views: flip only (TinyImageNet: crop scale 0.9-1)
     viewmaker_lr: float = 1e-3            # ViewMaker: Adam 1e-3, L1 budget 0.05
     viewmaker_budget: float = 0.05
+    viewmaker_width: int = 32             # ViewMaker's base channels and residual blocks (Tamkin et al.: 32, 5)
+    viewmaker_blocks: int = 5
     amp: bool = True                      # autocast on CUDA (bf16 where supported)
     channels_last: bool = True            # on CUDA
     seed: int = 0
@@ -201,15 +203,18 @@ class Trainer:
                  progress: bool = True, log=print):
         self.cfg, self.out, self.bank, self.eval_fn, self.eval_every, self.progress, self.log = cfg.validate(), out, bank, eval_fn, eval_every, progress, log
         if cfg.batch_size > len(train): raise A2Error(f"batch_size {cfg.batch_size} is larger than the dataset ({len(train)} images)")
+        # what the run trains on; a checkpoint is resumed only on the same
+        self.data_id = dict(dataset=train.name, dataset_hash=train.hash(), n_images=len(train), size=train.size)
         if 'generated' in cfg.views:
             if bank is None: raise A2Error("views include 'generated' but no ViewBank was given")
-            bank.check(dataset_hash=train.hash(), n_images=len(train), size=train.size)
+            bank.check(dataset_hash=self.data_id['dataset_hash'], n_images=len(train), size=train.size)
+            self.data_id['bank'] = json.loads(json.dumps(bank.meta, sort_keys=True, default=str))
         self.dev = get_device(device)
         self.dataset = train.name
         self.train = ImageSet(train.images.to(self.dev), train.labels.to(self.dev), train.classes, None, train.name)  # on the device once
         torch.manual_seed(cfg.seed)
         self.model = ContrastiveModel(cfg.backbone, cfg.width, cfg.proj_dims).to(self.dev)
-        self.viewmaker = ViewMaker(budget=cfg.viewmaker_budget).to(self.dev) if 'viewmaker' in cfg.views else None
+        self.viewmaker = ViewMaker(cfg.viewmaker_width, cfg.viewmaker_blocks, cfg.viewmaker_budget).to(self.dev) if 'viewmaker' in cfg.views else None
         self.cuda = self.dev.type == 'cuda'
         if self.cuda and cfg.channels_last: self.model = self.model.to(memory_format=torch.channels_last)
         params = self.model.parameters()
@@ -266,23 +271,24 @@ class Trainer:
             g_cpu = torch.Generator().manual_seed(seed)
             g_dev = g_cpu if self.dev.type == 'cpu' else torch.Generator(self.dev).manual_seed(seed)
             self.model.train()
-            t0, total, n = time.time(), torch.zeros((), device=self.dev), 0
+            t0, losses, checked = time.time(), [], 0
             bar = tqdm(iterate_batches(self.train, cfg.batch_size, device=self.dev, generator=g_cpu), total=spe,
                        disable=not self.progress, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False)
             for idx, xb, _ in bar:
                 lr = lr_at(cfg, self.step, spe)
                 for g in self.opt.param_groups: g['lr'] = lr
-                loss = self.train_step(idx, xb, g_cpu, g_dev)
-                total += loss; n += 1; self.step += 1
-                if n % 10 == 0 or n == spe:
-                    if not torch.isfinite(loss):
-                        raise A2Error(f"loss is {loss.item()} at step {self.step} (epoch {epoch + 1}); stopped, "
-                                      f"the last good checkpoint (epoch {self.epoch}) is kept")
-                    bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{lr:.3g}", img_s=f"{n * cfg.batch_size / (time.time() - t0):.0f}")
+                try: losses.append(self.train_step(idx, xb, g_cpu, g_dev))
+                except A2Error as e:   # e.g. a loss refusing NaN features: report the first bad step, not this one
+                    self._check_finite(losses, checked, epoch)
+                    raise A2Error(f"at step {self.step + 1} (epoch {epoch + 1}): {e}; stopped, the last good checkpoint (epoch {self.epoch}) is kept") from None
+                self.step += 1
+                n = len(losses)
+                if n % 10 == 0 or n == spe:   # one device sync every 10 steps
+                    checked = self._check_finite(losses, checked, epoch)
+                    bar.set_postfix(loss=f"{losses[-1].item():.3f}", lr=f"{lr:.3g}", img_s=f"{n * cfg.batch_size / (time.time() - t0):.0f}")
+            self._check_finite(losses, checked, epoch)
             secs = time.time() - t0
-            row = dict(epoch=epoch + 1, step=self.step, loss=(total / max(n, 1)).item(), lr=lr, images_per_s=n * cfg.batch_size / secs, seconds=secs)
-            if not math.isfinite(row['loss']):
-                raise A2Error(f"loss became {row['loss']} in epoch {epoch + 1}; stopped, the last good checkpoint (epoch {self.epoch}) is kept")
+            row = dict(epoch=epoch + 1, step=self.step, loss=torch.stack(losses).mean().item(), lr=lr, images_per_s=len(losses) * cfg.batch_size / secs, seconds=secs)
             if self.eval_fn and ((epoch + 1) % self.eval_every == 0 or epoch + 1 == cfg.epochs):
                 self.model.eval(); row.update(self.eval_fn(self)); self.model.train()
             self.history.append(row); self.epoch = epoch + 1
@@ -290,11 +296,22 @@ class Trainer:
             self.log(' '.join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()))
         return self.history
 
+    def _check_finite(self, losses, checked, epoch):
+        "Raise an A2Error naming the first step whose loss is not finite (among `losses[checked:]`); return how many are checked."
+        if len(losses) > checked:
+            ls = torch.stack(losses[checked:])
+            bad = (~torch.isfinite(ls)).nonzero()
+            if len(bad):
+                i = bad[0, 0].item(); step = self.step - len(losses) + checked + i + 1
+                raise A2Error(f"loss is {ls[i].item()} at step {step} (epoch {epoch + 1}); stopped, the last good checkpoint "
+                              f"(epoch {self.epoch}) is kept" + (f" in {self.out}" if self.out is not None else ""))
+        return len(losses)
+
     def save(self):
         "Atomic checkpoint (weights, optimiser, RNG, epoch, config) and metrics CSV in `out`."
         t = {f'model.{k}': v for k, v in self.model.state_dict().items()}
         ot, om = flatten_optimizer(self.opt, 'opt'); t.update(ot)
-        meta = dict(config=_jsonable(self.cfg), dataset=self.dataset, epoch=self.epoch, step=self.step, history=self.history, opt=om,
+        meta = dict(config=_jsonable(self.cfg), data=self.data_id, dataset=self.dataset, epoch=self.epoch, step=self.step, history=self.history, opt=om,
                     torch_version=torch.__version__)
         if self.viewmaker:
             t.update({f'viewmaker.{k}': v for k, v in self.viewmaker.state_dict().items()})
@@ -302,16 +319,17 @@ class Trainer:
         t['rng.torch'] = torch.get_rng_state()
         save_artifact(self.ckpt_path, t, meta)
         if self.history:
-            buf = io.StringIO(); w = csv.DictWriter(buf, fieldnames=list(dict.fromkeys(k for r in self.history for k in r)))
+            cols = dict.fromkeys(['epoch', 'step', 'loss', 'lr', 'images_per_s', 'seconds'] + [k for r in self.history for k in r])
+            buf = io.StringIO(); w = csv.DictWriter(buf, fieldnames=list(cols))   # a fixed column order, resumed or not
             w.writeheader(); w.writerows(self.history)
             with atomic_path(Path(self.out) / 'metrics.csv') as tmp: Path(tmp).write_text(buf.getvalue())
 
     def load(self, path):
-        "Resume from a checkpoint written by `save` for the same config."
+        "Resume from a checkpoint written by `save` for the same config and data."
         t, meta = load_artifact(path)
-        mine = _jsonable(self.cfg)
-        bad = sorted(k for k in set(mine) | set(meta['config']) if mine.get(k) != meta['config'].get(k))
-        if bad: raise A2Error(f"checkpoint {path} was made with another config: mismatching keys {', '.join(bad)}")
+        mine, theirs = {**_jsonable(self.cfg), **self.data_id}, {**meta.get('config', {}), **meta.get('data', {})}
+        bad = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+        if bad: raise A2Error(f"checkpoint {path} was made with another config or data: mismatching keys {', '.join(bad)}")
         self.model.load_state_dict({k[6:]: v for k, v in t.items() if k.startswith('model.')})
         load_optimizer(self.opt, t, meta['opt'], 'opt')
         if self.viewmaker:
