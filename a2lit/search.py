@@ -461,7 +461,8 @@ def build_view_bank(g,                  # generator: latents [B,L,D] -> images i
     parts = Path(str(path) + '.parts')
     if path.exists():
         bank = ViewBank.load(path)
-        if bank.meta.get('build_key') == key:
+        if bank.meta.get('build_key') == key:                # done before: finish the clean-up a crash may have cut short
+            if not Path(str(path) + '.json').exists(): write_json(Path(str(path) + '.json'), bank.meta)
             shutil.rmtree(parts, ignore_errors=True)
             return bank
         if not overwrite:
