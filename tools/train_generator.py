@@ -1,9 +1,10 @@
 """Train a2lit's generator (GAN), then its encoder, resumably. Rerunning the same command continues from the newest checkpoint.
 
-The demo weights shipped in a2lit/weights/ come from (one CPU core, hours):
-    OMP_WAIT_POLICY=PASSIVE python tools/train_generator.py --out runs/gan-demo --config demo
+The demo weights shipped in a2lit/weights/ come from (one CPU core, many hours; the same line resumes it):
+    OMP_WAIT_POLICY=PASSIVE python tools/train_generator.py --out runs/gan-demo --config demo --kimg 5000 --encoder-kimg 300
 Measure the newest checkpoint (and, once every target of issue 3 is met, export the weights):
     OMP_WAIT_POLICY=PASSIVE python tools/train_generator.py --out runs/gan-demo --config demo --eval [--export a2lit/weights]
+(--eval builds the config from the same flags, so pass the training run's --batch/--lr/--r1-gamma/--ema-kimg/--seed if they differ from the defaults.)
 A GPU user trains the paper-scale generator on CIFAR-10 with:
     python tools/train_generator.py --out runs/gan-cifar10 --config paper --dataset cifar10 --data data --batch 64 \
         --kimg 25000 --threads 0 --device cuda
