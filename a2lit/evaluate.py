@@ -50,7 +50,7 @@ def _check_pair(train_x, train_y, test_x, test_y):
     check_features(train_x, train_y, 'train'); check_features(test_x, test_y, 'test')
     if train_x.shape[1] != test_x.shape[1]:
         raise A2Error(f"train features have {train_x.shape[1]} dimensions but test features have {test_x.shape[1]}")
-    if (train_x == train_x[:1]).all():
+    if len(train_x) > 1 and (train_x == train_x[:1]).all():
         warnings.warn("the training features are constant (a collapsed encoder?): every test row gets the same prediction")
 
 # %% ../nbs/05_evaluate.ipynb #cd4e19bc
