@@ -111,9 +111,9 @@ def _tiny():
     return ExperimentConfig(
         preset='tiny', seeds=(0, 1), data=DataConfig(n_train=256, n_test=128),
         train=TrainConfig(backbone='small', width=8, proj_dims=(32, 16), epochs=2, batch_size=64, optimizer='adam', lr=2e-3,
-                          weight_decay=1e-6, warmup_epochs=1),
+                          weight_decay=1e-6, warmup_epochs=1, viewmaker_width=4, viewmaker_blocks=1),
         gan=GanConfig(source='train', arch='tiny', kimg=0.5, batch_size=32, encoder_kimg=0.25),
-        invert=InvertConfig(steps=5, batch_size=128), views=ViewsConfig(n=3, max_steps=20, chunk_size=128, eps1=0.3, eps2=0.3),
+        invert=InvertConfig(steps=5, batch_size=128), views=ViewsConfig(n=3, max_steps=8, chunk_size=128, eps1=0.3, eps2=0.3),
         eval=EvalConfig(probe_epochs=20, probe_method='lbfgs'))
 
 def _demo():
@@ -121,7 +121,7 @@ def _demo():
     return ExperimentConfig(
         preset='demo', seeds=(0,), rows=('simclr', 'a1-wsearch', 'a2-wsearch'),
         train=TrainConfig(backbone='small', width=32, proj_dims=(512, 128), epochs=15, batch_size=256, optimizer='adam', lr=2e-3,
-                          weight_decay=1e-6, warmup_epochs=1),
+                          weight_decay=1e-6, warmup_epochs=1, viewmaker_width=8, viewmaker_blocks=2),  # a ViewMaker the CPU can afford
         gan=GanConfig(source='shipped', arch='demo'),
         invert=InvertConfig(steps=20, batch_size=500), views=ViewsConfig(n=4, max_steps=100),
         eval=EvalConfig(probe_method='lbfgs'))
