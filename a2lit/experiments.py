@@ -13,14 +13,15 @@ from . import generator as gen
 from .search import build_view_bank, ViewBank
 from .train import TrainConfig, Trainer, ContrastiveModel, load_encoder
 from .evaluate import knn_accuracy, linear_probe
+from .analysis import average_ranks, markdown_table, write_csv, plot_training_curves, view_pair_table
 
 # %% auto #0
 __all__ = ['ROWS', 'MAIN_TABLE', 'ABLATION', 'PRESETS', 'WEIGHTS', 'STAGES', 'DataConfig', 'GanConfig', 'InvertConfig',
            'ViewsConfig', 'EvalConfig', 'ExperimentConfig', 'row_config', 'selected_rows', 'get_config', 'run_dir',
            'claim_run_dir', 'stage_key', 'stage_done', 'mark_done', 'load_data', 'stage_data', 'train_row',
            'stage_simclr', 'TruncatedSynthesis', 'shipped_weights', 'generator_missing', 'stage_gan', 'load_g',
-           'stage_invert', 'stage_views', 'stage_train', 'stage_eval', 'row_label', 'results', 'results_markdown',
-           'stage_report', 'run', 'main']
+           'stage_invert', 'stage_views', 'stage_train', 'stage_eval', 'row_label', 'results', 'results_rows',
+           'results_markdown', 'view_pair_analysis', 'stage_report', 'run', 'main']
 
 # %% ../nbs/07_experiments.ipynb #eccd6c60
 @dataclass
@@ -430,25 +431,36 @@ def results(cfg: ExperimentConfig) -> dict:
         out[row] = {m: _mean_std([r[m] for r in runs]) for m in ('knn5', 'knn5_cos', 'linear')}
     return out
 
-def _avg_rank(res, rows, metrics):
-    "Average over metrics of each row's rank (1 = best, ties share the mean rank)."
-    ranks = {r: 0.0 for r in rows}
-    for m in metrics:
-        vals = {r: res[r][m][0] for r in rows}
-        for r in rows:
-            better, equal = sum(v > vals[r] for v in vals.values()), sum(v == vals[r] for v in vals.values())
-            ranks[r] += (better + (equal + 1) / 2) / len(metrics)
-    return ranks
+_METRICS = {'knn5': '5-NN (%)', 'knn5_cos': '5-NN cosine (%)', 'linear': 'Linear (%)'}
+
+def results_rows(cfg: ExperimentConfig, rows) -> list:
+    "One dict per finished row among `rows`: views, loss, mean and std (%) of each score over seeds, average rank (5-NN and linear)."
+    res = results(cfg); rows = [r for r in rows if r in res]
+    out = [{'row': r, **dict(zip(('View 1', 'View 2', 'View 3', 'Loss'), row_label(r))),
+            **{f'{m}_{s}': 100 * res[r][m][i] for m in _METRICS for i, s in enumerate(('mean', 'std'))}} for r in rows]
+    for o, rank in zip(out, average_ranks(out, ['knn5_mean', 'linear_mean'])): o['Avg rank'] = rank
+    return out
 
 def results_markdown(cfg: ExperimentConfig, rows) -> str:
-    "A Markdown table of `rows`: views, loss, 5-NN and linear accuracy (mean +- std over seeds, %), average rank."
-    res = results(cfg); rows = [r for r in rows if r in res]
-    rk = _avg_rank(res, rows, ['knn5', 'linear'])
-    pm = lambda ms: f"{100 * ms[0]:.2f} ± {100 * ms[1]:.2f}" if len(cfg.seeds) > 1 else f"{100 * ms[0]:.2f}"
-    lines = ['| View 1 | View 2 | View 3 | Loss | 5-NN (%) | 5-NN cosine (%) | Linear (%) | Avg rank |', '|---|---|---|---|---|---|---|---|']
-    for r in rows:
-        lines.append('| ' + ' | '.join(row_label(r)) + f" | {pm(res[r]['knn5'])} | {pm(res[r]['knn5_cos'])} | {pm(res[r]['linear'])} | {rk[r]:.2f} |")
-    return '\n'.join(lines)
+    "A Markdown table of `rows`: views, loss, each score as mean ± std over seeds (%), average rank."
+    pm = lambda r, m: f"{r[m + '_mean']:.2f} ± {r[m + '_std']:.2f}" if len(cfg.seeds) > 1 else f"{r[m + '_mean']:.2f}"
+    table = [{**{k: r[k] for k in ('View 1', 'View 2', 'View 3', 'Loss')}, **{name: pm(r, m) for m, name in _METRICS.items()},
+              'Avg rank': r['Avg rank']} for r in results_rows(cfg, rows)]
+    return markdown_table(table)
+
+def view_pair_analysis(cfg: ExperimentConfig, n_images=4096) -> list | None:
+    "The paper's view-pair table (MINE I and E[f.f~]) with the run's f, on up to `n_images` training images; None without banks."
+    banks = {k: run_dir(cfg) / 'views' / f'{m}.safetensors' for k, m in (('W-search', 'search'), ('W-perturb', 'perturb'))}
+    banks = {k: p for k, p in banks.items() if p.exists()}
+    if not banks: return None
+    f = load_encoder(run_dir(cfg) / 'train' / f'simclr-s{cfg.seeds[0]}' / 'checkpoint.safetensors')
+    x = load_data(cfg).images[:n_images]
+    g = torch.Generator().manual_seed(cfg.seeds[0])
+    feats = lambda u8: torch.cat([f(gen.from_uint8(u8[i:i + 512])) for i in range(0, len(u8), 512)])
+    expert = (ExpertAugment(x.shape[-1])(x.float() / 255, generator=g) * 255).round().to(torch.uint8)
+    fs = {'Original': feats(x), 'Expert': feats(expert)}
+    for k, p in banks.items(): fs[k] = feats(ViewBank.load(p).sample(torch.arange(len(x)), generator=g))
+    return view_pair_table(fs, seed=cfg.seeds[0])
 
 def stage_report(cfg: ExperimentConfig, log=print) -> dict:
     "Tables (Markdown + CSV) of the main table and the ablation, the raw-pixel floor, the comparison A2 W-search vs SimCLR."
@@ -472,6 +484,13 @@ def stage_report(cfg: ExperimentConfig, log=print) -> dict:
         if len(cfg.seeds) > 1:
             spread = max(v[m][1] for v in res.values() for m in ('linear', 'knn5'))
             md.append(f"Largest seed-to-seed std of any row: {100 * spread:.2f} points; a difference between rows smaller than about twice that is not resolved by this run.")
+    pairs = view_pair_analysis(cfg)
+    if pairs:
+        md += ["\n## View pairs, measured with f (the SimCLR encoder)\n", markdown_table(pairs, digits=3)]
+        write_csv(pairs, out / 'view_pairs.csv')
+    curves = {r: run_dir(cfg) / 'train' / f'{r}-s{cfg.seeds[0]}' / 'metrics.csv' for r in res}
+    plot_training_curves(curves, y='loss', path=out / 'training_curves.png')
+    md.append(f"\nTraining loss of each row (seed {cfg.seeds[0]}): `training_curves.png`.")
     not_run = [r for r in ROWS if r not in res]
     if not_run: md.append(f"\nRows not run by this preset: {', '.join(not_run)} (the `shapes10-full` preset runs them all).")
     if generator_missing(cfg):
@@ -479,10 +498,7 @@ def stage_report(cfg: ExperimentConfig, log=print) -> dict:
                   f"(`a2lit/weights/{shipped_weights(cfg)['generator'].name}`); `--set gan.source=train` trains one here.")
     text = '\n'.join(md) + '\n'
     with atomic_path(out / 'results.md') as t: Path(t).write_text(text)
-    csv_lines = ['row,view1,view2,view3,loss,seeds,knn5_mean,knn5_std,knn5_cos_mean,knn5_cos_std,linear_mean,linear_std']
-    for r, v in res.items():
-        csv_lines.append(','.join([r, *(f'"{x}"' for x in row_label(r)), str(len(cfg.seeds))] + [f"{x:.4f}" for m in ('knn5', 'knn5_cos', 'linear') for x in v[m]]))
-    with atomic_path(out / 'results.csv') as t: Path(t).write_text('\n'.join(csv_lines) + '\n')
+    write_csv(results_rows(cfg, list(ROWS)), out / 'results.csv')
     log(text)
     return mark_done(cfg, 'report', key, markdown=str(out / 'results.md'))
 

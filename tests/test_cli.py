@@ -15,15 +15,19 @@ def test_run_tiny_writes_every_table(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     rep = tmp_path / 'runs/tiny/report'
     md = (rep / 'results.md').read_text()
-    for s in ['## Main table', '## Loss ablation', 'Raw pixels', 'A2 with W-search vs SimCLR', 'seed-to-seed std']:
+    for s in ['## Main table', '## Loss ablation', 'Raw pixels', 'A2 with W-search vs SimCLR', 'seed-to-seed std', '## View pairs']:
         assert s in md, s
     rows = list(csv.DictReader(open(rep / 'results.csv')))
     fct.test_eq(len(rows), 12)                               # 9 rows of the main table + 3 more ablation rows
-    fct.test_eq({r['seeds'] for r in rows}, {'2'})
     for r in rows:
-        for k in ('knn5_mean', 'linear_mean', 'knn5_cos_mean'): assert 0 <= float(r[k]) <= 1, r
-        for k in ('knn5_std', 'linear_std'): assert 0 <= float(r[k]) <= 0.5, r
-    fct.test_eq({r['view3'] for r in rows if r['row'].startswith('a2')} >= {'expert', 'W-search', 'W-perturb', 'ViewMaker'}, True)
+        for k in ('knn5_mean', 'linear_mean', 'knn5_cos_mean'): assert 0 <= float(r[k]) <= 100, r      # percent
+        for k in ('knn5_std', 'linear_std'): assert 0 <= float(r[k]) <= 50, r
+        assert 1 <= float(r['Avg rank']) <= 12, r
+    fct.test_eq({r['View 3'] for r in rows if r['row'].startswith('a2')} >= {'expert', 'W-search', 'W-perturb', 'ViewMaker'}, True)
+    pairs = list(csv.DictReader(open(rep / 'view_pairs.csv')))
+    fct.test_eq([p['View pair'] for p in pairs], ['Original, Expert', 'Original, W-search', 'W-search, Expert', 'Original, W-perturb', 'W-perturb, Expert'])
+    for p in pairs: assert -1 <= float(p['E[f.f~]']) <= 1 and float(p['I']) > -1, p
+    assert (rep / 'training_curves.png').stat().st_size > 1000
     assert (tmp_path / 'runs/tiny/data/expert_views.png').stat().st_size > 1000
     assert (tmp_path / 'runs/tiny/views/search.safetensors').exists() and (tmp_path / 'runs/tiny/views/perturb.safetensors').exists()
     r2 = a2lit('run', 'tiny', '--out', 'runs', cwd=tmp_path)      # everything is up to date the second time
