@@ -238,8 +238,10 @@ def plot_view_distances(dists: dict,          # label -> distances ||f(view) - f
     if pairwise: panels.append((pairwise, eps2, 'mean pairwise distance between views', r'$\epsilon_2$'))
     fig, axs = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3), squeeze=False)
     for ax, (data, eps, xlabel, name) in zip(axs[0], panels):
-        for label, x in data.items():
-            ax.hist(torch.as_tensor(x).detach().flatten().float().cpu().numpy(), bins=bins, alpha=0.6, label=label)
+        xs = {label: torch.as_tensor(x).detach().flatten().float().cpu().numpy() for label, x in data.items()}
+        lo, hi = min(min(x.min() for x in xs.values()), eps or np.inf), max(max(x.max() for x in xs.values()), eps or -np.inf)
+        edges = np.linspace(lo, hi + 1e-9, bins + 1)                            # one set of bins for every label
+        for label, x in xs.items(): ax.hist(x, bins=edges, alpha=0.6, label=label)
         if eps is not None: ax.axvline(eps, color='k', ls='--', label=f'{name} = {eps}')
         ax.set_xlabel(xlabel); ax.set_ylabel('count'); ax.legend(fontsize=7)
     fig.tight_layout()
