@@ -20,7 +20,7 @@ __all__ = ['QUALITY_TARGETS', 'DEMO_WEIGHTS', 'EqLinear', 'EqConv2d', 'ModConv',
            'Discriminator', 'diff_augment', 'flatten_optimizer', 'unflatten_optimizer', 'save_checkpoint',
            'load_checkpoint', 'latest_checkpoint', 'GANConfig', 'Trainer', 'GANTrainer', 'EncoderConfig', 'Encoder',
            'feature_distance', 'EncoderTrainer', 'save_encoder', 'load_encoder', 'reconstruction_loss', 'invert',
-           'invert_dataset', 'frechet_distance', 'classifier_outputs', 'psnr', 'sample_quality',
+           'vgg_features', 'invert_dataset', 'frechet_distance', 'classifier_outputs', 'psnr', 'sample_quality',
            'reconstruction_quality', 'evaluate_generator', 'check_quality', 'show_reconstructions', 'show_samples',
            'weights_dir', 'load_demo', 'export_weights']
 
@@ -640,6 +640,26 @@ def invert(G: Generator, E: Encoder | None, x, steps: int = 100, lr: float = 0.0
     w = w.detach()
     if not return_loss: return w
     with torch.no_grad(): return w, reconstruction_loss(G, w, x, perceptual, perceptual_weight, x_feats)
+
+# %% ../nbs/01_generator.ipynb #fd05bb15
+def vgg_features(weights=None, layers=(3, 8, 15), device=None):
+    "A perceptual feature callable from torchvision's VGG-16 (ImageNet normalisation, activations after the given ReLU layers), only from a local weights file."
+    import torchvision
+    hub = Path(torch.hub.get_dir()) / 'checkpoints' / 'vgg16-397923af.pth'
+    path = Path(weights) if weights else hub
+    if not path.exists(): raise A2Error(f"no VGG-16 weights at {path}; nothing is downloaded: put torchvision's vgg16-397923af.pth there or pass weights=")
+    net = torchvision.models.vgg16()
+    net.load_state_dict(torch.load(path, map_location='cpu', weights_only=True))
+    feats = net.features[:max(layers) + 1].to(get_device(device)).eval().requires_grad_(False)
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1); std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    def f(x):
+        x = ((x + 1) / 2 - mean.to(x.device)) / std.to(x.device)
+        out = []
+        for i, layer in enumerate(feats):
+            x = layer(x)
+            if i in layers: out.append(x)
+        return out
+    return f
 
 # %% ../nbs/01_generator.ipynb #650d15ba
 def _net_id(f):

@@ -6,7 +6,7 @@ Measure the newest checkpoint (and, once every target of issue 3 is met, export 
     OMP_WAIT_POLICY=PASSIVE python tools/train_generator.py --out runs/gan-demo --config demo --eval [--export a2lit/weights]
 (--eval builds the config from the same flags, so pass the training run's --batch/--lr/--r1-gamma/--ema-kimg/--seed if they differ from the defaults.)
 A GPU user trains the paper-scale generator on CIFAR-10 with:
-    python tools/train_generator.py --out runs/gan-cifar10 --config paper --dataset cifar10 --data data --batch 64 \
+    python tools/train_generator.py --out runs/gan-cifar10 --config paper --dataset cifar10 --data data --download --batch 64 \
         --kimg 25000 --threads 0 --device cuda
 """
 import argparse, json, math, os, platform, subprocess, sys, time
@@ -21,6 +21,7 @@ def parse(argv=None):
     p.add_argument('--config', default='demo', choices=['demo', 'paper', 'tiny'], help='generator width/depth preset')
     p.add_argument('--dataset', default='shapes10', help="a2lit.data.load_dataset name")
     p.add_argument('--data', default=str(ROOT / 'data'), help='dataset root folder')
+    p.add_argument('--download', action='store_true', help='let load_dataset download CIFAR/TinyImageNet into --data')
     p.add_argument('--size', type=int, default=None, help='image side (default: the dataset\'s)')
     p.add_argument('--batch', type=int, default=32)
     p.add_argument('--lr', type=float, default=0.0025)
@@ -44,7 +45,7 @@ def load_split(a, split):
     "A split of the dataset, resized once to --size if that differs (area-downsampling or bilinear upsampling of the uint8 images)."
     import torch
     from a2lit.data import load_dataset, ImageSet
-    data = load_dataset(a.dataset, a.data, split)
+    data = load_dataset(a.dataset, a.data, split, download=a.download)
     size = a.size or data.size
     if size == data.size: return data
     x = torch.nn.functional.interpolate(data.images.float(), size=(size, size), mode='area' if size < data.size else 'bilinear')
