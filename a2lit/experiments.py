@@ -167,6 +167,8 @@ def _coerce(key, value: str, current):
     except (ValueError, TypeError):
         raise A2Error(f"--set {key}={value}: expected a value of type {t.__name__}") from None
 
+_PER_ROW = ('train.views', 'train.loss', 'train.alpha', 'train.seed')   # set by ROWS and seeds
+
 def get_config(preset: str, overrides=()) -> ExperimentConfig:
     "The config of `preset` with `key=value` overrides applied (nested keys with dots: `train.epochs=5`)."
     if preset not in PRESETS: raise A2Error(f"unknown preset {preset!r}; expected one of {', '.join(PRESETS)}")
@@ -174,6 +176,7 @@ def get_config(preset: str, overrides=()) -> ExperimentConfig:
     for kv in overrides:
         if '=' not in kv: raise A2Error(f"--set expects key=value, got {kv!r}")
         key, value = kv.split('=', 1)
+        if key in _PER_ROW: raise A2Error(f"{key} is decided by each row of the table, not by the preset; choose rows with --set rows=... (one of {', '.join(ROWS)})")
         obj = cfg
         for p in key.split('.')[:-1]:
             if not dataclasses.is_dataclass(obj) or not hasattr(obj, p): raise A2Error(f"unknown config key {key!r}")
@@ -182,7 +185,7 @@ def get_config(preset: str, overrides=()) -> ExperimentConfig:
         if not dataclasses.is_dataclass(obj) or leaf not in {f.name for f in dataclasses.fields(obj)} or dataclasses.is_dataclass(getattr(obj, leaf)):
             raise A2Error(f"unknown config key {key!r}")
         setattr(obj, leaf, _coerce(key, value, getattr(obj, leaf)))
-    for r in cfg.rows: row_config(cfg, r, 0).validate()
+    for r in selected_rows(cfg): row_config(cfg, r, 0).validate()
     return cfg
 
 # %% ../nbs/07_experiments.ipynb #428eaec5

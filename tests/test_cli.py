@@ -57,7 +57,8 @@ def test_sigkill_mid_stage_then_resume(tmp_path):
     (['run', 'tiny', '--set', 'train.epoks=3'], "unknown config key 'train.epoks'"),
     (['run', 'tiny', '--set', 'train.epochs=three'], 'train.epochs=three: expected a value of type int'),
     (['run', 'tiny', '--set', 'rows=simclr,bogus'], "unknown row 'bogus'"),
-    (['run', 'tiny', '--set', 'train.loss=byol'], "unknown loss 'byol'"),
+    (['run', 'tiny', '--set', 'train.loss=byol'], "train.loss is decided by each row"),
+    (['run', 'tiny', '--set', 'train.tau=-1'], "tau must be > 0, got -1.0"),
     (['data', 'cifar10'], 'download=True'),
 ])
 def test_user_errors_are_one_line(tmp_path, args, msg):
