@@ -6,7 +6,7 @@ import fastcore.test as fct
 from a2lit.data import A2Error
 from a2lit.analysis import (mine_mi, alignment, pair_similarity, view_pair_table, pick_view, join_tables, average_ranks,
                             results_table, read_csv, factor_change_table, markdown_table, plot_embedding_2d, plot_training_curves,
-                            plot_similarity_histograms)
+                            plot_similarity_histograms, plot_view_grid)
 
 torch.set_num_threads(1)
 
@@ -100,6 +100,8 @@ def test_figures_write_png(tmp_path):
     plot_similarity_histograms({'x': torch.rand(100)}, path=tmp_path / 'hist.png')
     (tmp_path / 'run.csv').write_text('epoch,loss\n1,2.0\n2,1.5\n')
     plot_training_curves({'csv': tmp_path / 'run.csv', 'dict': {'epoch': [1, 2], 'loss': [2.2, 1.1]}}, path=tmp_path / 'c.png')
-    assert all((tmp_path / n).stat().st_size > 1000 for n in ('emb.png', 'hist.png', 'c.png'))
+    imgs = torch.randint(0, 256, (3, 3, 8, 8), dtype=torch.uint8)
+    plot_view_grid(imgs, {'one': imgs, 'several': torch.rand(3, 2, 3, 8, 8)}, path=tmp_path / 'grid.png')
+    assert all((tmp_path / n).stat().st_size > 1000 for n in ('emb.png', 'hist.png', 'c.png', 'grid.png'))
     with pytest.raises(A2Error, match="no column 'acc'"): plot_training_curves({'csv': tmp_path / 'run.csv'}, y='acc')
     with pytest.raises(A2Error, match='scikit-learn|unknown method'): plot_embedding_2d(f, y, method='umap')
