@@ -478,17 +478,20 @@ class SmallConvNet(torch.nn.Sequential):
 # %% ../nbs/00_data.ipynb #e73b67a6
 @torch.no_grad()
 def embed(net, images, dataset: str, batch_size=1000, device=None):
-    "Features of `net` on uint8 `images`, batched, eval mode, normalised with `dataset`'s statistics."
-    dev = get_device(device) if device else next(net.parameters()).device
+    "Features of `net` on uint8 `images`, batched, eval mode, normalised with `dataset`'s statistics; on `device` (default: the net's)."
+    p = next(iter(net.parameters()), None)
+    dev = get_device(device) if device else (p.device if p is not None else torch.device('cpu'))
+    net.to(dev)
     was = net.training; net.eval()
     out = torch.cat([net(normalize(images[i:i + batch_size].to(dev).float() / 255, dataset)).float().cpu()
                      for i in range(0, len(images), batch_size)])
     net.train(was); return out
 
-def fit_linear(x, y, num_classes, x_test=None, y_test=None, max_iter=200, wd=1e-4):
-    "Multinomial logistic regression on standardised features, full batch with L-BFGS; returns (model, test accuracy or None)."
-    mu, sd = x.mean(0), x.std(0) + 1e-6
-    lin = torch.nn.Linear(x.shape[1], num_classes)
+def fit_linear(x, y, num_classes, x_test=None, y_test=None, max_iter=200, wd=1e-4, seed=0):
+    "Multinomial logistic regression on standardised features, full batch with L-BFGS on `x`'s device; returns (model, test accuracy or None)."
+    y, mu, sd = y.to(x.device), x.mean(0), x.std(0) + 1e-6
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed); lin = torch.nn.Linear(x.shape[1], num_classes).to(x.device)
     opt = torch.optim.LBFGS(lin.parameters(), lr=1, max_iter=max_iter, history_size=20, line_search_fn='strong_wolfe')
     xs = (x - mu) / sd
     def closure():
@@ -497,7 +500,7 @@ def fit_linear(x, y, num_classes, x_test=None, y_test=None, max_iter=200, wd=1e-
         loss.backward(); return loss
     opt.step(closure)
     model = lambda z: lin((z - mu) / sd)
-    acc = None if x_test is None else (model(x_test).argmax(1) == y_test).float().mean().item()
+    acc = None if x_test is None else (model(x_test.to(x.device)).argmax(1) == y_test.to(x.device)).float().mean().item()
     return model, acc
 
 # %% ../nbs/00_data.ipynb #82b7e533
