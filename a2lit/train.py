@@ -308,7 +308,9 @@ class Trainer:
         make = lambda b: (b[0], b[1], self.fixed_views(b[0], b[1], g_cpu, g_dev))
         if not self.prefetch: yield from map(make, batches); return
         it = iter(batches)
-        job = lambda: (lambda b: None if b is None else make(b))(next(it, None))   # batches and generators advance in that thread only
+        def job():   # the batch order and the generators advance in that one thread only, in the same order as without it
+            b = next(it, None)
+            return None if b is None else make(b)
         with ThreadPoolExecutor(1, thread_name_prefix='a2lit-views') as pool:
             nxt = pool.submit(job)
             while (item := nxt.result()) is not None:
