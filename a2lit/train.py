@@ -5,7 +5,6 @@
 # %% ../nbs/04_train.ipynb #9cecf37c
 from __future__ import annotations
 import csv, io, json, math, os, time, dataclasses
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import torch
@@ -201,10 +200,8 @@ class Trainer:
     def __init__(self, cfg: TrainConfig, train: ImageSet, out=None, bank: ViewBank | None = None, device=None,
                  eval_fn=None,          # called as eval_fn(trainer) -> dict of metrics (e.g. online k-NN)
                  eval_every: int = 5,   # epochs between evaluations (and always after the last)
-                 progress: bool = True, log=print,
-                 prefetch: bool = True):  # make the next batch's expert/stored views in a thread while the model trains on this one
+                 progress: bool = True, log=print):
         self.cfg, self.out, self.bank, self.eval_fn, self.eval_every, self.progress, self.log = cfg.validate(), out, bank, eval_fn, eval_every, progress, log
-        self.prefetch = prefetch
         if cfg.batch_size > len(train): raise A2Error(f"batch_size {cfg.batch_size} is larger than the dataset ({len(train)} images)")
         # what the run trains on; a checkpoint is resumed only on the same
         self.data_id = dict(dataset=train.name, dataset_hash=train.hash(), n_images=len(train), size=train.size)
@@ -238,25 +235,20 @@ class Trainer:
     @property
     def steps_per_epoch(self): return len(self.train) // self.cfg.batch_size
 
-    def fixed_views(self, idx, xb, g_cpu, g_dev):
-        "The expert and stored views of the uint8 batch `xb` (dataset indices `idx`), None where `cfg.views` asks for a ViewMaker view."
+    def views(self, idx, xb, g_cpu, g_dev):
+        "The float views of the uint8 batch `xb` (dataset indices `idx`), one per entry of `cfg.views`."
         x, V = xb.float().div_(255), self.cfg.views
-        with torch.no_grad():   # they need no graph
-            n = V.count('expert')   # all expert views in one call: the same per-image randomness, half the small ops
+        with torch.no_grad():   # expert and stored views need no graph
+            n = V.count('expert')   # all expert views from one call on the repeated batch: independent per view, fewer small ops
             expert = iter(self.aug(torch.cat([x] * n), generator=g_dev).split(len(x)) if n else ())
             gen = iter([self.gen_aug(self.bank.sample(idx.cpu(), generator=g_cpu).to(self.dev).float().div_(255), generator=g_dev)
                         for _ in range(V.count('generated'))])
-            return [next(expert) if v == 'expert' else next(gen) if v == 'generated' else None for v in V]
-
-    def views(self, idx, xb, g_cpu, g_dev, fixed=None):
-        "The float views of the uint8 batch `xb`, one per entry of `cfg.views`; `fixed`: its `fixed_views` if already made."
-        fixed = self.fixed_views(idx, xb, g_cpu, g_dev) if fixed is None else fixed
         # a ViewMaker view passes a gradient reversal: the ViewMaker ascends the loss the encoder descends
-        return [_Reverse.apply(self.viewmaker(xb.float() / 255)) if v is None else v for v in fixed]
+        return [next(expert) if v == 'expert' else next(gen) if v == 'generated' else _Reverse.apply(self.viewmaker(x)) for v in V]
 
-    def train_step(self, idx, xb, g_cpu, g_dev, fixed=None):
+    def train_step(self, idx, xb, g_cpu, g_dev):
         "One optimisation step; returns the loss (a 0-d tensor, not synchronised)."
-        x = normalize(torch.cat(self.views(idx, xb, g_cpu, g_dev, fixed)), self.dataset)
+        x = normalize(torch.cat(self.views(idx, xb, g_cpu, g_dev)), self.dataset)
         if self.channels_last: x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(self.dev.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
             zs = self.model(x).split(len(xb))
@@ -279,12 +271,12 @@ class Trainer:
             g_dev = g_cpu if self.dev.type == 'cpu' else torch.Generator(self.dev).manual_seed(seed)
             self.model.train()
             t0, losses, checked = time.time(), [], 0
-            bar = tqdm(self._prepared(iterate_batches(self.train, cfg.batch_size, device=self.dev, generator=g_cpu), g_cpu, g_dev),
-                       total=spe, disable=not self.progress, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False)
-            for idx, xb, fixed in bar:
+            bar = tqdm(iterate_batches(self.train, cfg.batch_size, device=self.dev, generator=g_cpu), total=spe,
+                       disable=not self.progress, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False)
+            for idx, xb, _ in bar:
                 lr = lr_at(cfg, self.step, spe)
                 for g in self.opt.param_groups: g['lr'] = lr
-                try: losses.append(self.train_step(idx, xb, g_cpu, g_dev, fixed))
+                try: losses.append(self.train_step(idx, xb, g_cpu, g_dev))
                 except A2Error as e:   # e.g. a loss refusing NaN features: report the first bad step, not this one
                     self._check_finite(losses, checked, epoch)
                     raise A2Error(f"at step {self.step + 1} (epoch {epoch + 1}): {e}; stopped, the last good checkpoint (epoch {self.epoch}) is kept") from None
@@ -302,20 +294,6 @@ class Trainer:
             if self.out is not None: self.save()
             self.log(' '.join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()))
         return self.history
-
-    def _prepared(self, batches, g_cpu, g_dev):
-        "Yield (indices, uint8 batch, its `fixed_views`); with `prefetch`, the next batch's views are made in a thread while this one trains."
-        make = lambda b: (b[0], b[1], self.fixed_views(b[0], b[1], g_cpu, g_dev))
-        if not self.prefetch: yield from map(make, batches); return
-        it = iter(batches)
-        def job():   # the batch order and the generators advance in that one thread only, in the same order as without it
-            b = next(it, None)
-            return None if b is None else make(b)
-        with ThreadPoolExecutor(1, thread_name_prefix='a2lit-views') as pool:
-            nxt = pool.submit(job)
-            while (item := nxt.result()) is not None:
-                nxt = pool.submit(job)
-                yield item
 
     def _check_finite(self, losses, checked, epoch):
         "Raise an A2Error naming the first step whose loss is not finite (among `losses[checked:]`); return how many are checked."

@@ -48,10 +48,10 @@ def windows(step, n_steps, warmup, pids=lambda: ()):
         out.append((n_steps * B / (time.perf_counter() - t), (cpu_seconds(pids()) - c) / (n_steps * B)))
     return out
 
-def ours(cfg, ds, prefetch=True):
+def ours(cfg, ds):
     "Trainer.fit as a user runs it, one epoch per window (the first epoch is the warm-up); its own images/s, CPU from epoch to epoch."
     cpu = []
-    tr = make(dataclasses.replace(cfg, epochs=a.windows + 1), ds, prefetch=prefetch)
+    tr = make(dataclasses.replace(cfg, epochs=a.windows + 1), ds)
     tr.log = lambda line: cpu.append(time.process_time())   # called once per epoch
     hist = tr.fit()
     return [(r['images_per_s'], (c1 - c0) / (r['step'] - p['step']) / B) for r, p, c0, c1 in zip(hist[1:], hist, cpu, cpu[1:])]
@@ -95,20 +95,18 @@ def lightly_pipeline(cfg, ds, warmup):
     del it, dl
     return out
 
-def bench(label, cfg, n, rounds, lightly_warmup, serial_too=False):
+def bench(label, cfg, n, rounds, lightly_warmup):
     ds = full.subset(slice(0, n))
-    runs = dict(floor=[], ours=[], lightly=[], **(dict(serial=[]) if serial_too else {}))
+    runs = dict(floor=[], ours=[], lightly=[])
     for r in range(rounds):
         runs['floor'] += floor(cfg, ds); runs['ours'] += ours(cfg, ds); runs['lightly'] += lightly_pipeline(cfg, ds, lightly_warmup)
-        if serial_too: runs['serial'] += ours(cfg, ds, prefetch=False)
     rate = {k: statistics.median(x[0] for x in v) for k, v in runs.items()}
     cpu = {k: statistics.median(x[1] for x in v) * 1e3 for k, v in runs.items()}
     rng = {k: f"{min(x[0] for x in v):,.0f}-{max(x[0] for x in v):,.0f}" for k, v in runs.items()}
     print(f"\n{label}: batch {B} (x2 views), {n} images per window, {len(runs['ours'])} windows per method")
     print(f"  {'':48s} images/s median (range)    CPU ms per image (all processes)")
     for k, what in [('floor', '(iii) floor: model step alone, fixed batch'), ('ours', '(i)   ours: Trainer.fit incl. augmentation'),
-                    ('lightly', '(ii)  lightly: SimCLRTransform + NTXentLoss'), ('serial', '      ours without the prefetch thread')]:
-        if k not in runs: continue
+                    ('lightly', '(ii)  lightly: SimCLRTransform + NTXentLoss')]:
         print(f"  {what:48s} {rate[k]:8,.0f}  ({rng[k]:>13s})    {cpu[k]:6.2f}")
     print(f"  ours / floor = {rate['ours'] / rate['floor']:.2f}   lightly / floor = {rate['lightly'] / rate['floor']:.2f}   "
           f"ours / lightly = {rate['ours'] / rate['lightly']:.2f}   (CPU per image: ours / floor = {cpu['ours'] / cpu['floor']:.2f}, "
@@ -123,6 +121,6 @@ resnet = TrainConfig(backbone='resnet18', width=64, proj_dims=(2048, 2048), batc
 # lightly's warm-up: with a fast model its workers are the bottleneck, and the timed windows must not start on the batches they
 # prefetched during start-up (2 per worker), so 2 * workers + 1 untimed steps; with ResNet-18 the queue stays full anyway
 if not a.skip_resnet: bench('ResNet18Cifar(64), projector 512-2048-2048', resnet, a.resnet_n, a.resnet_rounds, 2)
-m = bench('SmallConvNet(32) (demo backbone), projector 128-512-128', demo, a.n, a.rounds, 2 * a.workers + 1, serial_too=True)
+m = bench('SmallConvNet(32) (demo backbone), projector 128-512-128', demo, a.n, a.rounds, 2 * a.workers + 1)
 print(f"load average at end: {os.getloadavg()[0]:.2f}")
 print(f"speedup: {m['ours'] / m['lightly']:.2f}x (ours vs lightly SimCLR pipeline)")
