@@ -64,17 +64,21 @@ def test_killed_after_first_epoch_and_resumed_equals_uninterrupted(tmp_path, roo
     go = tmp_path / 'go'
     p, q = run(killed, A2_TEST_STEP_PAUSE='0.3'), run(full)    # the uninterrupted run goes beside the killed one
     r = run(killed, A2_TEST_WAIT_FOR=str(go))                     # the very same command, held until the kill
-    t0 = time.time()
-    while _epoch_on_disk(killed) < 1:
-        assert p.poll() is None, 'the run ended before its first checkpoint: ' + p.stdout.read()
-        assert time.time() - t0 < 120; time.sleep(0.005)
-    p.send_signal(signal.SIGKILL); p.wait()
-    fct.test_eq(p.returncode, -signal.SIGKILL)
-    fct.test_eq(_epoch_on_disk(killed), 1)                        # killed during epoch 2: it had 4 x 0.3 s left to go
-    fct.test_eq(len(json.loads((killed / 'checkpoint.safetensors.json').read_text())['history']), 1)
-    go.touch()                                                    # now r resumes the killed run
-    out_r, out_q = r.communicate(timeout=300)[0], q.communicate(timeout=300)[0]
-    assert r.returncode == 0 and q.returncode == 0, out_r + out_q
+    try:
+        t0 = time.time()
+        while _epoch_on_disk(killed) < 1:
+            assert p.poll() is None, 'the run ended before its first checkpoint: ' + p.stdout.read()
+            assert time.time() - t0 < 120; time.sleep(0.005)
+        p.send_signal(signal.SIGKILL); p.wait()
+        fct.test_eq(p.returncode, -signal.SIGKILL)
+        fct.test_eq(_epoch_on_disk(killed), 1)                        # killed during epoch 2: it had 4 x 0.3 s left to go
+        fct.test_eq(len(json.loads((killed / 'checkpoint.safetensors.json').read_text())['history']), 1)
+        go.touch()                                                    # now r resumes the killed run
+        out_r, out_q = r.communicate(timeout=300)[0], q.communicate(timeout=300)[0]
+        assert r.returncode == 0 and q.returncode == 0, out_r + out_q
+    finally:                                                      # no process outlives a failed test
+        for proc in (p, q, r):
+            if proc.poll() is None: proc.kill(); proc.wait()
     epochs = lambda out: [int(l.split()[1]) for l in out.splitlines() if l.startswith('epoch ')]
     fct.test_eq(epochs(out_r), [2, 3]); fct.test_eq(epochs(out_q), [1, 2, 3])   # the resumed run did epochs 2 and 3 only
     a, b = load_artifact(killed / 'checkpoint.safetensors'), load_artifact(full / 'checkpoint.safetensors')
