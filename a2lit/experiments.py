@@ -12,7 +12,7 @@ from .data import *
 from . import generator as gen
 from .search import build_view_bank, ViewBank
 from .train import TrainConfig, Trainer, ContrastiveModel, load_encoder
-from .evaluate import knn_accuracy, linear_probe
+from .evaluate import knn_accuracy, linear_probe, extract_features
 from .analysis import average_ranks, markdown_table, write_csv, plot_training_curves, view_pair_table
 
 # %% auto #0
@@ -399,7 +399,7 @@ def stage_eval(cfg: ExperimentConfig, log=print) -> dict:
     out = run_dir(cfg) / 'eval'
     raw = out / 'raw-pixels.json'
     if not raw.exists():
-        px = lambda d: d.images.flatten(1).float() / 255
+        px = lambda d: extract_features(torch.nn.Flatten(), d.images, d.name)   # standardised pixels, as in 05_evaluate
         write_json(raw, _scores(cfg, px(train), train.labels, px(test), test.labels, train.num_classes))
     for row in selected_rows(cfg):
         for seed in cfg.seeds:
