@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from safetensors import safe_open
 from safetensors.torch import save_file, load_file
 
 # %% auto #0
@@ -68,23 +69,26 @@ def state_hash(module_or_state) -> str:
 
 # %% ../nbs/00_data.ipynb #e626dec0
 def save_artifact(path, tensors: dict, meta: dict | None = None):
-    "Save `tensors` to `path` (.safetensors) and `meta` to `path`.json, both atomically; the sidecar records the tensors' hash."
+    "Save `tensors` to `path` (.safetensors) with `meta` (and the tensors' hash) in its header, in one atomic rename; `path`.json mirrors `meta` for people."
     path = Path(path)
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-    with atomic_path(path) as tmp: save_file(tensors, str(tmp))
     meta = dict(meta or {}); meta['tensors_hash'] = tensor_hash(*[tensors[k] for k in sorted(tensors)])
-    write_json(path.with_name(path.name + '.json'), meta)
+    header = json.dumps(meta, sort_keys=True, default=str)
+    with atomic_path(path) as tmp: save_file(tensors, str(tmp), metadata={'a2lit': header})
+    write_json(path.with_name(path.name + '.json'), json.loads(header))
     return path
 
 def load_artifact(path, check=True):
-    "Load tensors and sidecar written by `save_artifact`; refuse files that are missing, truncated or do not match their sidecar."
+    "Load tensors and metadata written by `save_artifact`; refuse files that are missing, truncated or do not match their recorded hash."
     path = Path(path)
     if not path.exists(): raise A2Error(f"missing artifact {path}")
-    meta = read_json(path.with_name(path.name + '.json'))
-    try: tensors = load_file(str(path))
+    try:
+        with safe_open(str(path), 'pt') as f: header = (f.metadata() or {}).get('a2lit')
+        tensors = load_file(str(path))
     except Exception as e: raise A2Error(f"corrupt or truncated artifact {path}: {e}") from None
+    meta = json.loads(header) if header else read_json(path.with_name(path.name + '.json'))   # older files: the sidecar
     if check and meta.get('tensors_hash') not in (None, tensor_hash(*[tensors[k] for k in sorted(tensors)])):
-        raise A2Error(f"artifact {path} does not match the hash in its sidecar (modified or partly written)")
+        raise A2Error(f"artifact {path} does not match the hash it records (modified or partly written)")
     return tensors, meta
 
 # %% ../nbs/00_data.ipynb #e99cf588

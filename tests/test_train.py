@@ -173,7 +173,7 @@ def test_planted_pickle_refused_without_running_code(tmp_path, ds):
     marker, out = tmp_path / 'code-ran', tmp_path / 'run'; out.mkdir()
     ckpt = out / 'checkpoint.safetensors'
     torch.save({'model.0.0.weight': torch.zeros(8, 3, 3, 3), 'payload': _Planted(marker)}, ckpt)   # a torch pickle, safetensors' name
-    fct.test_fail(lambda: Trainer(CFG, ds, out=out, **quiet()), contains='missing file')        # no sidecar
+    fct.test_fail(lambda: Trainer(CFG, ds, out=out, **quiet()), contains='corrupt or truncated artifact')   # not a safetensors file: refused before any sidecar is read
     (out / 'checkpoint.safetensors.json').write_text(json.dumps(dict(config=dataclasses.asdict(CFG), epoch=1)))
     fct.test_fail(lambda: Trainer(CFG, ds, out=out, **quiet()), contains='corrupt or truncated artifact')
     fct.test_fail(lambda: load_encoder(ckpt), contains='corrupt or truncated artifact')
