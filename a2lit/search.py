@@ -18,7 +18,7 @@ from .data import A2Error, atomic_path, write_json, read_json, save_artifact, lo
 __all__ = ['METHODS', 'pairwise_distances', 'search_objective', 'adam_rows', 'SearchResult', 'view_features', 'w_search',
            'ToyGenerator', 'ToyEncoder', 'toy_problem', 'mean_pairwise', 'plot_view_distances', 'w_perturb',
            'write_safetensors_stream', 'open_safetensors', 'to_uint8', 'ViewBank', 'SearchConfig', 'render_views',
-           'build_view_bank']
+           'rank_world', 'barrier', 'build_view_bank']
 
 # %% ../nbs/02_search.ipynb #fc7441be
 def pairwise_distances(z):
@@ -427,6 +427,17 @@ def render_views(g, latents, chunk=1024, amp=True):
         x = torch.cat([to_uint8(g(flat[i:i + chunk])).cpu() for i in range(0, len(flat), chunk)])
     return x.view(*latents.shape[:2], *x.shape[1:])
 
+# %% ../nbs/02_search.ipynb #a1b2c3d4
+def rank_world():
+    "(rank, world size) of this process in torch.distributed's default group; (0, 1) when no group is initialised."
+    td = torch.distributed
+    if td.is_available() and td.is_initialized(): return td.get_rank(), td.get_world_size()
+    return 0, 1
+
+def barrier():
+    "Wait until every rank gets here (a no-op in a single process)."
+    if rank_world()[1] > 1: torch.distributed.barrier()
+
 # %% ../nbs/02_search.ipynb #e8bcfb49
 def build_view_bank(g,                  # generator: latents [B,L,D] -> images in [-1,1]
                     f,                  # frozen encoder (images -> normalised features); optional for 'perturb'
@@ -440,8 +451,12 @@ def build_view_bank(g,                  # generator: latents [B,L,D] -> images i
                     device=None,        # where to search (default: g's device)
                     overwrite=False,    # rebuild a bank at `path` that was made differently (else: an error)
                     progress=True,      # tqdm bar over images
+                    shard=None,         # (rank, world): make only chunks i with i % world == rank, no merge (None: torch.distributed's)
                     **search_kw):       # passed to w_search (chunk, check_every, amp, ...)
-    "Make, store and return the view bank of every latent in `latents0`, chunk by chunk and resumably."
+    "Make, store and return the view bank of every latent in `latents0`, chunk by chunk and resumably; under torchrun each rank makes its share."
+    rank, world = rank_world() if shard is None else shard
+    if not 0 <= rank < world: raise A2Error(f"shard must be (rank, world) with 0 <= rank < world, got {shard}")
+    together = shard is None and world > 1                   # one process group: ranks wait for each other, rank 0 merges
     if method not in METHODS: raise A2Error(f"method must be one of {METHODS}, got {method!r}")
     _check_latents(latents0, 'latents0')
     if chunk_size < 1: raise A2Error(f"chunk_size must be >= 1, got {chunk_size}")
@@ -464,8 +479,8 @@ def build_view_bank(g,                  # generator: latents [B,L,D] -> images i
     if path.exists():
         bank = ViewBank.load(path)
         if bank.meta.get('build_key') == key:                # done before: finish the clean-up a crash may have cut short
-            if not Path(str(path) + '.json').exists(): write_json(Path(str(path) + '.json'), bank.meta)
-            shutil.rmtree(parts, ignore_errors=True)
+            if rank == 0 and not Path(str(path) + '.json').exists(): write_json(Path(str(path) + '.json'), bank.meta)
+            if rank == 0: shutil.rmtree(parts, ignore_errors=True)
             return bank
         if not overwrite:
             diff = [k for k in meta if k not in ('size', 'build_key') and bank.meta.get(k) != meta[k]]
@@ -477,8 +492,11 @@ def build_view_bank(g,                  # generator: latents [B,L,D] -> images i
         try: _, m = load_artifact(part(i))
         except A2Error: return False
         return m.get('build_key') == key and m.get('rows') == list(bounds[i])
-    todo = [i for i in range(len(bounds)) if not finished(i)]
-    bar = tqdm(total=N, initial=N - sum(bounds[i][1] - bounds[i][0] for i in todo), desc=f'view bank ({method})', disable=not progress)
+    mine = range(rank, len(bounds), world)                   # this rank's chunks: which chunk a rank makes never changes its content
+    todo = [i for i in mine if not finished(i)]
+    total = sum(bounds[i][1] - bounds[i][0] for i in mine)
+    bar = tqdm(total=total, initial=total - sum(bounds[i][1] - bounds[i][0] for i in todo), disable=not progress or rank != 0,
+               desc=f'view bank ({method})' + (f', rank 0 of {world}' if world > 1 else ''))
     for i in todo:
         s, e = bounds[i]
         gen = torch.Generator().manual_seed(_chunk_seed(seed, i))
@@ -494,14 +512,20 @@ def build_view_bank(g,                  # generator: latents [B,L,D] -> images i
         save_artifact(part(i), {k: v.cpu() for k, v in tensors.items()}, {'build_key': key, 'rows': [s, e]})
         bar.update(e - s)
     bar.close()
-    # merge: stream every part's tensors into the bank file, one part at a time
+    if world > 1 and not together: return None               # an explicit shard: a later call without `shard` merges
+    barrier()                                                # every rank's chunks are on disk
+    if rank == 0: _merge_parts(path, [part(i) for i in range(len(bounds))], meta, N)
+    barrier()                                                # the bank is on disk
+    return ViewBank.load(path)
+
+def _merge_parts(path, parts, meta, N):
+    "Stream the chunk files `parts` (in order) into the bank at `path`, then remove them."
     def pieces(name):
-        for i in range(len(bounds)):
-            with safe_open(str(part(i)), 'pt') as fh: yield fh.get_tensor(name)
-    with safe_open(str(part(0)), 'pt') as fh: proto = {k: fh.get_tensor(k) for k in fh.keys()}
+        for p in parts:
+            with safe_open(str(p), 'pt') as fh: yield fh.get_tensor(name)
+    with safe_open(str(parts[0]), 'pt') as fh: proto = {k: fh.get_tensor(k) for k in fh.keys()}
     entries = [(k, v.dtype, (N, *v.shape[1:]), pieces(k)) for k, v in sorted(proto.items())]
-    meta['size'] = proto['images'].shape[-1]
+    meta = {**meta, 'size': proto['images'].shape[-1]}
     write_safetensors_stream(path, entries, {'a2lit': json.dumps(meta, sort_keys=True)})
     write_json(Path(str(path) + '.json'), meta)
-    shutil.rmtree(parts, ignore_errors=True)
-    return ViewBank.load(path)
+    shutil.rmtree(parts[0].parent, ignore_errors=True)

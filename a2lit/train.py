@@ -4,22 +4,23 @@
 
 # %% ../nbs/04_train.ipynb #9cecf37c
 from __future__ import annotations
-import csv, io, json, math, os, time, dataclasses
+import argparse, contextlib, csv, datetime, hashlib, io, json, math, os, sys, time, dataclasses
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
 from torchvision.models.resnet import ResNet, BasicBlock
 from tqdm.auto import tqdm
 from .data import *
-from .search import ViewBank
+from .search import ViewBank, rank_world, barrier
 from .losses import nt_xent, info_nce, a1_loss, a2_full, a2_simclr, a2_infonce
 
 # %% auto #0
 __all__ = ['BACKBONES', 'VIEWS', 'LOSSES', 'ResNet18Cifar', 'projector', 'ContrastiveModel', 'ViewMaker', 'TrainConfig',
-           'contrastive_loss', 'lr_at', 'LARS', 'flatten_optimizer', 'load_optimizer', 'Trainer', 'Encoder',
-           'load_encoder']
+           'contrastive_loss', 'lr_at', 'LARS', 'flatten_optimizer', 'load_optimizer', 'init_distributed',
+           'gather_rows', 'Trainer', 'Encoder', 'load_encoder', 'config_from', 'main']
 
 # %% ../nbs/04_train.ipynb #705941fa
 class ResNet18Cifar(ResNet):
@@ -194,15 +195,42 @@ def load_optimizer(opt, tensors, meta, prefix='opt'):
 
 def _jsonable(cfg): return json.loads(json.dumps(asdict(cfg)))
 
+# %% ../nbs/04_train.ipynb #c0ffee01
+def init_distributed(backend=None,        # 'nccl' on GPUs, 'gloo' on CPUs (default: nccl when CUDA is available)
+                     timeout_s=1800):     # how long a collective (a barrier, say) may wait for the slowest rank
+    "Join the process group torchrun describes (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR/PORT); returns (rank, world). Without torchrun: (0, 1)."
+    if 'WORLD_SIZE' not in os.environ or torch.distributed.is_initialized(): return rank_world()
+    backend = backend or ('nccl' if torch.cuda.is_available() else 'gloo')
+    if backend == 'nccl': torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
+    torch.distributed.init_process_group(backend, timeout=datetime.timedelta(seconds=timeout_s))
+    return rank_world()
+
+def gather_rows(z):
+    "`z` [b,...] of every rank concatenated in rank order [world*b,...]; the gradient flows into this rank's own rows only."
+    rank, world = rank_world()
+    if world == 1: return z
+    parts = [torch.empty_like(z) for _ in range(world)]
+    torch.distributed.all_gather(parts, z.detach().contiguous())
+    parts[rank] = z                     # this rank's rows keep their graph; the others are constants here
+    return torch.cat(parts)
+
 # %% ../nbs/04_train.ipynb #74d5de67
 class Trainer:
-    "Contrastive training for one row of the main table: `cfg.views` and `cfg.loss` on `train`, checkpoints and metrics in `out`."
+    "Contrastive training for one row of the main table: `cfg.views` and `cfg.loss` on `train`, checkpoints and metrics in `out`; data-parallel under torchrun."
     def __init__(self, cfg: TrainConfig, train: ImageSet, out=None, bank: ViewBank | None = None, device=None,
                  eval_fn=None,          # called as eval_fn(trainer) -> dict of metrics (e.g. online k-NN)
                  eval_every: int = 5,   # epochs between evaluations (and always after the last)
-                 progress: bool = True, log=print):
-        self.cfg, self.out, self.bank, self.eval_fn, self.eval_every, self.progress, self.log = cfg.validate(), out, bank, eval_fn, eval_every, progress, log
+                 progress: bool = True, log=print,
+                 sync_bn: bool = True,  # under DDP on GPUs: SyncBatchNorm, BatchNorm statistics of the global batch
+                 model: nn.Module | None = None):  # train this module (images -> normalised embeddings) instead of cfg's ContrastiveModel
+        self.rank, self.world = rank_world()
+        self.cfg, self.out, self.bank, self.eval_fn, self.eval_every = cfg.validate(), out, bank, eval_fn, eval_every
+        self.progress, self.log = progress and self.rank == 0, log if self.rank == 0 else (lambda *a, **k: None)
         if cfg.batch_size > len(train): raise A2Error(f"batch_size {cfg.batch_size} is larger than the dataset ({len(train)} images)")
+        if cfg.batch_size % self.world:
+            raise A2Error(f"batch_size {cfg.batch_size} is not a multiple of the {self.world} processes: each takes an equal share of the global batch")
+        b = cfg.batch_size // self.world
+        self.rows = slice(self.rank * b, (self.rank + 1) * b)   # this rank's share of every global batch
         # what the run trains on; a checkpoint is resumed only on the same
         self.data_id = dict(dataset=train.name, dataset_hash=train.hash(), n_images=len(train), size=train.size)
         if 'generated' in cfg.views:
@@ -210,14 +238,24 @@ class Trainer:
             bank.check(dataset_hash=self.data_id['dataset_hash'], n_images=len(train), size=train.size)
             self.data_id['bank'] = json.loads(json.dumps(bank.meta, sort_keys=True, default=str))
         self.dev = get_device(device)
+        if self.dev.type == 'cuda' and self.dev.index is None: self.dev = torch.device('cuda', torch.cuda.current_device())
         self.dataset = train.name
         self.train = ImageSet(train.images.to(self.dev), train.labels.to(self.dev), train.classes, None, train.name)  # on the device once
         torch.manual_seed(cfg.seed)
-        self.model = ContrastiveModel(cfg.backbone, cfg.width, cfg.proj_dims).to(self.dev)
+        self.model = (ContrastiveModel(cfg.backbone, cfg.width, cfg.proj_dims) if model is None else model).to(self.dev)
         self.viewmaker = ViewMaker(cfg.viewmaker_width, cfg.viewmaker_blocks, cfg.viewmaker_budget).to(self.dev) if 'viewmaker' in cfg.views else None
         self.cuda = self.dev.type == 'cuda'
         self.channels_last = cfg.channels_last and self.dev.type in ('cuda', 'cpu')
         if self.channels_last: self.model = self.model.to(memory_format=torch.channels_last)
+        self.sync_bn = sync_bn and self.world > 1 and self.dev.type != 'cpu'
+        if self.sync_bn:
+            self.model = nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
+            if self.viewmaker: self.viewmaker = nn.SyncBatchNorm.convert_sync_batchnorm(self.viewmaker)
+        elif sync_bn and self.world > 1:
+            self.log(f"note: BatchNorm statistics are per process ({b} images each): torch's SyncBatchNorm needs GPUs")
+        ddp = lambda m: DistributedDataParallel(m, device_ids=[self.dev.index] if self.dev.type == 'cuda' else None) if self.world > 1 else m
+        self.net = ddp(self.model)      # what the steps call (the model itself in one process); checkpoints hold the model
+        self.vm_net = ddp(self.viewmaker) if self.viewmaker else None
         params = self.model.parameters()
         if cfg.optimizer == 'sgd': self.opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
         elif cfg.optimizer == 'lars': self.opt = LARS(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
@@ -236,37 +274,38 @@ class Trainer:
     def steps_per_epoch(self): return len(self.train) // self.cfg.batch_size
 
     def views(self, idx, xb, g_cpu, g_dev):
-        "The float views of the uint8 batch `xb` (dataset indices `idx`), one per entry of `cfg.views`."
-        x, V = xb.float().div_(255), self.cfg.views
-        with torch.no_grad():   # expert and stored views need no graph
+        "This rank's rows of the float views of the global uint8 batch `xb` (dataset indices `idx`), one per entry of `cfg.views`."
+        x, V, r = xb.float().div_(255), self.cfg.views, self.rows
+        with torch.no_grad():   # expert and stored views need no graph; drawn for the whole global batch, so they do not depend on the world size
             n = V.count('expert')   # all expert views from one call on the repeated batch: independent per view, fewer small ops
-            expert = iter(self.aug(torch.cat([x] * n), generator=g_dev).split(len(x)) if n else ())
-            gen = iter([self.gen_aug(self.bank.sample(idx.cpu(), generator=g_cpu).to(self.dev).float().div_(255), generator=g_dev)
+            expert = iter([v[r] for v in self.aug(torch.cat([x] * n), generator=g_dev).split(len(x))] if n else ())
+            gen = iter([self.gen_aug(self.bank.sample(idx.cpu(), generator=g_cpu).to(self.dev).float().div_(255), generator=g_dev)[r]
                         for _ in range(V.count('generated'))])
         # a ViewMaker view passes a gradient reversal: the ViewMaker ascends the loss the encoder descends
-        return [next(expert) if v == 'expert' else next(gen) if v == 'generated' else _Reverse.apply(self.viewmaker(x)) for v in V]
+        return [next(expert) if v == 'expert' else next(gen) if v == 'generated' else _Reverse.apply(self.vm_net(x[r])) for v in V]
 
     def train_step(self, idx, xb, g_cpu, g_dev):
-        "One optimisation step; returns the loss (a 0-d tensor, not synchronised)."
-        x = normalize(torch.cat(self.views(idx, xb, g_cpu, g_dev)), self.dataset)
+        "One optimisation step on the global batch `xb` (this rank's rows of it); returns the global batch's loss (a 0-d tensor, not synchronised)."
+        views = self.views(idx, xb, g_cpu, g_dev)
+        x = normalize(torch.cat(views), self.dataset)
         if self.channels_last: x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(self.dev.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
-            zs = self.model(x).split(len(xb))
+            zs = [gather_rows(z) for z in self.net(x).split(len(views[0]))]   # each view's embeddings of the global batch
             loss = contrastive_loss(self.cfg, zs)
         self.opt.zero_grad(set_to_none=True)
         if self.vm_opt: self.vm_opt.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
+        self.scaler.scale(loss * self.world if self.world > 1 else loss).backward()   # DDP averages: world x (own share) sums to the full gradient
         self.scaler.step(self.opt)
         if self.vm_opt: self.scaler.step(self.vm_opt)
         self.scaler.update()
         return loss.detach()
 
-    def fit(self):
-        "Train from the current epoch to `cfg.epochs`, checkpointing after every epoch; returns the metrics history."
+    def fit(self, until: int | None = None):   # stop after this epoch (default cfg.epochs; the schedule always spans cfg.epochs)
+        "Train from the current epoch to `until`, checkpointing after every epoch; returns the metrics history."
         cfg, spe = self.cfg, self.steps_per_epoch
-        for epoch in range(self.epoch, cfg.epochs):
+        for epoch in range(self.epoch, cfg.epochs if until is None else min(until, cfg.epochs)):
             seed = cfg.seed * 1_000_003 + epoch
-            torch.manual_seed(seed)
+            torch.manual_seed(_rank_seed(seed, self.rank))   # ViewMaker noise: each rank its own (rank 0: the single-process stream)
             g_cpu = torch.Generator().manual_seed(seed)
             g_dev = g_cpu if self.dev.type == 'cpu' else torch.Generator(self.dev).manual_seed(seed)
             self.model.train()
@@ -288,12 +327,19 @@ class Trainer:
             self._check_finite(losses, checked, epoch)
             secs = time.time() - t0
             row = dict(epoch=epoch + 1, step=self.step, loss=torch.stack(losses).mean().item(), lr=lr, images_per_s=len(losses) * cfg.batch_size / secs, seconds=secs)
-            if self.eval_fn and ((epoch + 1) % self.eval_every == 0 or epoch + 1 == cfg.epochs):
-                self.model.eval(); row.update(self.eval_fn(self)); self.model.train()
+            if self.eval_fn and ((epoch + 1) % self.eval_every == 0 or epoch + 1 == cfg.epochs): row.update(self._evaluate())
             self.history.append(row); self.epoch = epoch + 1
             if self.out is not None: self.save()
             self.log(' '.join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()))
+        barrier()   # every rank returns once the last checkpoint is on disk
         return self.history
+
+    def _evaluate(self):
+        "`eval_fn`'s metrics, computed on rank 0 (eval mode) and sent to every rank."
+        res = [None]
+        if self.rank == 0: self.model.eval(); res[0] = self.eval_fn(self); self.model.train()
+        if self.world > 1: torch.distributed.broadcast_object_list(res, src=0)
+        return res[0]
 
     def _check_finite(self, losses, checked, epoch):
         "Raise an A2Error naming the first step whose loss is not finite (among `losses[checked:]`); return how many are checked."
@@ -307,11 +353,12 @@ class Trainer:
         return len(losses)
 
     def save(self):
-        "Atomic checkpoint (weights, optimiser, RNG, epoch, config) and metrics CSV in `out`."
+        "Atomic checkpoint (weights, optimiser, RNG, epoch, config) and metrics CSV in `out`, written by rank 0 only."
+        if self.rank != 0: return
         t = {f'model.{k}': v for k, v in self.model.state_dict().items()}
         ot, om = flatten_optimizer(self.opt, 'opt'); t.update(ot)
         meta = dict(config=_jsonable(self.cfg), data=self.data_id, dataset=self.dataset, epoch=self.epoch, step=self.step, history=self.history, opt=om,
-                    torch_version=torch.__version__)
+                    torch_version=torch.__version__, world_size=self.world)
         if self.viewmaker:
             t.update({f'viewmaker.{k}': v for k, v in self.viewmaker.state_dict().items()})
             vt, vm = flatten_optimizer(self.vm_opt, 'vm_opt'); t.update(vt); meta['vm_opt'] = vm
@@ -324,7 +371,7 @@ class Trainer:
             with atomic_path(Path(self.out) / 'metrics.csv') as tmp: Path(tmp).write_text(buf.getvalue())
 
     def load(self, path):
-        "Resume from a checkpoint written by `save` for the same config and data."
+        "Resume from a checkpoint written by `save` for the same config and data (by any number of processes)."
         t, meta = load_artifact(path)
         mine, theirs = {**_jsonable(self.cfg), **self.data_id}, {**meta.get('config', {}), **meta.get('data', {})}
         bad = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
@@ -336,6 +383,10 @@ class Trainer:
             load_optimizer(self.vm_opt, t, meta['vm_opt'], 'vm_opt')
         torch.set_rng_state(t['rng.torch'])
         self.epoch, self.step, self.history = meta['epoch'], meta['step'], meta['history']
+
+def _rank_seed(seed, rank):
+    "The seed of rank `rank`'s global RNG: `seed` itself on rank 0, an independent hash of (seed, rank) elsewhere."
+    return seed if rank == 0 else int.from_bytes(hashlib.sha256(f'a2lit.train:{seed}:{rank}'.encode()).digest()[:8], 'little') >> 1
 
 # %% ../nbs/04_train.ipynb #5db02650
 class Encoder(nn.Module):
@@ -355,3 +406,65 @@ def load_encoder(path, device=None) -> Encoder:
     model = ContrastiveModel(c['backbone'], c['width'], tuple(c['proj_dims']))
     model.load_state_dict({k[6:]: v for k, v in t.items() if k.startswith('model.')})
     return Encoder(model, meta['dataset']).to(get_device(device))
+
+# %% ../nbs/04_train.ipynb #cdcbad15
+def _parse_value(default, text):
+    "`text` read as the type of `default` (tuples: comma-separated, elements typed like the default's)."
+    if isinstance(default, bool):
+        if text.lower() in ('1', 'true', 'yes'): return True
+        if text.lower() in ('0', 'false', 'no'): return False
+        raise A2Error(f"expected true or false, got {text!r}")
+    if isinstance(default, tuple): return tuple(_parse_value(default[0] if default else '', t) for t in text.split(',') if t)
+    try: return type(default)(text)
+    except ValueError: raise A2Error(f"expected {type(default).__name__}, got {text!r}") from None
+
+def config_from(sets, base: TrainConfig | None = None) -> TrainConfig:
+    "`base` (default: TrainConfig()) with `key=value` strings applied, each value parsed as its field's type."
+    base = base or TrainConfig(); kw = {}
+    for s in sets:
+        k, sep, v = s.partition('=')
+        if not sep or k not in {f.name for f in dataclasses.fields(TrainConfig)}:
+            raise A2Error(f"--set wants key=value with a TrainConfig field ({', '.join(f.name for f in dataclasses.fields(TrainConfig))}), got {s!r}")
+        try: kw[k] = _parse_value(getattr(base, k), v)
+        except A2Error as e: raise A2Error(f"{k}: {e}") from None
+    return dataclasses.replace(base, **kw).validate()
+
+@contextlib.contextmanager
+def _rank0_first():
+    "Rank 0 runs the block first (e.g. renders and caches a dataset), then the other ranks (which find the cache)."
+    rank, _ = rank_world()
+    if rank != 0: barrier()
+    yield
+    if rank == 0: barrier()
+
+def main(argv=None):
+    "`python -m a2lit.train`: train one config; under `torchrun` every process runs this and they train as one."
+    p = argparse.ArgumentParser(prog='python -m a2lit.train', description='Contrastive training of one TrainConfig; data-parallel under torchrun.')
+    p.add_argument('--out', required=True, help='run folder (checkpoint.safetensors, metrics.csv); resumed when it holds a checkpoint')
+    p.add_argument('--dataset', default='shapes10', help='shapes10 | cifar10 | cifar100 | tinyimagenet')
+    p.add_argument('--root', default='data', help='where datasets live')
+    p.add_argument('--n-train', type=int, default=None, help='Shapes-10 only: how many training images to render')
+    p.add_argument('--bank', default=None, help='a ViewBank file, for configs with generated views')
+    p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE', help='a TrainConfig field, e.g. epochs=5 or views=expert,expert,generated')
+    p.add_argument('--until', type=int, default=None, help='stop after this epoch (the schedule still spans epochs)')
+    p.add_argument('--device', default=None, help='cuda | mps | cpu (default: the best available; under torchrun the rank\'s GPU)')
+    p.add_argument('--backend', default=None, help='torch.distributed backend (default: nccl with CUDA, else gloo)')
+    p.add_argument('--no-sync-bn', action='store_true', help='keep per-process BatchNorm statistics under torchrun')
+    a = p.parse_args(argv)
+    rank, world = init_distributed(a.backend)
+    try:
+        cfg = config_from(a.set)
+        with _rank0_first(): train = load_dataset(a.dataset, a.root, shapes10=Shapes10Config(n_train=a.n_train) if a.n_train else None)
+        tr = Trainer(cfg, train, out=a.out, bank=ViewBank.load(a.bank) if a.bank else None, device=a.device,
+                     sync_bn=not a.no_sync_bn, progress=sys.stderr.isatty())
+        tr.log(f"training {cfg.loss} on {'+'.join(cfg.views)} views, {train.name} ({len(train)} images), {world} process(es) on {tr.dev}, "
+               f"{cfg.batch_size // world} images per process per step; from epoch {tr.epoch} to {a.until or cfg.epochs}")
+        tr.fit(a.until)
+    except A2Error as e:
+        print(f"a2lit.train: error: {e}", file=sys.stderr); sys.exit(2)
+    finally:
+        if torch.distributed.is_initialized(): torch.distributed.destroy_process_group()
+
+# %% ../nbs/04_train.ipynb #37b82775
+#| eval: false
+if __name__ == '__main__': main()

@@ -1,0 +1,206 @@
+"""Scale-out on torch.distributed with 2 CPU processes (gloo), launched by torchrun as a real job would be:
+(1) the all-gathered global-batch loss and its gradients equal one process's on the same global batch, for every loss,
+and DDP's averaged parameter gradient equals the single-process gradient; (2) DDP training steps give one process's
+weights (a model without batch statistics: torch's SyncBatchNorm needs GPUs), and a checkpoint resumes with another
+number of processes; (3) a 2-process view bank is the single-process bank, byte for byte.
+Every worker's results are written to files by one torchrun launch (this file, run as a script); the tests compare them
+with single-process computations done here."""
+import json, os, signal, subprocess, sys, time
+from pathlib import Path
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import fastcore.test as fct
+from safetensors.torch import save_file, load_file
+from a2lit.data import load_dataset, load_artifact, Shapes10Config, state_hash
+from a2lit.losses import nt_xent
+from a2lit.search import ViewBank, build_view_bank, toy_problem, SearchConfig
+from a2lit.train import Trainer, TrainConfig, ContrastiveModel, LOSSES, contrastive_loss, gather_rows, init_distributed, main
+
+torch.set_num_threads(1)
+WORLD = 2
+SHAPES = Shapes10Config(n_train=96)
+# SGD + momentum + weight decay, 3 steps an epoch. lr 0.01: at the paper's 0.06 this tiny BatchNorm-free net is chaotic (a 1e-6
+# relative nudge of the initial weights moves the weights after 6 steps by 3e-3); at 0.01 by 2e-5, while training moves them by 1e-2
+CFG = TrainConfig(backbone='small', width=8, proj_dims=(32, 16), epochs=2, batch_size=32, warmup_epochs=1, lr=0.01,
+                  views=('expert', 'expert', 'generated'), loss='a2_simclr')
+CLI = ['--n-train', '96', '--set', 'backbone=small', '--set', 'width=8', '--set', 'proj_dims=32,16', '--set', 'epochs=2',
+       '--set', 'batch_size=32', '--set', 'warmup_epochs=1']
+BANK_KW = dict(**{k: v for k, v in SearchConfig(n=4, eps2=0.35, max_steps=60, chunk_size=4).__dict__.items()}, dataset_hash='toy', progress=False)
+B, D = 8, 16                       # the global batch of the loss checks
+TIMEOUT = 240                      # seconds the torchrun job may take before it is killed (it takes ~20 s)
+
+def quiet(): return dict(progress=False, log=lambda s: None)
+
+def no_bn(m):
+    "`m` with every BatchNorm replaced by an identity: no batch statistics, so a rank's rows do not depend on the others."
+    for name, c in m.named_children():
+        if isinstance(c, nn.modules.batchnorm._BatchNorm): setattr(m, name, nn.Identity())
+        else: no_bn(c)
+    return m
+
+def make_model():
+    torch.manual_seed(CFG.seed); return no_bn(ContrastiveModel(CFG.backbone, CFG.width, CFG.proj_dims))
+
+def make_bank(ds):
+    gen = ds.images[:, None].int() + torch.randint(-12, 13, (len(ds), 3, 3, 32, 32), generator=torch.Generator().manual_seed(0))
+    return ViewBank(torch.zeros(len(ds), 3, 2, 4), gen.clamp(0, 255).to(torch.uint8), dict(method='perturb', dataset_hash=ds.hash()))
+
+def loss_inputs():
+    "Three views' embeddings of a global batch, and a linear 'encoder' with its 2-view input for the DDP check."
+    g = torch.Generator().manual_seed(0)
+    zs = F.normalize(torch.randn(3, B, D, generator=g), dim=-1)
+    lin = nn.Linear(12, D); lin.weight.data = torch.randn(D, 12, generator=g); lin.bias.data = torch.randn(D, generator=g)
+    return zs, lin, torch.randn(2, B, 12, generator=g)
+
+def encode(net, x, rows):
+    "Both views of `x[:, rows]` in one forward (as the trainer does), L2-normalised, split per view."
+    return F.normalize(net(torch.cat([x[0, rows], x[1, rows]])), dim=-1).split(len(x[0, rows]))
+
+class CountingG(nn.Module):
+    "A generator that counts its rendering calls (one per chunk of the toy bank)."
+    def __init__(self, g): super().__init__(); self.g, self.renders = g, 0
+    def forward(self, w):
+        if not torch.is_grad_enabled() and w.shape[0] > 4: self.renders += 1
+        return self.g(w)
+
+def toy_bank_inputs():
+    g, f = toy_problem('nonlinear')
+    return g, f, torch.randn(20, 4, 16, generator=torch.Generator().manual_seed(5))   # 5 chunks of 4 images
+
+# ---- the worker: every rank of the torchrun job runs this ---------------------------------------------------------------
+def worker(work: Path):
+    from torch.nn.parallel import DistributedDataParallel
+    rank, world = init_distributed('gloo')
+    assert world == WORLD, world
+    rows = slice(rank * B // world, (rank + 1) * B // world)
+    # (1) the losses on the gathered global batch, and the gradient of each rank's own rows
+    zs, lin, x = loss_inputs()
+    out = {}
+    for loss, nv in LOSSES.items():
+        local = [z[rows].clone().requires_grad_() for z in zs[:nv]]
+        L = contrastive_loss(TrainConfig(views=('expert',) * nv, loss=loss), [gather_rows(z) for z in local])
+        out[f'{loss}.loss'] = L.detach()
+        out.update({f'{loss}.grad{v}': gr for v, gr in enumerate(torch.autograd.grad(L, local))})
+    ddp = DistributedDataParallel(lin)
+    L = nt_xent(*[gather_rows(z) for z in encode(ddp, x, rows)])
+    (L * world).backward()                                   # the trainer's recipe: DDP averages world x (own share)
+    out['ddp.weight'], out['ddp.bias'] = lin.weight.grad, lin.bias.grad
+    save_file(out, str(work / f'loss-rank{rank}.safetensors'))
+    # (2) training: straight, stopped after epoch 1 (resumed by 1 process in the test), and resuming 1 process's epoch 1
+    ds = load_dataset('shapes10', work / 'data', shapes10=SHAPES)
+    bank = ViewBank.load(work / 'bank.safetensors')
+    Trainer(CFG, ds, out=work / 'ddp', bank=bank, model=make_model(), **quiet()).fit()
+    Trainer(CFG, ds, out=work / 'ddp-then-1', bank=bank, model=make_model(), **quiet()).fit(until=1)
+    tr = Trainer(CFG, ds, out=work / '1-then-ddp', bank=bank, model=make_model(), **quiet())
+    assert tr.epoch == 1, tr.epoch
+    tr.fit()
+    # (3) the view bank, each rank making its chunks
+    g, f, lat0 = toy_bank_inputs()
+    cg = CountingG(g)
+    build_view_bank(cg, f, lat0, work / 'views-ddp.safetensors', g_hash=state_hash(g), **BANK_KW)
+    (work / f'renders-rank{rank}.json').write_text(json.dumps(cg.renders))
+    # the command line (the default model: per-rank BatchNorm on CPU), stopped after epoch 1; it ends the process group
+    main(['--out', str(work / 'cli'), '--root', str(work / 'data'), '--until', '1', *CLI])
+
+if __name__ == '__main__':
+    worker(Path(sys.argv[1]))
+
+# ---- the tests --------------------------------------------------------------------------------------------------------
+@pytest.fixture(scope='module')
+def ds(work): return load_dataset('shapes10', work / 'data', shapes10=SHAPES)
+
+@pytest.fixture(scope='module')
+def work(tmp_path_factory):
+    "Prepare the inputs, run the 2-process torchrun job once, return its folder."
+    work = tmp_path_factory.mktemp('dist')
+    ds = load_dataset('shapes10', work / 'data', shapes10=SHAPES)   # rendered once; the workers read the cache
+    make_bank(ds).save(work / 'bank.safetensors')
+    Trainer(CFG, ds, out=work / '1-then-ddp', bank=ViewBank.load(work / 'bank.safetensors'), model=make_model(), **quiet()).fit(until=1)
+    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'OMP_WAIT_POLICY': 'PASSIVE', 'PYTHONUNBUFFERED': '1'}
+    for k in ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR', 'MASTER_PORT'): env.pop(k, None)
+    cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', f'--nproc_per_node={WORLD}', __file__, str(work)]
+    log = open(work / 'torchrun.log', 'w')
+    p = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)   # its own process group
+    try: p.wait(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired: pass
+    finally:                                                      # nothing outlives the test: torchrun and its workers
+        if p.poll() is None: os.killpg(p.pid, signal.SIGKILL); p.wait()
+        log.close()
+    text = (work / 'torchrun.log').read_text()
+    assert p.returncode == 0, f"torchrun exited with {p.returncode}:\n{text[-4000:]}"
+    return work
+
+def test_global_batch_loss_and_gradients_equal_one_process(work):
+    zs, lin, x = loss_inputs()
+    ranks = [load_file(str(work / f'loss-rank{r}.safetensors')) for r in range(WORLD)]
+    for loss, nv in LOSSES.items():
+        full = [z.clone().requires_grad_() for z in zs[:nv]]
+        L = contrastive_loss(TrainConfig(views=('expert',) * nv, loss=loss), full)
+        grads = torch.autograd.grad(L, full)
+        for r, res in enumerate(ranks):
+            rows = slice(r * B // WORLD, (r + 1) * B // WORLD)
+            fct.test_close(res[f'{loss}.loss'], L.detach(), eps=1e-6)                       # the same global loss on every rank
+            for v in range(nv): fct.test_close(res[f'{loss}.grad{v}'], grads[v][rows], eps=1e-6)   # its rows' gradient, not 1/world of it
+        assert grads[0].abs().max() > 1e-2, loss                                            # gradients that could disagree
+    L = nt_xent(*encode(lin, x, slice(None)))
+    gw, gb = torch.autograd.grad(L, [lin.weight, lin.bias])
+    for res in ranks: fct.test_close(res['ddp.weight'], gw, eps=1e-5); fct.test_close(res['ddp.bias'], gb, eps=1e-5)
+    # the factor of world size matters: a rank's own share alone is far from the full gradient
+    assert (ranks[0]['ddp.weight'] / WORLD - gw).abs().max() > 1e-2
+
+def assert_close_run(a_path, b_path, tol=1e-5):
+    "Two checkpoints hold the same model and optimiser state (to float tolerance) and the same history of losses."
+    (ta, ma), (tb, mb) = load_artifact(a_path), load_artifact(b_path)
+    keys = sorted(k for k in ta if k != 'rng.torch')
+    fct.test_eq(keys, sorted(k for k in tb if k != 'rng.torch'))
+    for k in keys: torch.testing.assert_close(ta[k], tb[k], rtol=tol, atol=tol, msg=lambda m: f'{k}: {m}')
+    fct.test_eq((ma['epoch'], ma['step']), (mb['epoch'], mb['step']))
+    fct.test_close([h['loss'] for h in ma['history']], [h['loss'] for h in mb['history']], eps=1e-5)
+    return ta, ma
+
+def test_ddp_training_equals_one_process_and_resumes_across_world_sizes(work, ds):
+    bank = ViewBank.load(work / 'bank.safetensors')
+    init = {k: v.clone() for k, v in make_model().state_dict().items()}
+    Trainer(CFG, ds, out=work / 'one', bank=bank, model=make_model(), **quiet()).fit()   # one process, the same global batches
+    ref = work / 'one/checkpoint.safetensors'
+    t, m = assert_close_run(work / 'ddp/checkpoint.safetensors', ref)
+    fct.test_eq((m['epoch'], m['step'], m['world_size']), (2, 6, 2))
+    moved = max((t[f'model.{k}'] - v).abs().max().item() for k, v in init.items())
+    assert moved > 5e-3, moved                                   # training moved the weights 500x the tolerance
+    # 2 processes for epoch 1, then 1 process for epoch 2
+    fct.test_eq(load_artifact(work / 'ddp-then-1/checkpoint.safetensors')[1]['epoch'], 1)
+    tr = Trainer(CFG, ds, out=work / 'ddp-then-1', bank=bank, model=make_model(), **quiet())
+    fct.test_eq((tr.epoch, tr.step), (1, 3)); tr.fit()
+    assert_close_run(work / 'ddp-then-1/checkpoint.safetensors', ref)
+    # 1 process for epoch 1 (made before the job), then 2 processes for epoch 2
+    _, m = assert_close_run(work / '1-then-ddp/checkpoint.safetensors', ref)
+    fct.test_eq(m['world_size'], 2)
+
+def test_a_global_batch_that_does_not_split_is_refused(ds, monkeypatch):
+    import a2lit.train as tm
+    monkeypatch.setattr(tm, 'rank_world', lambda: (0, 3))        # what rank 0 of a 3-process job sees; refused before any collective
+    fct.test_fail(lambda: Trainer(CFG, ds, model=make_model(), **quiet()), contains='batch_size 32 is not a multiple of the 3 processes')
+
+def test_two_process_bank_equals_one_process_bank(work, tmp_path):
+    g, f, lat0 = toy_bank_inputs()
+    one = build_view_bank(g, f, lat0, tmp_path / 'views-1.safetensors', **BANK_KW)
+    fct.test_eq((work / 'views-ddp.safetensors').read_bytes(), (tmp_path / 'views-1.safetensors').read_bytes())
+    ddp = ViewBank.load(work / 'views-ddp.safetensors')
+    fct.test_eq(ddp.latents, one.latents); fct.test_eq(ddp.images, one.images); fct.test_eq(ddp.meta, one.meta)
+    # each rank made its own chunks: rank 0 chunks 0, 2, 4 and rank 1 chunks 1, 3; the parts were merged and removed
+    fct.test_eq([json.loads((work / f'renders-rank{r}.json').read_text()) for r in range(WORLD)], [3, 2])
+    assert not (work / 'views-ddp.safetensors.parts').exists()
+
+def test_command_line_under_torchrun_then_resumed_by_one_process(work, capsys):
+    t, m = load_artifact(work / 'cli/checkpoint.safetensors')
+    fct.test_eq((m['epoch'], m['step'], m['world_size']), (1, 3, 2))
+    log = (work / 'torchrun.log').read_text()
+    assert 'note: BatchNorm statistics are per process (16 images each)' in log, log[-2000:]
+    assert '2 process(es) on cpu, 16 images per process per step' in log, log[-2000:]
+    main(['--out', str(work / 'cli'), '--root', str(work / 'data'), *CLI])   # no torchrun: one process finishes the run
+    t2, m2 = load_artifact(work / 'cli/checkpoint.safetensors')
+    fct.test_eq((m2['epoch'], m2['step'], m2['world_size']), (2, 6, 1))
+    fct.test_eq(m2['history'][0], m['history'][0])
+    assert 'from epoch 1 to 2' in capsys.readouterr().out
