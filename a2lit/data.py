@@ -48,7 +48,7 @@ def read_json(path):
     path = Path(path)
     if not path.exists(): raise A2Error(f"missing file {path}")
     try: return json.loads(path.read_text())
-    except json.JSONDecodeError as e: raise A2Error(f"corrupt JSON in {path}: {e}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise A2Error(f"corrupt JSON in {path}: {e}") from None   # binary junk too
 
 # %% ../nbs/00_data.ipynb #82d7c5e4
 def tensor_hash(*tensors) -> str:
@@ -401,7 +401,11 @@ def _load_tinyimagenet(root, split, download):
         except KeyError as e: raise A2Error(f"{ann} names class {e} which is not in wnids.txt") from None
     for f in files:
         if not f.exists(): raise A2Error(f"wrong TinyImageNet layout: missing {f}")
-    images = torch.from_numpy(np.stack([_read_rgb(f) for f in files])).permute(0, 3, 1, 2).contiguous()
+    if not files: raise A2Error(f"wrong TinyImageNet layout: no {split} images listed under {base}")
+    arrays = [_read_rgb(f) for f in files]
+    for f, a in zip(files, arrays):   # one size for the whole split, or np.stack fails with a bare traceback
+        if a.shape != arrays[0].shape: raise A2Error(f"mismatched image sizes: {f} is {a.shape[1]}x{a.shape[0]} px, expected {arrays[0].shape[1]}x{arrays[0].shape[0]} like {files[0]}")
+    images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
     ds = ImageSet(images, torch.tensor(labels, dtype=torch.int64), classes, None, 'tinyimagenet')
     save_artifact(cache, {'images': ds.images, 'labels': ds.labels}, {'classes': classes, 'split': split})  # decoded once, read fast after
     return ds

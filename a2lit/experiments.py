@@ -17,11 +17,11 @@ from .analysis import average_ranks, markdown_table, write_csv, plot_training_cu
 
 # %% auto #0
 __all__ = ['ROWS', 'MAIN_TABLE', 'ABLATION', 'PRESETS', 'WEIGHTS', 'STAGES', 'DataConfig', 'GanConfig', 'InvertConfig',
-           'ViewsConfig', 'EvalConfig', 'ExperimentConfig', 'row_config', 'selected_rows', 'get_config', 'run_dir',
-           'claim_run_dir', 'stage_key', 'stage_done', 'mark_done', 'load_data', 'stage_data', 'train_row',
-           'stage_simclr', 'TruncatedSynthesis', 'shipped_weights', 'generator_missing', 'stage_gan', 'load_g',
-           'stage_invert', 'stage_views', 'stage_train', 'stage_eval', 'row_label', 'results', 'results_rows',
-           'results_markdown', 'view_pair_analysis', 'stage_report', 'run', 'main']
+           'ViewsConfig', 'EvalConfig', 'ExperimentConfig', 'row_config', 'selected_rows', 'validate_config',
+           'get_config', 'run_dir', 'claim_run_dir', 'stage_key', 'stage_done', 'mark_done', 'load_data', 'stage_data',
+           'train_row', 'stage_simclr', 'TruncatedSynthesis', 'shipped_weights', 'generator_missing', 'stage_gan',
+           'load_g', 'stage_invert', 'stage_views', 'stage_train', 'stage_eval', 'row_label', 'results', 'results_rows',
+           'results_markdown', 'view_pair_analysis', 'stage_report', 'run', 'set_deterministic', 'main']
 
 # %% ../nbs/07_experiments.ipynb #eccd6c60
 @dataclass
@@ -167,6 +167,38 @@ def _coerce(key, value: str, current):
     except (ValueError, TypeError):
         raise A2Error(f"--set {key}={value}: expected a value of type {t.__name__}") from None
 
+def _check(name, value, lo=0, strict=True, integer=False):
+    "Raise A2Error unless `value` is a finite number > `lo` (>= `lo` if not `strict`)."
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and (value > lo if strict else value >= lo)
+    if not ok or (integer and int(value) != value):
+        raise A2Error(f"{name} must be a finite {'integer' if integer else 'number'} {'>' if strict else '>='} {lo}, got {value}")
+
+def validate_config(cfg: ExperimentConfig) -> ExperimentConfig:
+    "Raise an A2Error naming the first out-of-range value of any stage, before any stage runs."
+    d, g, i, v, e = cfg.data, cfg.gan, cfg.invert, cfg.views, cfg.eval
+    if d.name not in DATASETS: raise A2Error(f"data.name must be one of {', '.join(DATASETS)}, got {d.name!r}")
+    for k in ('n_train', 'n_test'): _check(f'data.{k}', getattr(d, k), 1, False, True)
+    if g.source not in ('shipped', 'train'): raise A2Error(f"gan.source must be 'shipped' or 'train', got {g.source!r}")
+    if g.arch not in ('demo', 'paper', 'tiny'): raise A2Error(f"gan.arch must be one of demo, paper, tiny, got {g.arch!r}")
+    for k in ('kimg', 'encoder_kimg'): _check(f'gan.{k}', getattr(g, k))
+    _check('gan.batch_size', g.batch_size, 1, False, True)
+    if not (isinstance(g.psi, (int, float)) and 0 < g.psi <= 1): raise A2Error(f"gan.psi (truncation) must be in (0, 1], got {g.psi}")
+    _check('invert.steps', i.steps, 0, False, True); _check('invert.lr', i.lr); _check('invert.batch_size', i.batch_size, 1, False, True)
+    _check('views.n', v.n, 1, False, True)
+    for k in ('eps1', 'eps2', 'sigma'): _check(f'views.{k}', getattr(v, k))
+    for k in ('lam', 'tol', 'perturb_sigma'): _check(f'views.{k}', getattr(v, k), 0, False)
+    _check('views.max_steps', v.max_steps, 0, False, True); _check('views.chunk_size', v.chunk_size, 1, False, True)
+    if v.lam > 0 and v.n < 2: raise A2Error(f"views.n must be >= 2 when views.lam > 0 (the uniformity term compares views), got n={v.n}")
+    _check('eval.k', e.k, 1, False, True); _check('eval.probe_epochs', e.probe_epochs, 1, False, True)
+    if e.probe_method not in ('sgd', 'lbfgs'): raise A2Error(f"eval.probe_method must be 'sgd' or 'lbfgs', got {e.probe_method!r}")
+    if not cfg.seeds: raise A2Error("seeds must name at least one seed")
+    for r in selected_rows(cfg): row_config(cfg, r, 0).validate()
+    if d.name == 'shapes10':   # the other datasets' sizes are known only once loaded (the trainer checks them then)
+        for k, b in (('train.batch_size', cfg.train.batch_size), ('gan.batch_size', g.batch_size)):
+            if b > d.n_train: raise A2Error(f"{k}={b} is larger than the dataset (data.n_train={d.n_train} images)")
+        if e.k > d.n_train: raise A2Error(f"eval.k={e.k} is larger than the dataset (data.n_train={d.n_train} images)")
+    return cfg
+
 _PER_ROW = ('train.views', 'train.loss', 'train.alpha', 'train.seed')   # set by ROWS and seeds
 
 def get_config(preset: str, overrides=()) -> ExperimentConfig:
@@ -185,8 +217,7 @@ def get_config(preset: str, overrides=()) -> ExperimentConfig:
         if not dataclasses.is_dataclass(obj) or leaf not in {f.name for f in dataclasses.fields(obj)} or dataclasses.is_dataclass(getattr(obj, leaf)):
             raise A2Error(f"unknown config key {key!r}")
         setattr(obj, leaf, _coerce(key, value, getattr(obj, leaf)))
-    for r in selected_rows(cfg): row_config(cfg, r, 0).validate()
-    return cfg
+    return validate_config(cfg)
 
 # %% ../nbs/07_experiments.ipynb #428eaec5
 def run_dir(cfg: ExperimentConfig) -> Path: return Path(cfg.out) / cfg.preset
@@ -270,7 +301,7 @@ def train_row(cfg: ExperimentConfig, row: str, seed: int, log=print) -> Path:
     if ROWS[row][3]:
         p = run_dir(cfg) / 'views' / f'{ROWS[row][3]}.safetensors'
         if not p.exists(): raise A2Error(f"row {row!r} needs the {ROWS[row][3]} view bank {p}: run the 'views' stage first")
-        bank = ViewBank.load(p)
+        bank = ViewBank.load(p, verify=True)   # re-hash once: a damaged bank is refused, not trained on
     out = run_dir(cfg) / 'train' / f'{row}-s{seed}'
     tr = Trainer(row_config(cfg, row, seed), train, out=out, bank=bank, device=None if cfg.device == 'auto' else cfg.device,
                  eval_fn=_online_knn(train, test), eval_every=max(1, cfg.train.epochs // 3), progress=sys.stderr.isatty(),
@@ -364,7 +395,12 @@ def stage_views(cfg: ExperimentConfig, log=print) -> dict:
     if needed:
         g, G, E = load_g(cfg)
         train = load_data(cfg)
-        w0 = g.untruncate(load_artifact(run_dir(cfg) / 'invert' / 'w_plus.safetensors')[0]['w_plus'].to(G.w_avg.device))
+        wt, wm = load_artifact(run_dir(cfg) / 'invert' / 'w_plus.safetensors')
+        k = wm.get('key') or {}
+        for name, want in (('images_hash', tensor_hash(train.images)), ('generator', state_hash(G))):
+            if k.get(name) != want: raise A2Error(f"{run_dir(cfg) / 'invert' / 'w_plus.safetensors'} was made for another dataset or generator "
+                                                  f"({name} {k.get(name)!r}, this run's {want!r}); remove it and rerun the invert stage")
+        w0 = g.untruncate(wt['w_plus'].to(G.w_avg.device))
         f = load_encoder(run_dir(cfg) / 'train' / f'simclr-s{cfg.seeds[0]}' / 'checkpoint.safetensors', G.w_avg.device)
         v = cfg.views
         for method in needed:
@@ -462,7 +498,7 @@ def view_pair_analysis(cfg: ExperimentConfig, n_images=4096) -> list | None:
     feats = lambda u8: torch.cat([f(gen.from_uint8(u8[i:i + 512])) for i in range(0, len(u8), 512)])
     expert = (ExpertAugment(x.shape[-1])(x.float() / 255, generator=g) * 255).round().to(torch.uint8)
     fs = {'Original': feats(x), 'Expert': feats(expert)}
-    for k, p in banks.items(): fs[k] = feats(ViewBank.load(p).sample(torch.arange(len(x)), generator=g))
+    for k, p in banks.items(): fs[k] = feats(ViewBank.load(p, verify=True).sample(torch.arange(len(x)), generator=g))
     return view_pair_table(fs, seed=cfg.seeds[0])
 
 def stage_report(cfg: ExperimentConfig, log=print) -> dict:
@@ -513,7 +549,7 @@ _GENERATIVE = ('gan', 'invert', 'views')
 
 def run(cfg: ExperimentConfig, stages=None, log=print):
     "Run `stages` (default: all) in pipeline order; finished stages are skipped, interrupted ones resume."
-    claim_run_dir(cfg)
+    validate_config(cfg); claim_run_dir(cfg)
     stages = stages or list(STAGES)
     for s in stages:
         if s not in STAGES: raise A2Error(f"unknown stage {s!r}; expected one of {', '.join(STAGES)}")
@@ -533,6 +569,13 @@ def run(cfg: ExperimentConfig, stages=None, log=print):
     return run_dir(cfg)
 
 # %% ../nbs/07_experiments.ipynb #561a2419
+def set_deterministic(on: bool = True):
+    "Ask torch for repeatable GPU results: deterministic kernels only, no cuDNN autotuning, a fixed cuBLAS workspace."
+    if on: os.environ.setdefault('CUBLAS_WORKSPACE_CONFIG', ':4096:8')   # must be set before the first cuBLAS call
+    torch.use_deterministic_algorithms(on, warn_only=True)   # an op with no deterministic CUDA kernel warns, naming itself
+    torch.backends.cudnn.benchmark = not on and torch.backends.cudnn.benchmark
+    torch.backends.cudnn.deterministic = on
+
 def main(argv=None):
     "The `a2lit` command: `a2lit run PRESET` (every stage) or `a2lit STAGE PRESET`, with --out, --seed, --device and --set key=value."
     p = argparse.ArgumentParser(prog='a2lit', description='Constructive Assimilation: reproduce the paper on a preset.')
@@ -541,6 +584,7 @@ def main(argv=None):
     p.add_argument('--out', default=None, help='output root (default runs/); the run folder is OUT/PRESET')
     p.add_argument('--seed', type=int, action='append', default=None, help='a training seed (repeat for several; default: the preset\'s)')
     p.add_argument('--device', default=None, help='cuda | mps | cpu (default: the best available)')
+    p.add_argument('--deterministic', action='store_true', help='repeatable GPU results (slower); CPU runs are repeatable without it')
     p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE', help='override a config value, e.g. train.epochs=5')
     a = p.parse_args(argv)
     try:
@@ -548,8 +592,11 @@ def main(argv=None):
         if a.out: cfg.out = a.out
         if a.seed: cfg.seeds = tuple(a.seed)
         if a.device: cfg.device = a.device
+        if a.deterministic: set_deterministic()
         run(cfg, None if a.command == 'run' else [a.command])
     except A2Error as e:
         print(f"a2lit: error: {e}", file=sys.stderr); sys.exit(2)
+    except OSError as e:   # a full disk, a read-only folder: the file being written is discarded, earlier ones are intact
+        print(f"a2lit: error: {e}; nothing partial was kept: fix it and rerun the same command to resume", file=sys.stderr); sys.exit(1)
     except KeyboardInterrupt:
         print("a2lit: interrupted; finished stages are kept: rerun the same command to resume", file=sys.stderr); sys.exit(130)
