@@ -2,6 +2,11 @@
 
 The demo weights shipped in a2lit/weights/ come from (one CPU core, many hours; the same line resumes it):
     OMP_WAIT_POLICY=PASSIVE python tools/train_generator.py --out runs/gan-demo --config demo --kimg 5000 --encoder-kimg 300
+A session's processes end with it and runs/ is not kept: before stopping, snapshot the newest checkpoint into the repo
+(commit it), and the next session resumes from it (the snapshot is copied into --out when --out has no checkpoint):
+    python tools/train_generator.py --out runs/gan-demo --config demo --snapshot checkpoints/gan-demo
+    OMP_WAIT_POLICY=PASSIVE python tools/train_generator.py --out runs/gan-demo --config demo --kimg 5000 --encoder-kimg 300 \
+        --resume-from checkpoints/gan-demo
 Measure the newest checkpoint (and, once every target of issue 3 is met, export the weights):
     OMP_WAIT_POLICY=PASSIVE python tools/train_generator.py --out runs/gan-demo --config demo --eval [--export a2lit/weights]
 (--eval builds the config from the same flags, so pass the training run's --batch/--lr/--r1-gamma/--ema-kimg/--seed if they differ from the defaults.)
@@ -38,6 +43,8 @@ def parse(argv=None):
     p.add_argument('--eval-samples', type=int, default=2000)
     p.add_argument('--eval-recon', type=int, default=500, help='images per split to invert in --eval')
     p.add_argument('--eval-steps', type=int, default=150, help='refinement steps in --eval')
+    p.add_argument('--snapshot', default=None, help='copy the newest whole checkpoint (and encoder checkpoint), log, commands and evals of --out here, then stop')
+    p.add_argument('--resume-from', default=None, help='a snapshot folder: copied into --out first when --out holds no checkpoint')
     p.add_argument('--export', default=None, help='with --eval: write the weights + measured numbers here (e.g. a2lit/weights) if every target is met')
     return p.parse_args(argv)
 
@@ -85,6 +92,35 @@ def evaluate(a, cfg, data, out, log):
         if not all(ok for _, _, ok in checks.values()): raise SystemExit(f"targets not met, nothing exported: {checks}")
         log(f"exported {gen.export_weights(out, a.export, q)}")
 
+SNAPSHOT_FILES = ('log.txt', 'command.json', 'invocations.jsonl', 'classifier.safetensors', 'classifier.safetensors.json')
+
+def _copy_checkpoint(src_dir, dst_dir, gen):
+    "Copy the newest whole checkpoint of `src_dir` (with its JSON sidecar) into `dst_dir` atomically; drop older ones there."
+    import shutil
+    from a2lit.data import atomic_path
+    p = gen.latest_checkpoint(src_dir)
+    if p is None: return None
+    dst_dir.mkdir(parents=True, exist_ok=True)
+    for f in (p, Path(str(p) + '.json')):
+        if f.exists():
+            with atomic_path(dst_dir / f.name) as tmp: shutil.copyfile(f, tmp)
+    for old in dst_dir.glob('ckpt-*.safetensors*'):
+        if not old.name.startswith(p.name): old.unlink()
+    return dst_dir / p.name
+
+def snapshot(out: Path, dest: Path, gen, log):
+    "What a later session needs to resume and judge the run: newest GAN and encoder checkpoints, the log, commands, evals, newest samples."
+    import shutil
+    from a2lit.data import atomic_path
+    ck = _copy_checkpoint(out, dest, gen)
+    if ck is None: raise SystemExit(f"no whole checkpoint in {out}: nothing to snapshot")
+    enc = _copy_checkpoint(out / 'encoder', dest / 'encoder', gen) if (out / 'encoder').is_dir() else None
+    extra = [out / f for f in SNAPSHOT_FILES if (out / f).exists()] + sorted(out.glob('eval-*.json'))
+    extra += sorted(out.glob('eval-samples-*.png'))[-1:] + sorted(out.glob('samples-*.png'))[-1:]
+    for f in extra:
+        with atomic_path(dest / f.name) as tmp: shutil.copyfile(f, tmp)
+    log(f"snapshot of {out} in {dest}: {ck.name}" + (f", encoder {enc.name}" if enc else '') + f", {len(extra)} other files")
+
 def main(argv=None):
     a = parse(argv)
     import torch
@@ -103,8 +139,19 @@ def main(argv=None):
     cfg = gen.GANConfig(g, batch_size=a.batch, lr=a.lr, r1_gamma=a.r1_gamma, ema_kimg=a.ema_kimg, seed=a.seed)
     try: commit = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     except OSError: commit = None
-    if not a.eval: write_json(out / 'command.json', {'argv': sys.argv, 'args': vars(a), 'commit': commit, 'torch': torch.__version__,
-                                     'python': platform.python_version(), 'machine': platform.platform(), 'cpus': os.cpu_count()})
+    if a.snapshot: return snapshot(out, Path(a.snapshot), gen, log)
+    if a.resume_from and gen.latest_checkpoint(out) is None:
+        src = Path(a.resume_from)
+        if _copy_checkpoint(src, out, gen) is None: raise SystemExit(f"--resume-from {src}: no whole checkpoint there")
+        if (src / 'encoder').is_dir(): _copy_checkpoint(src / 'encoder', out / 'encoder', gen)
+        for f in SNAPSHOT_FILES:
+            if (src / f).exists() and not (out / f).exists(): (out / f).write_bytes((src / f).read_bytes())
+        log(f"copied the snapshot {src} into {out}")
+    if not a.eval:
+        rec = {'argv': sys.argv, 'args': vars(a), 'commit': commit, 'torch': torch.__version__, 'started': time.strftime('%Y-%m-%d %H:%M:%S'),
+               'python': platform.python_version(), 'machine': platform.platform(), 'cpus': os.cpu_count()}
+        if not (out / 'command.json').exists(): write_json(out / 'command.json', rec)   # the command that started the run
+        with open(out / 'invocations.jsonl', 'a') as f: f.write(json.dumps(rec) + '\n')   # every start and resume
     if a.eval: return evaluate(a, cfg, data, out, log)
     tr = gen.GANTrainer(cfg, data, out, device=a.device)
     resumed = tr.resume()
