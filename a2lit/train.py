@@ -201,7 +201,7 @@ def init_distributed(backend=None,        # 'nccl' on GPUs, 'gloo' on CPUs (defa
     "Join the process group torchrun describes (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR/PORT); returns (rank, world). Without torchrun: (0, 1)."
     if 'WORLD_SIZE' not in os.environ or torch.distributed.is_initialized(): return rank_world()
     backend = backend or ('nccl' if torch.cuda.is_available() else 'gloo')
-    if backend == 'nccl': torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
+    if torch.cuda.is_available(): torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)) % torch.cuda.device_count())   # one GPU per process
     torch.distributed.init_process_group(backend, timeout=datetime.timedelta(seconds=timeout_s))
     return rank_world()
 
@@ -458,7 +458,7 @@ def main(argv=None):
         tr = Trainer(cfg, train, out=a.out, bank=ViewBank.load(a.bank) if a.bank else None, device=a.device,
                      sync_bn=not a.no_sync_bn, progress=sys.stderr.isatty())
         tr.log(f"training {cfg.loss} on {'+'.join(cfg.views)} views, {train.name} ({len(train)} images), {world} process(es) on {tr.dev}, "
-               f"{cfg.batch_size // world} images per process per step; from epoch {tr.epoch} to {a.until or cfg.epochs}")
+               f"{cfg.batch_size // world} images per process per step; epochs {tr.epoch + 1} to {a.until or cfg.epochs} of {cfg.epochs}")
         tr.fit(a.until)
     except A2Error as e:
         print(f"a2lit.train: error: {e}", file=sys.stderr); sys.exit(2)

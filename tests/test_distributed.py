@@ -5,7 +5,7 @@ weights (a model without batch statistics: torch's SyncBatchNorm needs GPUs), an
 number of processes; (3) a 2-process view bank is the single-process bank, byte for byte.
 Every worker's results are written to files by one torchrun launch (this file, run as a script); the tests compare them
 with single-process computations done here."""
-import json, os, signal, subprocess, sys, time
+import dataclasses, json, math, os, signal, subprocess, sys, time
 from pathlib import Path
 import pytest
 import torch
@@ -13,7 +13,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 import fastcore.test as fct
 from safetensors.torch import save_file, load_file
-from a2lit.data import load_dataset, load_artifact, Shapes10Config, state_hash
+from a2lit.data import load_dataset, load_artifact, Shapes10Config, state_hash, tensor_hash
 from a2lit.losses import nt_xent
 from a2lit.search import ViewBank, build_view_bank, toy_problem, SearchConfig
 from a2lit.train import Trainer, TrainConfig, ContrastiveModel, LOSSES, contrastive_loss, gather_rows, init_distributed, main
@@ -58,6 +58,8 @@ def encode(net, x, rows):
     "Both views of `x[:, rows]` in one forward (as the trainer does), L2-normalised, split per view."
     return F.normalize(net(torch.cat([x[0, rows], x[1, rows]])), dim=-1).split(len(x[0, rows]))
 
+def param_hash(m): return tensor_hash(*[p for _, p in sorted(m.named_parameters())])
+
 class CountingG(nn.Module):
     "A generator that counts its rendering calls (one per chunk of the toy bank)."
     def __init__(self, g): super().__init__(); self.g, self.renders = g, 0
@@ -96,6 +98,11 @@ def worker(work: Path):
     tr = Trainer(CFG, ds, out=work / '1-then-ddp', bank=bank, model=make_model(), **quiet())
     assert tr.epoch == 1, tr.epoch
     tr.fit()
+    # a ViewMaker row: its noise is per rank, so no single-process twin; DDP must keep both networks the same on every rank
+    vm = Trainer(dataclasses.replace(CFG, views=('expert', 'viewmaker'), loss='a1', epochs=1, viewmaker_width=8, viewmaker_blocks=1),
+                 ds, model=make_model(), **quiet())
+    h = vm.fit()
+    (work / f'viewmaker-rank{rank}.json').write_text(json.dumps([h[-1]['loss'], param_hash(vm.model), param_hash(vm.viewmaker)]))
     # (3) the view bank, each rank making its chunks
     g, f, lat0 = toy_bank_inputs()
     cg = CountingG(g)
@@ -178,6 +185,14 @@ def test_ddp_training_equals_one_process_and_resumes_across_world_sizes(work, ds
     _, m = assert_close_run(work / '1-then-ddp/checkpoint.safetensors', ref)
     fct.test_eq(m['world_size'], 2)
 
+def test_viewmaker_row_trains_in_step_on_every_rank(work):
+    (loss0, m0, v0), (loss1, m1, v1) = [json.loads((work / f'viewmaker-rank{r}.json').read_text()) for r in range(WORLD)]
+    assert math.isfinite(loss0); fct.test_eq(loss0, loss1)      # the global loss, the same on both ranks
+    fct.test_eq((m0, v0), (m1, v1))                              # encoder and ViewMaker weights identical across ranks (BatchNorm
+                                                                 # buffers are per rank on CPU; DDP sends rank 0's before each step)
+    fct.test_ne(v0, param_hash(Trainer(dataclasses.replace(CFG, views=('expert', 'viewmaker'), loss='a1', viewmaker_width=8, viewmaker_blocks=1),
+                                       load_dataset('shapes10', work / 'data', shapes10=SHAPES), model=make_model(), **quiet()).viewmaker))   # and it trained
+
 def test_a_global_batch_that_does_not_split_is_refused(ds, monkeypatch):
     import a2lit.train as tm
     monkeypatch.setattr(tm, 'rank_world', lambda: (0, 3))        # what rank 0 of a 3-process job sees; refused before any collective
@@ -203,4 +218,4 @@ def test_command_line_under_torchrun_then_resumed_by_one_process(work, capsys):
     t2, m2 = load_artifact(work / 'cli/checkpoint.safetensors')
     fct.test_eq((m2['epoch'], m2['step'], m2['world_size']), (2, 6, 1))
     fct.test_eq(m2['history'][0], m['history'][0])
-    assert 'from epoch 1 to 2' in capsys.readouterr().out
+    assert 'epochs 2 to 2 of 2' in capsys.readouterr().out
