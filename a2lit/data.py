@@ -15,11 +15,11 @@ from safetensors.torch import save_file, load_file
 
 # %% auto #0
 __all__ = ['SHAPES10_CLASSES', 'TINYIMAGENET_URL', 'DATASETS', 'SPLITS', 'NORMALIZATION', 'A2Error', 'atomic_path', 'write_json',
-           'read_json', 'tensor_hash', 'state_hash', 'save_artifact', 'load_artifact', 'get_device', 'ImageSet',
-           'shape_mask', 'hsv_to_rgb', 'Shapes10Config', 'draw_shapes10_factors', 'render_shapes10_factors',
-           'render_shapes10', 'rgb_to_gray', 'rgb_to_hsv', 'adjust_hue', 'ExpertAugment', 'load_dataset', 'normalize',
-           'channel_stats', 'iterate_batches', 'SmallConvNet', 'embed', 'fit_linear', 'train_classifier', 'image_grid',
-           'show_views']
+           'read_json', 'tensor_hash', 'state_hash', 'save_artifact', 'load_artifact', 'flatten_optimizer',
+           'unflatten_optimizer', 'get_device', 'ImageSet', 'shape_mask', 'hsv_to_rgb', 'Shapes10Config',
+           'draw_shapes10_factors', 'render_shapes10_factors', 'render_shapes10', 'rgb_to_gray', 'rgb_to_hsv',
+           'adjust_hue', 'ExpertAugment', 'load_dataset', 'normalize', 'channel_stats', 'iterate_batches',
+           'SmallConvNet', 'embed', 'fit_linear', 'train_classifier', 'image_grid', 'show_views']
 
 # %% ../nbs/00_data.ipynb #e0a95f7b
 class A2Error(ValueError):
@@ -90,6 +90,32 @@ def load_artifact(path, check=True):
     if check and meta.get('tensors_hash') not in (None, tensor_hash(*[tensors[k] for k in sorted(tensors)])):
         raise A2Error(f"artifact {path} does not match the hash it records (modified or partly written)")
     return tensors, meta
+
+# %% ../nbs/00_data.ipynb #a7f1c0de
+def flatten_optimizer(opt: torch.optim.Optimizer, prefix: str) -> dict:
+    "An optimizer's per-parameter state as flat tensors `{prefix}.{param index}.{key}` (numbers as tensors; 0-d tensors stored as [1], key suffixed `#0d`)."
+    out = {}
+    for pid, st in opt.state_dict()['state'].items():
+        for k, v in st.items():
+            v = v.detach().clone() if torch.is_tensor(v) else torch.tensor(v)
+            out[f"{prefix}.{pid}.{k}" + ('#0d' if v.ndim == 0 else '')] = v.reshape(-1) if v.ndim == 0 else v
+    return out
+
+def unflatten_optimizer(opt: torch.optim.Optimizer, tensors: dict, prefix: str,
+                        meta: dict | None = None):   # {'param_groups': ...} restores them (else they stay as built); 'scalars': older trainer checkpoints' non-tensor state
+    "Load the state `flatten_optimizer` wrote under `prefix` into `opt` (also 0-d tensors stored without `#0d`, as older trainer checkpoints did)."
+    sd, state = opt.state_dict(), {}
+    for key, v in tensors.items():
+        if key.startswith(prefix + '.'):
+            pid, k = key[len(prefix) + 1:].split('.', 1)
+            if k.endswith('#0d'): k, v = k[:-3], v.reshape(())
+            state.setdefault(int(pid), {})[k] = v
+    for key, v in (meta or {}).get('scalars', {}).items():
+        pid, k = key.split('.', 1); state.setdefault(int(pid), {})[k] = v
+    n = sum(len(g['params']) for g in sd['param_groups'])
+    if state and max(state) >= n: raise A2Error(f"optimizer state {prefix} has {max(state) + 1} parameters, the model {n}")
+    if meta and 'param_groups' in meta: sd['param_groups'] = meta['param_groups']
+    sd['state'] = state; opt.load_state_dict(sd)
 
 # %% ../nbs/00_data.ipynb #e99cf588
 def get_device(device=None) -> torch.device:
@@ -239,7 +265,7 @@ def render_shapes10(n: int, seed: int, cfg: Shapes10Config = Shapes10Config(), c
 # %% ../nbs/00_data.ipynb #2ac52354
 def rgb_to_gray(x):
     "ITU-R 601 luma of a [B,3,H,W] batch, as [B,1,H,W] (the weights torchvision uses)."
-    return 0.2989 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3]
+    return (x[:, 0:1] * 0.2989).add_(x[:, 1:2], alpha=0.587).add_(x[:, 2:3], alpha=0.114)
 
 def rgb_to_hsv(x):
     "[B,3,H,W] RGB in [0,1] -> HSV in [0,1]."
@@ -253,18 +279,25 @@ def rgb_to_hsv(x):
     return torch.stack([h, s, mx], 1)
 
 def adjust_hue(x, shift):
-    "Rotate the hue of each image of `x` by `shift[i]` (fraction of a turn)."
-    h, s, v = rgb_to_hsv(x).unbind(1)
-    return hsv_to_rgb(torch.remainder(h + shift.view(-1, 1, 1), 1.0), s, v).permute(0, 3, 1, 2)
+    "Rotate the hue of each image of `x` [B,3,H,W] by `shift[i]` (fraction of a turn): torchvision's HSV round trip, in closed form."
+    r, g, b = x[:, 0:1], x[:, 1:2], x[:, 2:3]
+    mx = x.amax(1, keepdim=True)
+    c = mx - x.amin(1, keepdim=True)                              # chroma; HSV's s * v
+    nr, ng = torch.sign(mx - r), torch.sign(mx - g)               # 0 where r (g) is the largest, else 1: exact lerp weights
+    hc = torch.lerp(g - b, torch.lerp(torch.add(b - r, c, alpha=2), torch.add(r - g, c, alpha=4), ng), nr)   # hue x chroma, sixths of a turn
+    h = torch.addcdiv(6 * shift.view(-1, 1, 1, 1).to(x.dtype), hc, c.clamp_min(1e-12))   # rotated hue (grey: c = 0, any hue gives mx)
+    k = h + torch.tensor([5., 3., 1.], dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    k = k.sub_(k.div(6).floor_(), alpha=6)                        # mod 6
+    return torch.addcmul(mx, torch.minimum(k, 4 - k).clamp_(0, 1), c, value=-1)   # hsv_to_rgb: v - s v clamp(min(k, 4 - k), 0, 1)
 
 # %% ../nbs/00_data.ipynb #b16b5b0f
 def _jitter_op(j, x, f):
-    "Colour operation `j` (0 brightness, 1 contrast, 2 saturation, 3 hue) with per-image factors `f`."
+    "Colour operation `j` (0 brightness, 1 contrast, 2 saturation, 3 hue) with per-image factors `f`; a new tensor."
     if j == 3: return adjust_hue(x, f)
     f = f.view(-1, 1, 1, 1)
-    if j == 0: return (x * f).clamp(0, 1)
-    if j == 1: return torch.lerp(rgb_to_gray(x).mean((2, 3), keepdim=True), x, f).clamp(0, 1)
-    return torch.lerp(rgb_to_gray(x), x, f).clamp(0, 1)
+    if j == 0: return (x * f).clamp_(0, 1)
+    if j == 1: return torch.lerp(rgb_to_gray(x).mean((2, 3), keepdim=True), x, f).clamp_(0, 1)
+    return torch.lerp(rgb_to_gray(x), x, f).clamp_(0, 1)
 
 class ExpertAugment:
     "The paper's expert views on a float batch [B,3,H,W] in [0,1], independent random parameters per image, on any device."
@@ -292,33 +325,38 @@ class ExpertAugment:
         h = torch.where(ok.any(1), h.gather(1, first)[:, 0], torch.full_like(h[:, 0], H))
         return R(B) * (W - w), R(B) * (H - h), w, h
 
-    def __call__(self, x, generator=None):
-        if x.ndim != 4 or x.shape[1] != 3: raise A2Error(f"ExpertAugment expects a float batch [B,3,H,W], got {tuple(x.shape)}")
-        if not x.is_floating_point(): raise A2Error(f"ExpertAugment expects floats in [0,1], got {x.dtype} (divide uint8 images by 255)")
-        B, _, H, W = x.shape; dev = x.device
-        R = lambda *s: torch.rand(*s, device=dev, generator=generator)
-        # 1. random resized crop + horizontal flip = one affine map per image
-        x0, y0, w, h = self.crop_params(B, H, W, dev, generator)
-        flip = R(B) < self.p_flip
-        theta = torch.zeros(B, 2, 3, device=dev, dtype=x.dtype)
-        theta[:, 0, 0] = w / W * (1 - 2 * flip.to(x.dtype))
-        theta[:, 1, 1] = h / H
-        theta[:, 0, 2] = (x0 + w / 2) / W * 2 - 1
-        theta[:, 1, 2] = (y0 + h / 2) / H * 2 - 1
-        grid = F.affine_grid(theta, (B, 3, self.size, self.size), align_corners=False)
-        x = F.grid_sample(x, grid, mode='bilinear', padding_mode='border', align_corners=False)
-        # 2. colour jitter with p_jitter, its four operations in a random order per image
+    def jitter_params(self, B, device, generator=None):
+        "Per-image colour jitter: applied? [B] bool, factors [B,4] (brightness, contrast, saturation, hue shift), order [B,4] (op at each position)."
+        R = lambda *s: torch.rand(*s, device=device, generator=generator)
         apply = R(B) < self.p_jitter
         b, c, s, hu = self.jitter
         fac = torch.stack([1 + b * (2 * R(B) - 1), 1 + c * (2 * R(B) - 1), 1 + s * (2 * R(B) - 1), hu * (2 * R(B) - 1)], 1)
-        order = R(B, 4).argsort(1)
+        return apply, fac, R(B, 4).argsort(1)
+
+    def __call__(self, x, generator=None):
+        if x.ndim != 4 or x.shape[1] != 3: raise A2Error(f"ExpertAugment expects a float batch [B,3,H,W], got {tuple(x.shape)}")
+        if not x.is_floating_point(): raise A2Error(f"ExpertAugment expects floats in [0,1], got {x.dtype} (divide uint8 images by 255)")
+        B, _, H, W = x.shape; dev, S = x.device, self.size
+        R = lambda *s: torch.rand(*s, device=dev, generator=generator)
+        # 1. random resized crop + horizontal flip: one bilinear resampling per image, its grid built per axis
+        x0, y0, w, h = self.crop_params(B, H, W, dev, generator)
+        flip = R(B) < self.p_flip
+        o = torch.arange(S, device=dev, dtype=x.dtype).mul_(2 / S).add_(1 / S - 1)   # output pixel centres in [-1, 1]
+        gx = (w / W * (1 - 2 * flip.to(x.dtype)))[:, None] * o + ((x0 + w / 2) / W * 2 - 1)[:, None]
+        gy = (h / H)[:, None] * o + ((y0 + h / 2) / H * 2 - 1)[:, None]
+        grid = torch.stack(torch.broadcast_tensors(gx[:, None, :], gy[:, :, None]), -1).to(x.dtype)
+        x = F.grid_sample(x, grid, mode='bilinear', padding_mode='border', align_corners=False)   # a new tensor: changed in place below
+        # 2. colour jitter with p_jitter, its four operations in a random order per image
+        apply, fac, order = self.jitter_params(B, dev, generator)
+        at = (apply[:, None, None] & (order[:, :, None] == torch.arange(4, device=dev))).cpu()   # [B, position, op]: one sync
         for k in range(4):
             for j in range(4):
-                i = (apply & (order[:, k] == j)).nonzero()[:, 0]
-                if len(i): x[i] = _jitter_op(j, x[i], fac[i, j])
+                i = at[:, k, j].nonzero()[:, 0].to(dev)
+                if len(i): x.index_copy_(0, i, _jitter_op(j, x.index_select(0, i), fac[i, j]))
         # 3. grayscale with p_gray
-        gray = R(B) < self.p_gray
-        return torch.where(gray[:, None, None, None], rgb_to_gray(x).expand_as(x), x)
+        i = (R(B) < self.p_gray).nonzero()[:, 0]
+        if len(i): x.index_copy_(0, i, rgb_to_gray(x.index_select(0, i)).expand(-1, 3, -1, -1))
+        return x
 
     def __repr__(self): return f"ExpertAugment(size={self.size}, scale={self.scale}, jitter={self.jitter}, p_jitter={self.p_jitter}, p_gray={self.p_gray}, p_flip={self.p_flip})"
 

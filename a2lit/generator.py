@@ -11,18 +11,17 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from .data import (A2Error, write_json, read_json, save_artifact, load_artifact, tensor_hash, state_hash,
-                        get_device, ImageSet, image_grid, embed)
+                        get_device, ImageSet, image_grid, embed, flatten_optimizer, unflatten_optimizer)
 
 # %% auto #0
 __all__ = ['QUALITY_TARGETS', 'DEMO_WEIGHTS', 'EqLinear', 'EqConv2d', 'ModConv', 'GeneratorConfig', 'paper_config', 'demo_config',
            'tiny_config', 'MappingNetwork', 'SynthesisLayer', 'ToRGB', 'SynthesisNetwork', 'Generator', 'to_uint8',
            'from_uint8', 'check_state', 'config_diff', 'save_generator', 'load_generator', 'DBlock', 'minibatch_std',
-           'Discriminator', 'diff_augment', 'flatten_optimizer', 'unflatten_optimizer', 'save_checkpoint',
-           'load_checkpoint', 'latest_checkpoint', 'GANConfig', 'Trainer', 'GANTrainer', 'EncoderConfig', 'Encoder',
-           'feature_distance', 'EncoderTrainer', 'save_encoder', 'load_encoder', 'reconstruction_loss', 'invert',
-           'vgg_features', 'invert_dataset', 'frechet_distance', 'classifier_outputs', 'psnr', 'sample_quality',
-           'reconstruction_quality', 'evaluate_generator', 'check_quality', 'show_reconstructions', 'show_samples',
-           'weights_dir', 'load_demo', 'export_weights']
+           'Discriminator', 'diff_augment', 'save_checkpoint', 'load_checkpoint', 'latest_checkpoint', 'GANConfig',
+           'Trainer', 'GANTrainer', 'EncoderConfig', 'Encoder', 'feature_distance', 'EncoderTrainer', 'save_encoder',
+           'load_encoder', 'reconstruction_loss', 'invert', 'vgg_features', 'invert_dataset', 'frechet_distance',
+           'classifier_outputs', 'psnr', 'sample_quality', 'reconstruction_quality', 'evaluate_generator',
+           'check_quality', 'show_reconstructions', 'show_samples', 'weights_dir', 'load_demo', 'export_weights']
 
 # %% ../nbs/01_generator.ipynb #e5d90262
 def _lrelu(x): return F.leaky_relu(x, 0.2) * math.sqrt(2)   # gain sqrt(2) keeps the activations' second moment
@@ -304,27 +303,6 @@ def diff_augment(x, generator=None, translation: float = 0.125, cutout: float = 
     return x
 
 # %% ../nbs/01_generator.ipynb #80e71fbc
-def flatten_optimizer(opt: torch.optim.Optimizer, prefix: str) -> dict:
-    "An optimizer's per-parameter state as flat tensors `{prefix}.{param index}.{key}` (0-d tensors stored as [1], key suffixed `#0d`)."
-    out = {}
-    for pid, st in opt.state_dict()['state'].items():
-        for k, v in st.items():
-            v = v.detach().clone() if torch.is_tensor(v) else torch.tensor(v)
-            out[f"{prefix}.{pid}.{k}" + ('#0d' if v.ndim == 0 else '')] = v.reshape(-1) if v.ndim == 0 else v
-    return out
-
-def unflatten_optimizer(opt: torch.optim.Optimizer, tensors: dict, prefix: str):
-    "Load the state written by `flatten_optimizer` into `opt` (its param groups, e.g. the learning rate, stay as built)."
-    sd, state = opt.state_dict(), {}
-    for key, v in tensors.items():
-        if key.startswith(prefix + '.'):
-            pid, k = key[len(prefix) + 1:].split('.', 1)
-            if k.endswith('#0d'): k, v = k[:-3], v.reshape(())
-            state.setdefault(int(pid), {})[k] = v
-    n = sum(len(g['params']) for g in sd['param_groups'])
-    if state and max(state) >= n: raise A2Error(f"optimizer state {prefix} has {max(state) + 1} parameters, the model {n}")
-    sd['state'] = state; opt.load_state_dict(sd)
-
 def save_checkpoint(path, modules: dict, optimizers: dict, meta: dict):
     "Atomically write `modules`' state dicts and `optimizers`' flattened state to `path`, `meta` (JSON) beside it."
     t = {f"{name}.{k}": v for name, m in modules.items() for k, v in m.state_dict().items()}

@@ -19,8 +19,8 @@ from .losses import nt_xent, info_nce, a1_loss, a2_full, a2_simclr, a2_infonce
 
 # %% auto #0
 __all__ = ['BACKBONES', 'VIEWS', 'LOSSES', 'ResNet18Cifar', 'projector', 'ContrastiveModel', 'ViewMaker', 'TrainConfig',
-           'contrastive_loss', 'lr_at', 'LARS', 'flatten_optimizer', 'load_optimizer', 'init_distributed',
-           'gather_rows', 'Trainer', 'Encoder', 'load_encoder', 'config_from', 'main']
+           'contrastive_loss', 'lr_at', 'LARS', 'init_distributed', 'gather_rows', 'Trainer', 'Encoder', 'load_encoder',
+           'config_from', 'main']
 
 # %% ../nbs/04_train.ipynb #705941fa
 class ResNet18Cifar(ResNet):
@@ -174,25 +174,6 @@ class LARS(torch.optim.Optimizer):
                 p.add_(buf, alpha=-g['lr'])
 
 # %% ../nbs/04_train.ipynb #bf4288ab
-def flatten_optimizer(opt, prefix='opt'):
-    "An optimizer's state as (tensors dict, JSON-able dict)."
-    sd = opt.state_dict(); tensors, scalars = {}, {}
-    for i, st in sd['state'].items():
-        for k, v in st.items():
-            if torch.is_tensor(v): tensors[f'{prefix}.{i}.{k}'] = v
-            else: scalars[f'{i}.{k}'] = v
-    return tensors, {'param_groups': sd['param_groups'], 'scalars': scalars}
-
-def load_optimizer(opt, tensors, meta, prefix='opt'):
-    "Restore `opt` from what `flatten_optimizer` returned."
-    state = {}
-    for key, v in tensors.items():
-        if key.startswith(prefix + '.'):
-            i, k = key[len(prefix) + 1:].split('.', 1); state.setdefault(int(i), {})[k] = v
-    for key, v in meta['scalars'].items():
-        i, k = key.split('.', 1); state.setdefault(int(i), {})[k] = v
-    opt.load_state_dict({'state': state, 'param_groups': meta['param_groups']})
-
 def _jsonable(cfg): return json.loads(json.dumps(asdict(cfg)))
 
 # %% ../nbs/04_train.ipynb #c0ffee01
@@ -284,11 +265,22 @@ class Trainer:
         # a ViewMaker view passes a gradient reversal: the ViewMaker ascends the loss the encoder descends
         return [next(expert) if v == 'expert' else next(gen) if v == 'generated' else _Reverse.apply(self.vm_net(x[r])) for v in V]
 
+    def batch(self, views):
+        "The views as one normalised batch in the model's memory layout (the values of `normalize(torch.cat(views))`, bit for bit)."
+        fmt = torch.channels_last if self.channels_last else torch.contiguous_format
+        if any(v.requires_grad for v in views): return normalize(torch.cat(views), self.dataset).contiguous(memory_format=fmt)
+        # no gradient to carry: each view is written once, straight into the batch in its final layout, then one in-place division
+        # (instead of cat, normalize's two new tensors and a layout copy: four passes over the batch become two)
+        mean, std = (torch.tensor(s, device=views[0].device, dtype=views[0].dtype).view(1, 3, 1, 1) for s in NORMALIZATION[self.dataset])
+        x = torch.empty((sum(len(v) for v in views), *views[0].shape[1:]), device=views[0].device, dtype=views[0].dtype, memory_format=fmt)
+        o = 0
+        for v in views: torch.sub(v, mean, out=x[o:o + len(v)]); o += len(v)
+        return x.div_(std)
+
     def train_step(self, idx, xb, g_cpu, g_dev):
         "One optimisation step on the global batch `xb` (this rank's rows of it); returns the global batch's loss (a 0-d tensor, not synchronised)."
         views = self.views(idx, xb, g_cpu, g_dev)
-        x = normalize(torch.cat(views), self.dataset)
-        if self.channels_last: x = x.contiguous(memory_format=torch.channels_last)
+        x = self.batch(views)
         with torch.autocast(self.dev.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
             zs = [gather_rows(z) for z in self.net(x).split(len(views[0]))]   # each view's embeddings of the global batch
             loss = contrastive_loss(self.cfg, zs)
@@ -356,12 +348,12 @@ class Trainer:
         "Atomic checkpoint (weights, optimiser, RNG, epoch, config) and metrics CSV in `out`, written by rank 0 only."
         if self.rank != 0: return
         t = {f'model.{k}': v for k, v in self.model.state_dict().items()}
-        ot, om = flatten_optimizer(self.opt, 'opt'); t.update(ot)
-        meta = dict(config=_jsonable(self.cfg), data=self.data_id, dataset=self.dataset, epoch=self.epoch, step=self.step, history=self.history, opt=om,
+        t.update(flatten_optimizer(self.opt, 'opt'))
+        meta = dict(config=_jsonable(self.cfg), data=self.data_id, dataset=self.dataset, epoch=self.epoch, step=self.step, history=self.history, opt=dict(param_groups=self.opt.state_dict()['param_groups']),
                     torch_version=torch.__version__, world_size=self.world)
         if self.viewmaker:
             t.update({f'viewmaker.{k}': v for k, v in self.viewmaker.state_dict().items()})
-            vt, vm = flatten_optimizer(self.vm_opt, 'vm_opt'); t.update(vt); meta['vm_opt'] = vm
+            t.update(flatten_optimizer(self.vm_opt, 'vm_opt')); meta['vm_opt'] = dict(param_groups=self.vm_opt.state_dict()['param_groups'])
         t['rng.torch'] = torch.get_rng_state()
         save_artifact(self.ckpt_path, t, meta)
         if self.history:
@@ -377,10 +369,10 @@ class Trainer:
         bad = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
         if bad: raise A2Error(f"checkpoint {path} was made with another config or data: mismatching keys {', '.join(bad)}")
         self.model.load_state_dict({k[6:]: v for k, v in t.items() if k.startswith('model.')})
-        load_optimizer(self.opt, t, meta['opt'], 'opt')
+        unflatten_optimizer(self.opt, t, 'opt', meta['opt'])   # also the older layout (0-d tensors without #0d)
         if self.viewmaker:
             self.viewmaker.load_state_dict({k[10:]: v for k, v in t.items() if k.startswith('viewmaker.')})
-            load_optimizer(self.vm_opt, t, meta['vm_opt'], 'vm_opt')
+            unflatten_optimizer(self.vm_opt, t, 'vm_opt', meta['vm_opt'])
         torch.set_rng_state(t['rng.torch'])
         self.epoch, self.step, self.history = meta['epoch'], meta['step'], meta['history']
 

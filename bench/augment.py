@@ -1,5 +1,6 @@
 """Expert-view throughput: a2lit's batched ExpertAugment vs torchvision.transforms.v2 applied image by image
-in a DataLoader with 2 workers (the usual SimCLR pipeline). Same Shapes-10 images, same process, same machine.
+in a DataLoader with 2 workers (the usual SimCLR pipeline). Same Shapes-10 images, same process, same machine;
+the two run interleaved (ours, peer, ours, ...) so that a load that changes during the run hits both alike; medians.
 Run: OMP_WAIT_POLICY=PASSIVE .venv/bin/python bench/augment.py [--n 4096] [--batch 256] [--repeats 5]"""
 import argparse, os, platform, statistics, tempfile, time
 import torch
@@ -32,11 +33,14 @@ def run_ours():
     for i in range(0, len(images), a.batch): aug(images[i:i + a.batch].float() / 255)
     return len(images) / (time.perf_counter() - t)
 
+load0 = os.getloadavg()
 run_ours(); run_peer()   # warm-up
-ours = statistics.median(run_ours() for _ in range(a.repeats))
-peer = statistics.median(run_peer() for _ in range(a.repeats))
+runs = [(run_ours(), run_peer()) for _ in range(a.repeats)]   # interleaved
+ours, peer = statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
 print(f"machine: {platform.machine()} {platform.processor() or ''} {os.cpu_count()} CPUs, torch {torch.__version__}, "
-      f"threads {torch.get_num_threads()}; {a.n} Shapes-10 images 32x32, batch {a.batch}, median of {a.repeats}")
-print(f"ours (ExpertAugment, batched, main process): {ours:,.0f} images/s")
-print(f"peer (torchvision.transforms.v2 per image, DataLoader 2 workers): {peer:,.0f} images/s")
+      f"threads {torch.get_num_threads()}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}; "
+      f"{a.n} Shapes-10 images 32x32, batch {a.batch}, median of {a.repeats} interleaved runs")
+print(f"load average (1 min) at start {load0[0]:.2f}, at end {os.getloadavg()[0]:.2f}")
+print(f"ours (ExpertAugment, batched, main process): {ours:,.0f} images/s  (runs: {', '.join(f'{r[0]:,.0f}' for r in runs)})")
+print(f"peer (torchvision.transforms.v2 per image, DataLoader 2 workers): {peer:,.0f} images/s  (runs: {', '.join(f'{r[1]:,.0f}' for r in runs)})")
 print(f"speedup: {ours / peer:.2f}x (ours vs torchvision.transforms.v2 DataLoader)")
