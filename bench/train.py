@@ -3,6 +3,7 @@
  (ii)  lightly's pipeline: `lightly.transforms.SimCLRTransform` per PIL image in a DataLoader with 2 workers, `lightly.loss.NTXentLoss`;
  (iii) the floor: the model step alone (forward, loss, backward, SGD step) on one fixed pre-augmented batch.
 Images/s count dataset images (each gives two views). Medians of timed windows after warm-up; methods run in blocks, repeated in rounds.
+ResNet-18 runs at a small batch and few steps so that it finishes in minutes on 2 CPU cores; the demo backbone's numbers come last.
 Run when the machine is quiet: OMP_WAIT_POLICY=PASSIVE .venv/bin/python bench/train.py [--rounds 2] [--skip-resnet]"""
 import argparse, dataclasses, os, platform, statistics, tempfile, time
 import psutil, torch
@@ -17,7 +18,8 @@ p.add_argument('--batch', type=int, default=256)
 p.add_argument('--threads', type=int, default=2)
 p.add_argument('--workers', type=int, default=2, help="lightly's DataLoader workers")
 p.add_argument('--n', type=int, default=4096, help='images per timed window (= one epoch of ours), demo backbone')
-p.add_argument('--resnet-n', type=int, default=512, help='images per timed window, ResNet-18')
+p.add_argument('--resnet-n', type=int, default=256, help='images per timed window, ResNet-18')
+p.add_argument('--resnet-batch', type=int, default=64, help='batch size, ResNet-18 (model bound on CPU: a small batch keeps the run short)')
 p.add_argument('--windows', type=int, default=3, help='timed windows per method per round')
 p.add_argument('--rounds', type=int, default=2, help='rounds (floor, ours, lightly in turn), demo backbone')
 p.add_argument('--resnet-rounds', type=int, default=1)
@@ -27,7 +29,7 @@ a = p.parse_args()
 torch.set_num_threads(a.threads)
 
 full = load_dataset('shapes10', a.root)               # Shapes-10 train, 10,000 images, 32 px
-name, B = full.name, a.batch
+name = full.name
 mean, std = (list(v) for v in NORMALIZATION[name])
 
 def make(cfg, ds, **kw):
@@ -38,7 +40,7 @@ def cpu_seconds(pids=()):
     "CPU time used so far by this process (all its threads) and by the processes `pids`."
     return time.process_time() + sum(sum(psutil.Process(p).cpu_times()[:2]) for p in pids)
 
-def windows(step, n_steps, warmup, pids=lambda: ()):
+def windows(step, n_steps, warmup, B, pids=lambda: ()):
     "[(images/s, CPU seconds per image)] of `n_steps` calls of `step` per window, `a.windows` windows after `warmup` untimed calls."
     for _ in range(warmup): step()
     out = []
@@ -54,18 +56,17 @@ def ours(cfg, ds):
     tr = make(dataclasses.replace(cfg, epochs=a.windows + 1), ds)
     tr.log = lambda line: cpu.append(time.process_time())   # called once per epoch
     hist = tr.fit()
-    return [(r['images_per_s'], (c1 - c0) / (r['step'] - p['step']) / B) for r, p, c0, c1 in zip(hist[1:], hist, cpu, cpu[1:])]
+    return [(r['images_per_s'], (c1 - c0) / (r['step'] - p['step']) / cfg.batch_size) for r, p, c0, c1 in zip(hist[1:], hist, cpu, cpu[1:])]
 
 def floor(cfg, ds):
-    tr = make(cfg, ds)
+    tr, B = make(cfg, ds), cfg.batch_size
     g = torch.Generator().manual_seed(0)
     idx, xb, _ = next(iterate_batches(tr.train, B, generator=g))
-    x = normalize(torch.cat(tr.views(idx, xb, g, g)), name)   # fixed, pre-augmented, laid out as the trainer does
-    if tr.channels_last: x = x.contiguous(memory_format=torch.channels_last)
+    x = tr.batch(tr.views(idx, xb, g, g))   # fixed, pre-augmented, normalised and laid out as the trainer does
     def step():
         loss = contrastive_loss(tr.cfg, tr.model(x).split(B))
         tr.opt.zero_grad(set_to_none=True); loss.backward(); tr.opt.step()
-    return windows(step, len(ds) // B, 2)
+    return windows(step, len(ds) // B, 2, B)
 
 class PILViews(torch.utils.data.Dataset):
     "The images as PIL, each returned through lightly's SimCLRTransform (a list of two views)."
@@ -74,7 +75,7 @@ class PILViews(torch.utils.data.Dataset):
     def __getitem__(self, i): return self.tf(self.pil[i])
 
 def lightly_pipeline(cfg, ds, warmup):
-    tr = make(cfg, ds)
+    tr, B = make(cfg, ds), cfg.batch_size
     tf = SimCLRTransform(input_size=ds.size, cj_prob=0.8, cj_strength=1.0, cj_bright=0.4, cj_contrast=0.4, cj_sat=0.4, cj_hue=0.1,
                          min_scale=0.2, random_gray_scale=0.2, gaussian_blur=0.0, hf_prob=0.5, normalize=dict(mean=mean, std=std))
     dl = torch.utils.data.DataLoader(PILViews(ds, tf), batch_size=B, shuffle=True, drop_last=True, num_workers=a.workers,
@@ -91,7 +92,7 @@ def lightly_pipeline(cfg, ds, warmup):
         loss = crit(z1, z2)
         tr.opt.zero_grad(set_to_none=True); loss.backward(); tr.opt.step()
     workers = lambda: [w.pid for w in getattr(dl._iterator, '_workers', [])]   # the DataLoader's worker processes
-    out = windows(step, len(ds) // B, warmup, workers)
+    out = windows(step, len(ds) // B, warmup, B, workers)
     del it, dl
     return out
 
@@ -103,7 +104,8 @@ def bench(label, cfg, n, rounds, lightly_warmup):
     rate = {k: statistics.median(x[0] for x in v) for k, v in runs.items()}
     cpu = {k: statistics.median(x[1] for x in v) * 1e3 for k, v in runs.items()}
     rng = {k: f"{min(x[0] for x in v):,.0f}-{max(x[0] for x in v):,.0f}" for k, v in runs.items()}
-    print(f"\n{label}: batch {B} (x2 views), {n} images per window, {len(runs['ours'])} windows per method")
+    print(f"\n{label}: batch {cfg.batch_size} (x2 views), {n} images per window, {len(runs['ours'])} windows per method; "
+          f"load average now {os.getloadavg()[0]:.2f}")
     print(f"  {'':48s} images/s median (range)    CPU ms per image (all processes)")
     for k, what in [('floor', '(iii) floor: model step alone, fixed batch'), ('ours', '(i)   ours: Trainer.fit incl. augmentation'),
                     ('lightly', '(ii)  lightly: SimCLRTransform + NTXentLoss')]:
@@ -116,8 +118,8 @@ def bench(label, cfg, n, rounds, lightly_warmup):
 print(f"machine: {platform.platform()}, {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; torch {torch.__version__}, "
       f"{torch.get_num_threads()} threads, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}; lightly workers {a.workers}")
 print(f"data: Shapes-10 train ({len(full)} images, {full.size}x{full.size}); load average at start: {os.getloadavg()[0]:.2f}", flush=True)
-demo = TrainConfig(backbone='small', width=32, proj_dims=(512, 128), batch_size=B)   # the CPU demo's network
-resnet = TrainConfig(backbone='resnet18', width=64, proj_dims=(2048, 2048), batch_size=B)   # the paper's network
+demo = TrainConfig(backbone='small', width=32, proj_dims=(512, 128), batch_size=a.batch)   # the CPU demo's network
+resnet = TrainConfig(backbone='resnet18', width=64, proj_dims=(2048, 2048), batch_size=a.resnet_batch)   # the paper's network
 # lightly's warm-up: with a fast model its workers are the bottleneck, and the timed windows must not start on the batches they
 # prefetched during start-up (2 per worker), so 2 * workers + 1 untimed steps; with ResNet-18 the queue stays full anyway
 if not a.skip_resnet: bench('ResNet18Cifar(64), projector 512-2048-2048', resnet, a.resnet_n, a.resnet_rounds, 2)
