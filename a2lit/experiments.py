@@ -10,8 +10,8 @@ from pathlib import Path
 import torch
 from .data import *
 from . import generator as gen
-from .search import build_view_bank, ViewBank
-from .train import TrainConfig, Trainer, ContrastiveModel, load_encoder
+from .search import build_view_bank, ViewBank, rank_world, barrier
+from .train import TrainConfig, Trainer, ContrastiveModel, load_encoder, init_distributed
 from .evaluate import knn_accuracy, linear_probe, extract_features
 from .analysis import average_ranks, markdown_table, write_csv, plot_training_curves, view_pair_table
 
@@ -21,7 +21,8 @@ __all__ = ['ROWS', 'MAIN_TABLE', 'ABLATION', 'PRESETS', 'WEIGHTS', 'STAGES', 'Da
            'get_config', 'run_dir', 'claim_run_dir', 'stage_key', 'stage_done', 'mark_done', 'load_data', 'stage_data',
            'train_row', 'stage_simclr', 'TruncatedSynthesis', 'shipped_weights', 'generator_missing', 'stage_gan',
            'load_g', 'stage_invert', 'stage_views', 'stage_train', 'stage_eval', 'row_label', 'results', 'results_rows',
-           'results_markdown', 'view_pair_analysis', 'stage_report', 'run', 'set_deterministic', 'main']
+           'results_markdown', 'view_pair_analysis', 'stage_report', 'Rank0Error', 'on_rank0', 'run',
+           'set_deterministic', 'main']
 
 # %% ../nbs/07_experiments.ipynb #eccd6c60
 @dataclass
@@ -259,8 +260,10 @@ def stage_done(cfg, stage, key) -> dict | None:
     return {**rec, 'skipped': True} if rec.get('key') == key else None
 
 def mark_done(cfg, stage, key, **info) -> dict:
+    "Record that `stage` finished with `key` (under torchrun rank 0 writes `done.json`); returns the record on every rank."
     rec = dict(key=key, finished=time.strftime('%Y-%m-%d %H:%M:%S'), **info)
-    write_json(run_dir(cfg) / stage / 'done.json', rec); return rec
+    if rank_world()[0] == 0: write_json(run_dir(cfg) / stage / 'done.json', rec)
+    return rec
 
 # %% ../nbs/07_experiments.ipynb #98af9cf1
 def _shapes10_config(cfg): return Shapes10Config(n_train=cfg.data.n_train, n_test=cfg.data.n_test)
@@ -546,13 +549,36 @@ STAGES = {'data': stage_data, 'simclr': stage_simclr, 'gan': stage_gan, 'invert'
 
 # %% ../nbs/07_experiments.ipynb #fd0c1eba
 _GENERATIVE = ('gan', 'invert', 'views')
+_SPLIT = ('simclr', 'views', 'train')   # under torchrun these split their work across processes (Trainer, build_view_bank)
+
+class Rank0Error(A2Error):
+    "Raised on the other ranks when a step that rank 0 ran alone failed there (rank 0 reports the error itself)."
+
+def on_rank0(fn, what='a step'):
+    "`fn()` on rank 0 while the other ranks wait; every rank returns its result, or raises (rank 0's error, as a `Rank0Error` elsewhere). In one process: `fn()`."
+    rank, world = rank_world()
+    if world == 1: return fn()
+    box = [None]
+    if rank == 0:
+        try: box[0] = ('ok', fn())
+        except Exception as e:   # tell the waiting ranks, so that they stop too instead of waiting out the timeout
+            box[0] = ('error', f"{type(e).__name__}: {e}")
+            torch.distributed.broadcast_object_list(box, src=0); raise
+    torch.distributed.broadcast_object_list(box, src=0)
+    if box[0][0] == 'error': raise Rank0Error(f"rank 0 failed in {what}: {box[0][1]}")
+    return box[0][1]
 
 def run(cfg: ExperimentConfig, stages=None, log=print):
-    "Run `stages` (default: all) in pipeline order; finished stages are skipped, interrupted ones resume."
-    validate_config(cfg); claim_run_dir(cfg)
+    "Run `stages` (default: all) in pipeline order; finished stages are skipped, interrupted ones resume. Under torchrun every process calls it."
+    rank, world = rank_world()
+    if rank: log = lambda *a, **k: None                 # rank 0 speaks for the job
+    validate_config(cfg)                                # on every rank, before any collective: bad input fails everywhere alike
     stages = stages or list(STAGES)
     for s in stages:
         if s not in STAGES: raise A2Error(f"unknown stage {s!r}; expected one of {', '.join(STAGES)}")
+    on_rank0(lambda: claim_run_dir(cfg), 'claiming the run folder')
+    if world > 1 and any(s in _SPLIT for s in stages):  # rank 0 renders (or downloads) and caches the data; the others then read the cache
+        on_rank0(lambda: [len(load_data(cfg, s)) for s in ('train', 'test')], 'loading the dataset')
     if any(ROWS[r][3] for r in selected_rows(cfg)) and generator_missing(cfg):
         dropped = [r for r in selected_rows(cfg) if ROWS[r][3]]
         log(f"WARNING: this version of a2lit ships no trained {cfg.gan.arch} generator for {cfg.data.name} "
@@ -564,8 +590,11 @@ def run(cfg: ExperimentConfig, stages=None, log=print):
         if name in _GENERATIVE and not needs_bank:
             log(f"{name}: skipped (no selected row uses generated views)"); continue
         t = time.time()
-        rec = STAGES[name](cfg, log=log)
+        barrier()                                       # every rank starts a stage once the previous one's files are on disk
+        if world == 1 or name in _SPLIT: rec = STAGES[name](cfg, log=log)
+        else: rec = on_rank0(lambda: STAGES[name](cfg, log=log), f'the {name} stage')   # gan, invert, eval, report: rank 0 alone
         log(f"{name}: up to date" if rec.get('skipped') else f"{name}: done in {time.time() - t:.1f}s")
+    barrier()
     return run_dir(cfg)
 
 # %% ../nbs/07_experiments.ipynb #561a2419
@@ -577,7 +606,7 @@ def set_deterministic(on: bool = True):
     torch.backends.cudnn.deterministic = on
 
 def main(argv=None):
-    "The `a2lit` command: `a2lit run PRESET` (every stage) or `a2lit STAGE PRESET`, with --out, --seed, --device and --set key=value."
+    "The `a2lit` command: `a2lit run PRESET` (every stage) or `a2lit STAGE PRESET`, with --out, --seed, --device and --set key=value; under torchrun, every process runs it."
     p = argparse.ArgumentParser(prog='a2lit', description='Constructive Assimilation: reproduce the paper on a preset.')
     p.add_argument('command', choices=['run', *STAGES], help='run = every stage in order; or one stage')
     p.add_argument('preset', help=f"one of {', '.join(PRESETS)}")
@@ -586,17 +615,31 @@ def main(argv=None):
     p.add_argument('--device', default=None, help='cuda | mps | cpu (default: the best available)')
     p.add_argument('--deterministic', action='store_true', help='repeatable GPU results (slower); CPU runs are repeatable without it')
     p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE', help='override a config value, e.g. train.epochs=5')
+    p.add_argument('--dist-timeout', type=float, default=24, metavar='HOURS',
+                   help='under torchrun: how long a process waits for the others (rank 0 runs gan, invert, eval and report alone)')
     a = p.parse_args(argv)
+    rank = int(os.environ.get('RANK', 0))   # torchrun's rank of this process (0 without torchrun)
+    def say(msg):   # errors found before the processes join are the same on every rank: rank 0 alone prints them
+        if rank == 0 or torch.distributed.is_initialized(): print(f"a2lit: error{f' (rank {rank})' if rank else ''}: {msg}", file=sys.stderr)
     try:
-        cfg = get_config(a.preset, a.set)
+        cfg = get_config(a.preset, a.set)   # validated on every rank before any collective
         if a.out: cfg.out = a.out
         if a.seed: cfg.seeds = tuple(a.seed)
         if a.device: cfg.device = a.device
         if a.deterministic: set_deterministic()
+        init_distributed(timeout_s=int(a.dist_timeout * 3600))   # joins torchrun's group; nothing without torchrun
         run(cfg, None if a.command == 'run' else [a.command])
+    except Rank0Error: sys.exit(2)          # rank 0 has printed its error
     except A2Error as e:
-        print(f"a2lit: error: {e}", file=sys.stderr); sys.exit(2)
+        say(e); sys.exit(2)
     except OSError as e:   # a full disk, a read-only folder: the file being written is discarded, earlier ones are intact
-        print(f"a2lit: error: {e}; nothing partial was kept: fix it and rerun the same command to resume", file=sys.stderr); sys.exit(1)
+        say(f"{e}; nothing partial was kept: fix it and rerun the same command to resume"); sys.exit(1)
     except KeyboardInterrupt:
-        print("a2lit: interrupted; finished stages are kept: rerun the same command to resume", file=sys.stderr); sys.exit(130)
+        if rank == 0: print("a2lit: interrupted; finished stages are kept: rerun the same command to resume", file=sys.stderr)
+        sys.exit(130)
+    finally:
+        if torch.distributed.is_initialized(): torch.distributed.destroy_process_group()
+
+# %% ../nbs/07_experiments.ipynb #e5f7a9b1
+#| eval: false
+if __name__ == '__main__': main()   # torchrun --nproc_per_node=N -m a2lit.experiments run PRESET

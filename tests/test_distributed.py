@@ -2,10 +2,11 @@
 (1) the all-gathered global-batch loss and its gradients equal one process's on the same global batch, for every loss,
 and DDP's averaged parameter gradient equals the single-process gradient; (2) DDP training steps give one process's
 weights (a model without batch statistics: torch's SyncBatchNorm needs GPUs), and a checkpoint resumes with another
-number of processes; (3) a 2-process view bank is the single-process bank, byte for byte.
+number of processes; (3) a 2-process view bank is the single-process bank, byte for byte; (4) `torchrun -m a2lit.experiments run tiny` finishes,
+with rank 0's stages equal to one process's, and an error on one rank stops the job at once.
 Every worker's results are written to files by one torchrun launch (this file, run as a script); the tests compare them
 with single-process computations done here."""
-import dataclasses, json, math, os, signal, subprocess, sys, time
+import csv, dataclasses, json, math, os, signal, subprocess, sys, time
 from pathlib import Path
 import pytest
 import torch
@@ -13,7 +14,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 import fastcore.test as fct
 from safetensors.torch import save_file, load_file
-from a2lit.data import load_dataset, load_artifact, Shapes10Config, state_hash, tensor_hash
+from a2lit.data import A2Error, load_dataset, load_artifact, Shapes10Config, state_hash, tensor_hash
 from a2lit.losses import nt_xent
 from a2lit.search import ViewBank, build_view_bank, toy_problem, SearchConfig
 from a2lit.train import Trainer, TrainConfig, ContrastiveModel, LOSSES, contrastive_loss, gather_rows, init_distributed, main
@@ -108,6 +109,12 @@ def worker(work: Path):
     cg = CountingG(g)
     build_view_bank(cg, f, lat0, work / 'views-ddp.safetensors', g_hash=state_hash(g), **BANK_KW)
     (work / f'renders-rank{rank}.json').write_text(json.dumps(cg.renders))
+    # a step rank 0 runs alone (a2lit.experiments' gan, invert, eval, report): every rank gets rank 0's result, or its error
+    from a2lit.experiments import on_rank0
+    def boom(): raise A2Error('boom')
+    try: on_rank0(boom, 'a test'); err = None
+    except A2Error as e: err = [type(e).__name__, str(e)]
+    (work / f'on-rank0-rank{rank}.json').write_text(json.dumps([on_rank0(lambda: f'from rank {rank}'), err]))
     # the command line (the default model: per-rank BatchNorm on CPU), stopped after epoch 1; it ends the process group
     main(['--out', str(work / 'cli'), '--root', str(work / 'data'), '--until', '1', *CLI])
 
@@ -208,6 +215,11 @@ def test_two_process_bank_equals_one_process_bank(work, tmp_path):
     fct.test_eq([json.loads((work / f'renders-rank{r}.json').read_text()) for r in range(WORLD)], [3, 2])
     assert not (work / 'views-ddp.safetensors.parts').exists()
 
+def test_a_step_on_rank_0_alone_answers_every_rank(work):
+    fct.test_eq([json.loads((work / f'on-rank0-rank{r}.json').read_text()) for r in range(WORLD)],
+                [['from rank 0', ['A2Error', 'boom']],                                          # rank 0 raises its own error
+                 ['from rank 0', ['Rank0Error', 'rank 0 failed in a test: A2Error: boom']]])   # the others stop too, not waiting
+
 def test_command_line_under_torchrun_then_resumed_by_one_process(work, capsys):
     t, m = load_artifact(work / 'cli/checkpoint.safetensors')
     fct.test_eq((m['epoch'], m['step'], m['world_size']), (1, 3, 2))
@@ -219,3 +231,75 @@ def test_command_line_under_torchrun_then_resumed_by_one_process(work, capsys):
     fct.test_eq((m2['epoch'], m2['step'], m2['world_size']), (2, 6, 1))
     fct.test_eq(m2['history'][0], m['history'][0])
     assert 'epochs 2 to 2 of 2' in capsys.readouterr().out
+
+# ---- the `a2lit` command under torchrun -------------------------------------------------------------------------------
+# Every stage of the tiny preset (2 rows, 1 seed: one W-search bank, ~25 s) as 2 gloo processes and as 1 process. The stages
+# rank 0 runs alone (data, gan, invert, eval, report) see the same inputs, so their artifacts equal one process's; the split
+# stages (simclr, views, train) keep per-process BatchNorm statistics on CPU (32 images instead of 64), so their weights, the
+# W-search bank made with that encoder and the scores differ from one process's: they are checked structurally.
+TINY = ['run', 'tiny', '--out', 'runs', '--seed', '0', '--set', 'rows=simclr,a2-wsearch']
+TORCHRUN = [sys.executable, '-m', 'torch.distributed.run', '--standalone', f'--nproc_per_node={WORLD}']
+A2LIT = [sys.executable, '-m', 'a2lit.experiments']
+
+def launch(cmd, cwd, timeout=TIMEOUT):
+    "Run `cmd` in `cwd` (made if missing) in its own process group, killed with everything it started after `timeout` s."
+    Path(cwd).mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'OMP_WAIT_POLICY': 'PASSIVE', 'PYTHONUNBUFFERED': '1'}
+    for k in ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR', 'MASTER_PORT'): env.pop(k, None)
+    t = time.time()
+    p = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try: out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL); out, err = p.communicate()
+        pytest.fail(f"{' '.join(cmd)} did not finish in {timeout} s:\n{out[-2000:]}\n{err[-2000:]}")
+    return p.returncode, out, err, time.time() - t
+
+def test_a2lit_run_under_torchrun(tmp_path):
+    from a2lit.experiments import STAGES
+    from a2lit.data import read_json
+    from a2lit.train import load_encoder
+    rc, out1, err, _ = launch(A2LIT + TINY, tmp_path / 'one')
+    assert rc == 0, err[-3000:]
+    rc, out, err, secs = launch(TORCHRUN + ['-m', 'a2lit.experiments'] + TINY, tmp_path / 'two')
+    assert rc == 0, f"{out[-2000:]}\n{err[-3000:]}"
+    one, two = tmp_path / 'one/runs/tiny', tmp_path / 'two/runs/tiny'
+    for s in STAGES: fct.test_eq((out.count(f'{s}: done in'), out1.count(f'{s}: done in')), (1, 1))   # rank 0 speaks for the job
+    assert 'note: BatchNorm statistics are per process (32 images each)' in out
+    # rank 0 alone: the same artifacts as one process
+    for f in ('gan/generator.safetensors', 'gan/encoder.safetensors', 'invert/w_plus.safetensors'):
+        (ta, _), (tb, _) = load_artifact(one / f), load_artifact(two / f)
+        fct.test_eq(sorted(ta), sorted(tb))
+        for k in ta: assert torch.equal(ta[k], tb[k]), (f, k)
+    fct.test_eq(read_json(two / 'eval/raw-pixels.json'), read_json(one / 'eval/raw-pixels.json'))
+    sa, sb = read_json(one / 'data/stats.json'), read_json(two / 'data/stats.json')   # the means are sums over a cached or a fresh
+    for k in ('channel_mean', 'channel_std'): fct.test_close(sa.pop(k), sb.pop(k), eps=1e-12)   # tensor: equal to rounding
+    fct.test_eq(sa, sb)
+    # the split stages: trained by both processes, the bank made with their encoder from the same latents, every chunk merged
+    for row in ('simclr', 'a2-wsearch'):
+        fct.test_eq([load_artifact(d / f'train/{row}-s0/checkpoint.safetensors')[1]['world_size'] for d in (one, two)], [1, 2])
+    bank, ref = ViewBank.load(two / 'views/search.safetensors', verify=True), ViewBank.load(one / 'views/search.safetensors')
+    fct.test_eq(bank.meta['f_hash'], state_hash(load_encoder(two / 'train/simclr-s0/checkpoint.safetensors')))
+    fct.test_eq({k: bank.meta[k] for k in ('latents0_hash', 'dataset_hash', 'g_hash', 'n_images')},
+                {k: ref.meta[k] for k in ('latents0_hash', 'dataset_hash', 'g_hash', 'n_images')})
+    fct.test_eq(bank.images.shape, ref.images.shape)
+    assert not (two / 'views/search.safetensors.parts').exists()
+    # the report: the same tables with the same rows and columns; the scores themselves differ (see above)
+    ra, rb = [list(csv.DictReader(open(d / 'report/results.csv'))) for d in (one, two)]
+    fct.test_eq([list(r.items())[:5] for r in rb], [list(r.items())[:5] for r in ra])   # row, views, loss
+    fct.test_eq([list(r) for r in rb], [list(r) for r in ra])
+    for r in rb:
+        for k in ('knn5_mean', 'linear_mean', 'knn5_cos_mean'): assert 0 <= float(r[k]) <= 100, r
+    assert 'Raw pixels (no learning)' in (two / 'report/results.md').read_text()
+    # what rank 0 recorded holds for one process: a plain rerun of the same command finds every stage up to date
+    rc, out, err, _ = launch(A2LIT + TINY, tmp_path / 'two')
+    assert rc == 0 and out.count('up to date') == len(STAGES), out
+
+@pytest.mark.parametrize('args,msg', [
+    (['run', 'tiny', '--set', 'train.tau=-1'], 'a2lit: error: tau must be > 0, got -1.0'),   # refused on every rank before they join
+    (['eval', 'tiny', '--set', 'rows=simclr'], 'a2lit: error: missing artifact runs/tiny/train/simclr-s0/checkpoint.safetensors'),  # rank 0 alone
+], ids=['bad-value', 'rank0-stage'])
+def test_an_error_under_torchrun_stops_every_rank_and_is_said_once(tmp_path, args, msg):
+    rc, out, err, secs = launch(TORCHRUN + ['-m', 'a2lit.experiments', *args, '--out', 'runs'], tmp_path, timeout=120)
+    assert rc != 0 and secs < 60, (rc, secs)
+    fct.test_eq(err.count('a2lit: error'), 1)                    # rank 0 says it; rank 1 stops without repeating it
+    assert msg in err, err[-2000:]
