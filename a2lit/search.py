@@ -121,7 +121,7 @@ def w_search(g,                    # generator: latents [B,L,D] -> images [B,3,H
              max_steps=1000,       # step limit per image (paper: 1000)
              tol=1e-3,             # an image stops when its objective is <= tol (paper: 1e-3)
              keep_anchor=False,    # True: view 0 is w0 itself and is never searched (the authors' bank)
-             chunk=256,            # images optimised at once (x n views per generator batch): bounds memory
+             chunk=None,           # images optimised at once (x n views per generator batch); None: 256 on GPUs, 256 // n on the CPU
              check_every=None,     # Adam steps between host syncs (finished images leave the pool then); None: 1 on CPU, 10 on GPUs
              generator=None,       # torch.Generator for the starting noise
              amp=True,             # bfloat16 autocast for g and f on CUDA
@@ -133,6 +133,7 @@ def w_search(g,                    # generator: latents [B,L,D] -> images [B,3,H
     w0 = w0.detach()
     B, L, D = w0.shape; dev = w0.device
     if check_every is None: check_every = 1 if dev.type == 'cpu' else 10   # on the CPU a sync costs nothing: look every step
+    if chunk is None: chunk = max(1, 256 // n) if dev.type == 'cpu' else 256   # CPU: batches past ~256 latents run slower per latent (bench/search_pool.py)
     _check_search_args(n, eps1, eps2, lam, sigma, lr, max_steps, tol, keep_anchor, chunk, check_every)
     start = w0[:, None] + sigma * _noise((B, n, L, D), generator, dev)
     if keep_anchor: start[:, 0] = w0
@@ -464,7 +465,7 @@ def build_view_bank(g,                  # generator: latents [B,L,D] -> images i
     if method == 'search':
         if f is None: raise A2Error("method='search' needs the encoder f")
         _check_search_args(n, eps1, eps2, lam, sigma, lr, max_steps, tol, keep_anchor,
-                           search_kw.get('chunk', 1), search_kw.get('check_every', 1))
+                           search_kw.get('chunk') or 1, search_kw.get('check_every') or 1)
     path, N = Path(path), len(latents0)
     dev = torch.device(device) if device else (_module_device(g) or latents0.device)
     meta = dict(method=method, n=n, sigma=sigma, seed=seed, chunk_size=chunk_size, g_hash=_model_hash(g, g_hash, 'g'),
