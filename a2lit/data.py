@@ -281,14 +281,16 @@ def rgb_to_hsv(x):
 def adjust_hue(x, shift):
     "Rotate the hue of each image of `x` [B,3,H,W] by `shift[i]` (fraction of a turn): torchvision's HSV round trip, in closed form."
     r, g, b = x[:, 0:1], x[:, 1:2], x[:, 2:3]
-    mx = x.amax(1, keepdim=True)
-    c = mx - x.amin(1, keepdim=True)                              # chroma; HSV's s * v
+    mx, mn = torch.maximum(torch.maximum(r, g), b), torch.minimum(torch.minimum(r, g), b)
+    c = mx - mn                                                   # chroma; HSV's s * v
     nr, ng = torch.sign(mx - r), torch.sign(mx - g)               # 0 where r (g) is the largest, else 1: exact lerp weights
     hc = torch.lerp(g - b, torch.lerp(torch.add(b - r, c, alpha=2), torch.add(r - g, c, alpha=4), ng), nr)   # hue x chroma, sixths of a turn
     h = torch.addcdiv(6 * shift.view(-1, 1, 1, 1).to(x.dtype), hc, c.clamp_min(1e-12))   # rotated hue (grey: c = 0, any hue gives mx)
-    k = h + torch.tensor([5., 3., 1.], dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
-    k = k.sub_(k.div(6).floor_(), alpha=6)                        # mod 6
-    return torch.addcmul(mx, torch.minimum(k, 4 - k).clamp_(0, 1), c, value=-1)   # hsv_to_rgb: v - s v clamp(min(k, 4 - k), 0, 1)
+    h = h.sub_(h.div(6).floor_(), alpha=6)                        # mod 6: [0, 6)
+    out, top = torch.empty_like(x), mx + c
+    for ch, (base, m, sgn) in enumerate(((mn.sub_(c), 3., 1), (top, 2., -1), (top, 4., -1))):   # R = v - c + c q, G, B = v + c - c q
+        torch.addcmul(base, (h - m).abs_().clamp_(1, 2), c, value=sgn, out=out[:, ch:ch + 1])   # q = clamp(|h - m|, 1, 2)
+    return out
 
 # %% ../nbs/00_data.ipynb #b16b5b0f
 def _jitter_op(j, x, f):
@@ -298,6 +300,12 @@ def _jitter_op(j, x, f):
     if j == 0: return (x * f).clamp_(0, 1)
     if j == 1: return torch.lerp(rgb_to_gray(x).mean((2, 3), keepdim=True), x, f).clamp_(0, 1)
     return torch.lerp(rgb_to_gray(x), x, f).clamp_(0, 1)
+
+def _linear_jitter(x, abc):
+    "In place on `x` [n,3,H,W]: clamp(a x + b gray(x) + c mean(gray(x)), 0, 1) with per-image `abc` [3,n]: brightness, contrast, saturation or identity."
+    a, b, c = (t.view(-1, 1, 1, 1) for t in abc)
+    g = rgb_to_gray(x)
+    return x.mul_(a).add_(torch.addcmul(g.mean((2, 3), keepdim=True).mul_(c), g, b)).clamp_(0, 1)
 
 class ExpertAugment:
     "The paper's expert views on a float batch [B,3,H,W] in [0,1], independent random parameters per image, on any device."
@@ -338,25 +346,36 @@ class ExpertAugment:
         if not x.is_floating_point(): raise A2Error(f"ExpertAugment expects floats in [0,1], got {x.dtype} (divide uint8 images by 255)")
         B, _, H, W = x.shape; dev, S = x.device, self.size
         R = lambda *s: torch.rand(*s, device=dev, generator=generator)
-        # 1. random resized crop + horizontal flip: one bilinear resampling per image, its grid built per axis
         x0, y0, w, h = self.crop_params(B, H, W, dev, generator)
         flip = R(B) < self.p_flip
+        apply, fac, order = self.jitter_params(B, dev, generator)
+        gray = R(B) < self.p_gray
+        # the images sorted by the position of their hue shift (4: no jitter): each position's hue images are one block
+        hpos = torch.where(apply, (order == 3).to(torch.uint8).argmax(1), 4)
+        perm = hpos.argsort(stable=True)
+        st = [0] + torch.bincount(hpos, minlength=5).cumsum(0).tolist()   # block starts: one sync
+        # brightness, contrast, saturation as one op: clamp(a x + b gray + c mean gray), a = 1, b = c = 0 where none
+        fk, lin = fac.gather(1, order), apply[:, None] & (order != 3)
+        abc = torch.stack([torch.where(lin, fk, 1.), torch.where(lin & (order == 2), 1 - fk, 0.),
+                           torch.where(lin & (order == 1), 1 - fk, 0.)])[:, perm].to(x.dtype)   # [3, B, position]
+        hue = fac[perm, 3]
+        # 1. random resized crop + horizontal flip, in sorted order: one bilinear resampling per image, its grid built per axis
+        x0, y0, w, h, flip = x0[perm], y0[perm], w[perm], h[perm], flip[perm]
         o = torch.arange(S, device=dev, dtype=x.dtype).mul_(2 / S).add_(1 / S - 1)   # output pixel centres in [-1, 1]
         gx = (w / W * (1 - 2 * flip.to(x.dtype)))[:, None] * o + ((x0 + w / 2) / W * 2 - 1)[:, None]
         gy = (h / H)[:, None] * o + ((y0 + h / 2) / H * 2 - 1)[:, None]
         grid = torch.stack(torch.broadcast_tensors(gx[:, None, :], gy[:, :, None]), -1).to(x.dtype)
-        x = F.grid_sample(x, grid, mode='bilinear', padding_mode='border', align_corners=False)   # a new tensor: changed in place below
-        # 2. colour jitter with p_jitter, its four operations in a random order per image
-        apply, fac, order = self.jitter_params(B, dev, generator)
-        at = (apply[:, None, None] & (order[:, :, None] == torch.arange(4, device=dev))).cpu()   # [B, position, op]: one sync
+        y = F.grid_sample(x.index_select(0, perm), grid, mode='bilinear', padding_mode='border', align_corners=False)
+        # 2. colour jitter with p_jitter, its four operations in a random order per image, in place on contiguous blocks
         for k in range(4):
-            for j in range(4):
-                i = at[:, k, j].nonzero()[:, 0].to(dev)
-                if len(i): x.index_copy_(0, i, _jitter_op(j, x.index_select(0, i), fac[i, j]))
+            for lo, hi in ((0, st[k]), (st[k + 1], st[4])):   # the jittered images without a hue shift here
+                if hi > lo: _linear_jitter(y[lo:hi], abc[:, lo:hi, k])
+            if st[k + 1] > st[k]: v = y[st[k]:st[k + 1]]; v.copy_(adjust_hue(v, hue[st[k]:st[k + 1]]))
+        y = y.index_select(0, torch.empty_like(perm).scatter_(0, perm, torch.arange(B, device=dev)))   # back to the input's order
         # 3. grayscale with p_gray
-        i = (R(B) < self.p_gray).nonzero()[:, 0]
-        if len(i): x.index_copy_(0, i, rgb_to_gray(x.index_select(0, i)).expand(-1, 3, -1, -1))
-        return x
+        i = gray.nonzero()[:, 0]
+        if len(i): y.index_copy_(0, i, rgb_to_gray(y.index_select(0, i)).expand(-1, 3, -1, -1))
+        return y
 
     def __repr__(self): return f"ExpertAugment(size={self.size}, scale={self.scale}, jitter={self.jitter}, p_jitter={self.p_jitter}, p_gray={self.p_gray}, p_flip={self.p_flip})"
 
