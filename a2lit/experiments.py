@@ -122,7 +122,8 @@ def _demo():
     "Shapes-10 on a laptop CPU: SimCLR, A1 and A2 with W-search, in minutes."
     return ExperimentConfig(
         preset='demo', seeds=(0,), rows=('simclr', 'a1-wsearch', 'a2-wsearch'),
-        train=TrainConfig(backbone='small', width=32, proj_dims=(512, 128), epochs=15, batch_size=256, optimizer='adam', lr=2e-3,
+        # Adam lr 6e-3: SimCLR 5-NN after 15 epochs 37.8% / 37.4% (seeds 0 / 1) against 34.5% / 33.1% at 2e-3 (1.5e-2: 37.2%)
+        train=TrainConfig(backbone='small', width=32, proj_dims=(512, 128), epochs=15, batch_size=256, optimizer='adam', lr=6e-3,
                           weight_decay=1e-6, warmup_epochs=1, viewmaker_width=8, viewmaker_blocks=2),  # a ViewMaker the CPU can afford
         gan=GanConfig(source='shipped', arch='demo'),
         invert=InvertConfig(steps=20, batch_size=500), views=ViewsConfig(n=4, max_steps=100),
