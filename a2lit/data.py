@@ -92,11 +92,16 @@ def load_artifact(path, check=True):
     return tensors, meta
 
 # %% ../nbs/00_data.ipynb #a7f1c0de
+def _no_momentum(sd):
+    "Parameter indices of Adam-style groups with beta1 = 0 (StyleGAN2's setting), whose `exp_avg` carries nothing to the next step."
+    return {pid for g in sd['param_groups'] if (g.get('betas') or (1,))[0] == 0 for pid in g['params']}
+
 def flatten_optimizer(opt: torch.optim.Optimizer, prefix: str) -> dict:
     "An optimizer's per-parameter state as flat tensors `{prefix}.{param index}.{key}` (numbers as tensors; 0-d tensors stored as [1], key suffixed `#0d`)."
-    out = {}
-    for pid, st in opt.state_dict()['state'].items():
+    sd, out = opt.state_dict(), {}
+    for pid, st in sd['state'].items():
         for k, v in st.items():
+            if k == 'exp_avg' and pid in _no_momentum(sd): continue   # Adam with beta1 = 0: exp_avg is the last gradient, overwritten by the next step
             v = v.detach().clone() if torch.is_tensor(v) else torch.tensor(v)
             out[f"{prefix}.{pid}.{k}" + ('#0d' if v.ndim == 0 else '')] = v.reshape(-1) if v.ndim == 0 else v
     return out
@@ -115,6 +120,8 @@ def unflatten_optimizer(opt: torch.optim.Optimizer, tensors: dict, prefix: str,
     n = sum(len(g['params']) for g in sd['param_groups'])
     if state and max(state) >= n: raise A2Error(f"optimizer state {prefix} has {max(state) + 1} parameters, the model {n}")
     if meta and 'param_groups' in meta: sd['param_groups'] = meta['param_groups']
+    for pid in _no_momentum(sd):   # what flatten_optimizer left out: any value gives the same next step (lerp with weight 1)
+        if 'exp_avg_sq' in state.get(pid, {}) and 'exp_avg' not in state[pid]: state[pid]['exp_avg'] = torch.zeros_like(state[pid]['exp_avg_sq'])
     sd['state'] = state; opt.load_state_dict(sd)
 
 # %% ../nbs/00_data.ipynb #e99cf588
