@@ -94,31 +94,33 @@ def evaluate(a, cfg, data, out, log):
 
 SNAPSHOT_FILES = ('log.txt', 'command.json', 'invocations.jsonl', 'classifier.safetensors', 'classifier.safetensors.json')
 
-def _copy_checkpoint(src_dir, dst_dir, gen):
-    "Copy the newest whole checkpoint of `src_dir` (with its JSON sidecar) into `dst_dir` atomically; drop older ones there."
+def _copy(f, dst_dir):
+    "Copy file `f` into `dst_dir` atomically."
     import shutil
     from a2lit.data import atomic_path
+    with atomic_path(dst_dir / f.name) as tmp: shutil.copyfile(f, tmp)
+
+def _copy_checkpoint(src_dir, dst_dir, gen):
+    "Copy the newest whole checkpoint of `src_dir` (with its JSON sidecar) into `dst_dir` atomically; drop older ones there."
     p = gen.latest_checkpoint(src_dir)
     if p is None: return None
     dst_dir.mkdir(parents=True, exist_ok=True)
     for f in (p, Path(str(p) + '.json')):
-        if f.exists():
-            with atomic_path(dst_dir / f.name) as tmp: shutil.copyfile(f, tmp)
+        if f.exists(): _copy(f, dst_dir)
     for old in dst_dir.glob('ckpt-*.safetensors*'):
         if not old.name.startswith(p.name): old.unlink()
     return dst_dir / p.name
 
 def snapshot(out: Path, dest: Path, gen, log):
     "What a later session needs to resume and judge the run: newest GAN and encoder checkpoints, the log, commands, evals, newest samples."
-    import shutil
-    from a2lit.data import atomic_path
     ck = _copy_checkpoint(out, dest, gen)
     if ck is None: raise SystemExit(f"no whole checkpoint in {out}: nothing to snapshot")
     enc = _copy_checkpoint(out / 'encoder', dest / 'encoder', gen) if (out / 'encoder').is_dir() else None
     extra = [out / f for f in SNAPSHOT_FILES if (out / f).exists()] + sorted(out.glob('eval-*.json'))
     extra += sorted(out.glob('eval-samples-*.png'))[-1:] + sorted(out.glob('samples-*.png'))[-1:]
-    for f in extra:
-        with atomic_path(dest / f.name) as tmp: shutil.copyfile(f, tmp)
+    for old in dest.glob('*samples-*.png'):                  # only the newest grids travel
+        if old.name not in {f.name for f in extra}: old.unlink()
+    for f in extra: _copy(f, dest)
     log(f"snapshot of {out} in {dest}: {ck.name}" + (f", encoder {enc.name}" if enc else '') + f", {len(extra)} other files")
 
 def main(argv=None):
@@ -145,7 +147,7 @@ def main(argv=None):
         if _copy_checkpoint(src, out, gen) is None: raise SystemExit(f"--resume-from {src}: no whole checkpoint there")
         if (src / 'encoder').is_dir(): _copy_checkpoint(src / 'encoder', out / 'encoder', gen)
         for f in SNAPSHOT_FILES:
-            if (src / f).exists() and not (out / f).exists(): (out / f).write_bytes((src / f).read_bytes())
+            if (src / f).exists() and not (out / f).exists(): _copy(src / f, out)
         log(f"copied the snapshot {src} into {out}")
     if not a.eval:
         rec = {'argv': sys.argv, 'args': vars(a), 'commit': commit, 'torch': torch.__version__, 'started': time.strftime('%Y-%m-%d %H:%M:%S'),
