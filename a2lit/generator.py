@@ -21,7 +21,8 @@ __all__ = ['QUALITY_TARGETS', 'DEMO_WEIGHTS', 'EqLinear', 'EqConv2d', 'ModConv',
            'Trainer', 'GANTrainer', 'EncoderConfig', 'Encoder', 'feature_distance', 'EncoderTrainer', 'save_encoder',
            'load_encoder', 'reconstruction_loss', 'invert', 'vgg_features', 'invert_dataset', 'frechet_distance',
            'classifier_outputs', 'psnr', 'sample_quality', 'reconstruction_quality', 'evaluate_generator',
-           'check_quality', 'show_reconstructions', 'show_samples', 'weights_dir', 'load_demo', 'export_weights']
+           'check_quality', 'show_reconstructions', 'show_samples', 'weights_dir', 'load_demo', 'unmet_targets',
+           'export_weights']
 
 # %% ../nbs/01_generator.ipynb #e5d90262
 def _lrelu(x): return F.leaky_relu(x, 0.2) * math.sqrt(2)   # gain sqrt(2) keeps the activations' second moment
@@ -779,11 +780,16 @@ def load_demo(device=None, folder=None):
                               f"and export them with a2lit.generator.export_weights")
     return load_generator(paths['generator'], device), load_encoder(paths['encoder'], device)
 
+def unmet_targets(meta: dict) -> list:
+    "The quality targets a shipped weight file's sidecar `meta` records as not met (empty when all are met)."
+    return sorted(k for k, ok in meta.get('targets_met', {}).items() if not ok)
+
 def export_weights(run: str | Path, dest=None, quality: dict | None = None, half: bool = True):
     "Copy the EMA generator and the encoder of a `tools/train_generator.py` run folder into `dest` (fp16 by default) with their provenance and `quality`."
     run, dest = Path(run), Path(dest) if dest else weights_dir()
     cmd = read_json(run / 'command.json')
     q = {k: v for k, v in (quality or {}).items() if not k.startswith('examples_')}
+    if q: q['targets_met'] = {k: bool(ok) for k, (_, _, ok) in check_quality(q).items()}   # recorded either way, never implied
     out = {}
     for kind, folder, prefix in (('generator', run, 'G_ema.'), ('encoder', run / 'encoder', 'E.')):
         ck = latest_checkpoint(folder)

@@ -10,7 +10,7 @@ from a2lit.data import A2Error, ImageSet, load_artifact, save_artifact, state_ha
 from a2lit.generator import (Generator, GeneratorConfig, Discriminator, Encoder, EncoderConfig, EncoderTrainer, GANConfig, GANTrainer,
                              ModConv, tiny_config, demo_config, paper_config, save_generator, load_generator, save_encoder, load_encoder,
                              invert, invert_dataset, reconstruction_loss, frechet_distance, psnr, from_uint8, latest_checkpoint,
-                             flatten_optimizer)
+                             flatten_optimizer, check_quality, export_weights, load_demo, unmet_targets)
 
 @pytest.fixture(scope='module')
 def G():
@@ -163,3 +163,31 @@ def test_shipped_weights_match_their_hashes():
     for p in sorted(WEIGHTS.glob('*.safetensors')):
         t, meta = load_artifact(p)   # refuses a file whose tensors do not match the hash in its sidecar
         for k in ('command', 'seed', 'commit', 'kimg', 'wall_s'): assert k in meta, (p, k)
+    required = {'psnr_train', 'psnr_test', 'acc_real', 'acc_recon', 'fd_generated', 'fd_real', 'max_prob_mean', 'targets_met'}
+    for p in sorted(WEIGHTS.glob('*.safetensors')):
+        meta = load_artifact(p, check=False)[1]
+        assert required <= set(meta), (p, required - set(meta))
+        # what the sidecar says about the targets is what the recorded numbers say, never more
+        fct.test_eq(meta['targets_met'], {k: ok for k, (_, _, ok) in check_quality(meta).items()})
+
+QUALITY = dict(psnr_train=27.5, psnr_test=24.0, acc_real=0.95, acc_recon=0.90, fd_generated=1.5, fd_real=0.1, max_prob_mean=0.85,
+               class_hist=[0.1] * 10)
+
+def test_export_weights_records_provenance_and_unmet_targets(tmp_path):
+    run, data = tmp_path / 'run', _data()
+    gcfg = GANConfig(tiny_config(16), batch_size=8)
+    gt = GANTrainer(gcfg, data, run).train(steps=2, progress=False)
+    EncoderTrainer(EncoderConfig.for_generator(gcfg.g, batch_size=8), gt.G_ema, data, run / 'encoder').train(steps=2, progress=False)
+    (run / 'command.json').write_text(json.dumps({'argv': ['tools/train_generator.py', '--out', str(run)], 'args': {'seed': 0},
+                                                   'commit': 'abc', 'torch': torch.__version__}))
+    paths = export_weights(run, tmp_path / 'w', QUALITY)
+    meta = load_artifact(paths['generator'])[1]
+    fct.test_eq((meta['kimg'], meta['seed'], meta['commit'], meta['dtype']), (gt.kimg, 0, 'abc', 'float16'))
+    fct.test_eq(meta['targets_met'], {'psnr_train': True, 'psnr_test': False, 'max_prob_mean': True, 'class_hist': True, 'acc_gap': True})
+    fct.test_eq(unmet_targets(meta), ['psnr_test'])
+    fct.test_eq(unmet_targets(load_artifact(paths['encoder'])[1]), ['psnr_test'])
+    G2, E2 = load_demo(folder=tmp_path / 'w')
+    z = torch.randn(3, G2.z_dim)
+    with torch.no_grad():   # the fp16 copy draws the training run's EMA generator's images up to fp16 rounding
+        fct.test_close(G2(z), gt.G_ema.eval()(z), eps=0.02)
+    fct.test_fail(lambda: load_demo(folder=tmp_path), contains='no shipped Shapes-10 weights')
