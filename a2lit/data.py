@@ -576,8 +576,15 @@ def fit_linear(x, y, num_classes, x_test=None, y_test=None, max_iter=200, wd=1e-
     return model, acc
 
 # %% ../nbs/00_data.ipynb #82b7e533
-def train_classifier(train: ImageSet, epochs=10, width=32, lr=2e-3, batch_size=128, seed=0, device=None, augment=True):
+def train_classifier(train: ImageSet, epochs=10, width=32, lr=2e-3, batch_size=128, seed=0, device=None, augment=True,
+                     target: str | None = None):   # a discrete factor of `train.factors` to predict instead of the class
     "A supervised `SmallConvNet` + linear head (flip and light crop augmentation), Adam with a one-cycle schedule."
+    if target is not None:
+        if not train.factors or target not in train.factors:
+            raise A2Error(f"target {target!r} is not a factor of this dataset (factors: {sorted(train.factors or {})})")
+        y = train.factors[target]
+        if y.is_floating_point(): raise A2Error(f"target {target!r} is a continuous factor; a classifier needs a discrete one")
+        train = ImageSet(train.images, y.long(), [str(i) for i in range(int(y.max()) + 1)], None, train.name)
     torch.manual_seed(seed); dev = get_device(device)
     net = torch.nn.Sequential(SmallConvNet(width), torch.nn.Linear(4 * width, train.num_classes)).to(dev)
     steps = epochs * (len(train) // batch_size)

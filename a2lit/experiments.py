@@ -16,10 +16,10 @@ from .evaluate import knn_accuracy, linear_probe, extract_features
 from .analysis import average_ranks, markdown_table, write_csv, plot_training_curves, view_pair_table
 
 # %% auto #0
-__all__ = ['ROWS', 'MAIN_TABLE', 'ABLATION', 'PRESETS', 'WEIGHTS', 'STAGES', 'DataConfig', 'GanConfig', 'InvertConfig',
-           'ViewsConfig', 'EvalConfig', 'ExperimentConfig', 'row_config', 'selected_rows', 'validate_config',
-           'get_config', 'run_dir', 'claim_run_dir', 'stage_key', 'stage_done', 'mark_done', 'load_data', 'stage_data',
-           'train_row', 'stage_simclr', 'TruncatedSynthesis', 'shipped_weights', 'generator_missing', 'stage_gan',
+__all__ = ['ROWS', 'MAIN_TABLE', 'ABLATION', 'PRESETS', 'WEIGHTS', 'TruncatedSynthesis', 'STAGES', 'DataConfig', 'GanConfig',
+           'InvertConfig', 'ViewsConfig', 'EvalConfig', 'ExperimentConfig', 'row_config', 'selected_rows',
+           'validate_config', 'get_config', 'run_dir', 'claim_run_dir', 'stage_key', 'stage_done', 'mark_done',
+           'load_data', 'stage_data', 'train_row', 'stage_simclr', 'shipped_weights', 'generator_missing', 'stage_gan',
            'load_g', 'stage_invert', 'stage_views', 'stage_train', 'stage_eval', 'row_label', 'results', 'results_rows',
            'results_markdown', 'view_pair_analysis', 'stage_report', 'Rank0Error', 'on_rank0', 'run',
            'set_deterministic', 'main']
@@ -341,14 +341,7 @@ def stage_simclr(cfg: ExperimentConfig, log=print) -> dict:
 # %% ../nbs/07_experiments.ipynb #fd9f6d0a
 WEIGHTS = Path(gen.__file__).parent / 'weights'   # the package's shipped weights
 
-class TruncatedSynthesis(torch.nn.Module):
-    "g(w) = G.synthesis(truncate(w, psi)): the paper applies truncation inside every synthesis call."
-    def __init__(self, G, psi=0.7):
-        super().__init__(); self.G, self.psi = G, psi
-    def forward(self, w): return self.G.synthesis(self.G.truncate(w, self.psi))
-    def untruncate(self, w):
-        "The latent whose truncation is `w`, so g(untruncate(w)) = G.synthesis(w)."
-        return w if self.psi == 1 else self.G.w_avg + (w - self.G.w_avg) / self.psi
+TruncatedSynthesis = gen.TruncatedSynthesis   # g(w) = G.synthesis(truncate(w, psi)), defined in 01_generator
 
 def shipped_weights(cfg: ExperimentConfig) -> dict:
     "The package's weight files for this dataset and generator config (they may not exist)."

@@ -16,13 +16,13 @@ from .data import (A2Error, write_json, read_json, save_artifact, load_artifact,
 # %% auto #0
 __all__ = ['QUALITY_TARGETS', 'DEMO_WEIGHTS', 'EqLinear', 'EqConv2d', 'ModConv', 'GeneratorConfig', 'paper_config', 'demo_config',
            'tiny_config', 'MappingNetwork', 'SynthesisLayer', 'ToRGB', 'SynthesisNetwork', 'Generator', 'to_uint8',
-           'from_uint8', 'check_state', 'config_diff', 'save_generator', 'load_generator', 'DBlock', 'minibatch_std',
-           'Discriminator', 'diff_augment', 'save_checkpoint', 'load_checkpoint', 'latest_checkpoint', 'GANConfig',
-           'Trainer', 'GANTrainer', 'EncoderConfig', 'Encoder', 'feature_distance', 'EncoderTrainer', 'save_encoder',
-           'load_encoder', 'reconstruction_loss', 'invert', 'vgg_features', 'invert_dataset', 'frechet_distance',
-           'classifier_outputs', 'psnr', 'sample_quality', 'reconstruction_quality', 'evaluate_generator',
-           'check_quality', 'show_reconstructions', 'show_samples', 'weights_dir', 'load_demo', 'unmet_targets',
-           'export_weights']
+           'from_uint8', 'TruncatedSynthesis', 'check_state', 'config_diff', 'save_generator', 'load_generator',
+           'DBlock', 'minibatch_std', 'Discriminator', 'diff_augment', 'save_checkpoint', 'load_checkpoint',
+           'latest_checkpoint', 'GANConfig', 'Trainer', 'GANTrainer', 'EncoderConfig', 'Encoder', 'feature_distance',
+           'EncoderTrainer', 'save_encoder', 'load_encoder', 'reconstruction_loss', 'invert', 'vgg_features',
+           'invert_dataset', 'frechet_distance', 'classifier_outputs', 'psnr', 'sample_quality',
+           'reconstruction_quality', 'evaluate_generator', 'check_quality', 'show_reconstructions', 'show_samples',
+           'weights_dir', 'load_demo', 'unmet_targets', 'export_weights']
 
 # %% ../nbs/01_generator.ipynb #e5d90262
 def _lrelu(x): return F.leaky_relu(x, 0.2) * math.sqrt(2)   # gain sqrt(2) keeps the activations' second moment
@@ -210,6 +210,16 @@ def to_uint8(x):
 def from_uint8(x):
     "uint8 images -> floats in [-1, 1] (floats are passed through)."
     return x.float() / 127.5 - 1 if x.dtype == torch.uint8 else x
+
+# %% ../nbs/01_generator.ipynb #aed55d85
+class TruncatedSynthesis(nn.Module):
+    "g(w) = G.synthesis(G.truncate(w, psi)): the paper's view generator, truncation inside every call."
+    def __init__(self, G: Generator, psi: float = 0.7):
+        super().__init__(); self.G, self.psi = G, psi
+    def forward(self, w): return self.G.synthesis(self.G.truncate(w, self.psi))
+    def untruncate(self, w):
+        "The latent whose truncation is `w`, so g(untruncate(w)) = G.synthesis(w)."
+        return w if self.psi == 1 else self.G.w_avg + (w - self.G.w_avg) / self.psi
 
 # %% ../nbs/01_generator.ipynb #4134d51e
 def check_state(module: nn.Module, state: dict, what='checkpoint'):

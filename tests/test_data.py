@@ -6,7 +6,7 @@ import pytest
 import torch
 import fastcore.test as fct
 from PIL import Image
-from a2lit.data import load_dataset, A2Error
+from a2lit.data import load_dataset, A2Error, ImageSet, train_classifier
 
 def _cifar_batch(path, n, label_key, seed, fine=False):
     r = np.random.default_rng(seed)
@@ -110,3 +110,12 @@ def test_tinyimagenet_errors(tmp_path):
 def test_unknown_names(tmp_path):
     fct.test_fail(lambda: load_dataset('imagenet', tmp_path), contains="unknown dataset 'imagenet'; expected one of shapes10")
     fct.test_fail(lambda: load_dataset('shapes10', tmp_path, split='validation'), contains="unknown split 'validation'")
+
+def test_train_classifier_on_a_factor():
+    g = torch.Generator().manual_seed(0)
+    ds = ImageSet(torch.randint(0, 256, (64, 3, 16, 16), dtype=torch.uint8, generator=g), torch.zeros(64, dtype=torch.long), ['x'],
+                  {'fg_hue': torch.arange(64) % 3, 'scale': torch.rand(64, generator=g)}, 'shapes10')
+    fct.test_fail(lambda: train_classifier(ds, target='nope'), contains="target 'nope' is not a factor of this dataset (factors: ['fg_hue', 'scale'])")
+    fct.test_fail(lambda: train_classifier(ds, target='scale'), contains="target 'scale' is a continuous factor")
+    net = train_classifier(ds, epochs=1, batch_size=32, target='fg_hue')
+    fct.test_eq(net[1].out_features, 3)   # one output per value of the factor
