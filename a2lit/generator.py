@@ -211,7 +211,7 @@ def from_uint8(x):
     "uint8 images -> floats in [-1, 1] (floats are passed through)."
     return x.float() / 127.5 - 1 if x.dtype == torch.uint8 else x
 
-# %% ../nbs/01_generator.ipynb #aed55d85
+# %% ../nbs/01_generator.ipynb #fee2888e
 class TruncatedSynthesis(nn.Module):
     "g(w) = G.synthesis(G.truncate(w, psi)): the paper's view generator, truncation inside every call."
     def __init__(self, G: Generator, psi: float = 0.7):
@@ -798,6 +798,8 @@ def export_weights(run: str | Path, dest=None, quality: dict | None = None, half
     "Copy the EMA generator and the encoder of a `tools/train_generator.py` run folder into `dest` (fp16 by default) with their provenance and `quality`."
     run, dest = Path(run), Path(dest) if dest else weights_dir()
     cmd = read_json(run / 'command.json')
+    inv = run / 'invocations.jsonl'   # every start and resume of the run, e.g. the GAN's command and then the encoder's
+    invocations = [' '.join(['python', *json.loads(l)['argv']]) for l in inv.read_text().splitlines() if l.strip()] if inv.exists() else []
     q = {k: v for k, v in (quality or {}).items() if not k.startswith('examples_')}
     if q: q['targets_met'] = {k: bool(ok) for k, (_, _, ok) in check_quality(q).items()}   # recorded either way, never implied
     out = {}
@@ -809,6 +811,6 @@ def export_weights(run: str | Path, dest=None, quality: dict | None = None, half
         config = asdict(GeneratorConfig(**meta['config']['g'])) if kind == 'generator' else meta['config']
         info = {'kind': kind, 'config': config, 'command': 'python ' + ' '.join(cmd['argv']), 'args': cmd['args'], 'commit': cmd['commit'],
                 'seed': cmd['args']['seed'], 'kimg': meta['kimg'], 'wall_s': meta['wall_s'], 'checkpoint': ck.name,
-                'torch': cmd['torch'], 'dtype': 'float16' if half else 'float32', **q}
+                'torch': cmd['torch'], 'dtype': 'float16' if half else 'float32', 'invocations': invocations, **q}
         out[kind] = save_artifact(dest / DEMO_WEIGHTS[kind], sd, info)
     return out

@@ -184,7 +184,7 @@ def test_export_weights_records_provenance_and_unmet_targets(tmp_path):
     meta = load_artifact(paths['generator'])[1]
     fct.test_eq((meta['kimg'], meta['seed'], meta['commit'], meta['dtype']), (gt.kimg, 0, 'abc', 'float16'))
     fct.test_eq(meta['targets_met'], {'psnr_train': True, 'psnr_test': False, 'max_prob_mean': True, 'class_hist': True, 'acc_gap': True})
-    fct.test_eq(unmet_targets(meta), ['psnr_test'])
+    fct.test_eq(unmet_targets(meta), ['psnr_test']); fct.test_eq(meta['invocations'], [])   # no invocations.jsonl in this run folder
     fct.test_eq(unmet_targets(load_artifact(paths['encoder'])[1]), ['psnr_test'])
     G2, E2 = load_demo(folder=tmp_path / 'w')
     z = torch.randn(3, G2.z_dim)
