@@ -1,0 +1,55 @@
+"""Keep a real run's report in the repository and paste its tables into the README notebook (nbs/index.ipynb).
+
+    python tools/paste_report.py RUN_DIR --log LOG --wall-s SECONDS [--commit SHA] [--note "..."] [--dest reports/PRESET]
+
+RUN_DIR is a finished run folder (out/PRESET, with report/ and train/). Its results.md, results.csv, view_pairs.csv and
+training_curves.png, each training run's metrics.csv, the log and a run.json (command, commit, machine, wall time) are copied
+to --dest; the README section between <!-- PRESET --> and <!-- /PRESET --> is replaced by the report as written, headed by
+where and how it ran and by what its SimCLR row means next to raw pixels. Then run tools/readme.py.
+"""
+import argparse, csv, json, os, platform, re, shutil, time
+from pathlib import Path
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('run', help='the finished run folder, e.g. /tmp/clone/runs/shapes10-full')
+    p.add_argument('--log', required=True, help="the run's console output")
+    p.add_argument('--wall-s', type=int, required=True, help="the run's wall time in seconds")
+    p.add_argument('--commit', default='', help='the commit the run used')
+    p.add_argument('--note', default='', help='one sentence on the conditions (what else ran, ...)')
+    p.add_argument('--dest', default=None, help='default: reports/<preset>')
+    p.add_argument('--index', default='nbs/index.ipynb')
+    a = p.parse_args(argv)
+    import torch
+    src = Path(a.run); preset = src.name; dst = Path(a.dest or f'reports/{preset}')
+    if not (src / 'report' / 'results.md').exists(): raise SystemExit(f"{src} has no report/results.md: is the run finished?")
+    (dst / 'metrics').mkdir(parents=True, exist_ok=True)
+    for f in ('results.md', 'results.csv', 'view_pairs.csv', 'training_curves.png'):
+        if (src / 'report' / f).exists(): shutil.copyfile(src / 'report' / f, dst / f)
+    for d in sorted(q for q in (src / 'train').iterdir() if q.is_dir()): shutil.copyfile(d / 'metrics.csv', dst / 'metrics' / f'{d.name}.csv')
+    shutil.copyfile(a.log, dst / 'log.txt')
+    rec = {'command': f'a2lit run {preset}', 'where': 'a fresh git clone', 'commit': a.commit, 'wall_s_a2lit_run': a.wall_s,
+           'written': time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()), 'machine': platform.platform(), 'cpus': os.cpu_count(),
+           'gpu': torch.cuda.get_device_name(0) if torch.cuda.is_available() else None, 'torch': torch.__version__, 'note': a.note}
+    (dst / 'run.json').write_text(json.dumps(rec, indent=1) + '\n')
+    md = (dst / 'results.md').read_text()
+    raw = dict(zip(('knn5', 'knn5_cos', 'linear'), map(float, re.findall(r'([0-9.]+)%', next(l for l in md.splitlines() if l.startswith('Raw pixels'))))))
+    sim = next(r for r in csv.DictReader(open(dst / 'results.csv')) if r['row'] == 'simclr')
+    k, lin = float(sim['knn5_mean']), float(sim['linear_mean'])
+    caveat = (f"SimCLR's 5-NN accuracy here ({k:.2f}%) is {'below' if k < raw['knn5'] else 'above'} raw pixels' ({raw['knn5']:.2f}%)"
+              + (", so the 5-NN column compares rows with each other only" if k < raw['knn5'] else '')
+              + f"; on the linear probe SimCLR ({lin:.2f}%) {'is far above' if lin > 1.5 * raw['linear'] else 'is not far above'} raw pixels ({raw['linear']:.2f}%).")
+    body = md.split('\n', 1)[1].strip().replace('\n## ', '\n#### ')
+    head = (f"## Shapes-10, every row: `a2lit run {preset}`\n" if preset == 'shapes10-full' else f"## `a2lit run {preset}`\n") + (
+            f"The report of a real run (`{dst}/`, pasted as it was written): {rec['where']}, {rec['cpus']} CPU cores, "
+            f"{'GPU ' + rec['gpu'] if rec['gpu'] else 'no GPU'}, torch {rec['torch']}, {a.wall_s / 60:.0f} minutes. {a.note} {caveat}\n\n")
+    nb = json.load(open(a.index)); c = nb['cells'][1]; s = ''.join(c['source'])
+    o, e = f'<!-- {preset} -->', f'<!-- /{preset} -->'
+    block = f"{o}\n{head}{body}\n{e}\n\n"
+    if o in s: s = s[:s.index(o)] + block + s[s.index(e) + len(e):].lstrip('\n')
+    else: i = s.index('## CIFAR-10, CIFAR-100'); s = s[:i] + block + s[i:]
+    c['source'] = s.splitlines(keepends=True)
+    with open(a.index, 'w') as f: json.dump(nb, f, indent=1, ensure_ascii=False); f.write('\n')
+    print(block)
+
+if __name__ == '__main__': main()
