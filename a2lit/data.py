@@ -541,11 +541,15 @@ def _conv_bn(ci, co, stride):
     return torch.nn.Sequential(torch.nn.Conv2d(ci, co, 3, stride, 1, bias=False), torch.nn.BatchNorm2d(co), torch.nn.ReLU(inplace=True))
 
 class SmallConvNet(torch.nn.Sequential):
-    "A 4-layer conv-BN-ReLU backbone for 32 px images on a CPU: 16x16 after the stem, global average pool to `4*width` features."
-    def __init__(self, width: int = 32):
-        super().__init__(_conv_bn(3, width, 2), _conv_bn(width, width, 1), _conv_bn(width, 2 * width, 2),
-                         _conv_bn(2 * width, 4 * width, 2), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
-        self.out_dim = 4 * width
+    "A conv-BN-ReLU backbone for 32 px images on a CPU: 16x16 after the stem, global average pool to `out_dim` features."
+    def __init__(self, width: int = 32,   # channels of the first stage (then 2x, 4x, 8x)
+                 stages: int = 4):        # 4: pool a 4x4 map of 4*width channels; 5: one more stride-2 conv, 2x2 of 8*width
+        if stages not in (4, 5): raise A2Error(f"SmallConvNet has 4 or 5 stages, got stages={stages}")
+        layers = [_conv_bn(3, width, 2), _conv_bn(width, width, 1), _conv_bn(width, 2 * width, 2), _conv_bn(2 * width, 4 * width, 2)]
+        if stages == 5: layers.append(_conv_bn(4 * width, 8 * width, 2))
+        super().__init__(*layers, torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
+        self.out_dim = (4 if stages == 4 else 8) * width
+
 
 # %% ../nbs/00_data.ipynb #e73b67a6
 @torch.no_grad()

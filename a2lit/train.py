@@ -38,7 +38,8 @@ class ResNet18Cifar(ResNet):
             elif isinstance(m, nn.BatchNorm2d): nn.init.ones_(m.weight); nn.init.zeros_(m.bias)
 
 # %% ../nbs/04_train.ipynb #bc9bb786
-BACKBONES = {'resnet18': ResNet18Cifar, 'small': SmallConvNet}
+def _small5(width: int = 32): return SmallConvNet(width, stages=5)
+BACKBONES = {'resnet18': ResNet18Cifar, 'small': SmallConvNet, 'small5': _small5}   # small5: the CPU demo's (see 00_data)
 
 def projector(in_dim: int, dims=(2048, 2048)) -> nn.Sequential:
     "MLP head in_dim -> dims[0] -> ... -> dims[-1]: Linear-BN-ReLU between, BN on the output (the paper's CIFAR head is 512-2048-2048)."

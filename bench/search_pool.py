@@ -22,13 +22,13 @@ def main():
     torch.set_num_threads(a.threads); torch.manual_seed(0)
     G = gen.Generator(gen.demo_config(32)).eval().requires_grad_(False); G.estimate_mean_w(1024)
     g = TruncatedSynthesis(G)
-    f = Encoder(ContrastiveModel('small', 32, (512, 128)).eval(), 'shapes10').requires_grad_(False)
+    f = Encoder(ContrastiveModel('small5', 32, (512, 128)).eval(), 'shapes10').requires_grad_(False)
     w0 = G.broadcast(G.map(torch.randn(a.images, G.cfg.z_dim, generator=torch.Generator().manual_seed(1))))
     hp = dict(n=a.n, max_steps=a.steps, tol=0.0)
     ours_pool, peer_pool = max(1, 256 // a.n), 256
     print(f"machine: {platform.platform()}, {platform.processor() or platform.machine()}, {os.cpu_count()} cpus; torch {torch.__version__}, "
           f"{torch.get_num_threads()} thread(s); load average {os.getloadavg()[0]:.2f}")
-    print(f"sizes: {a.images} images x {a.n} views x {a.steps} steps; demo generator (W+ {G.num_ws} x {G.w_dim}, 32 px), SmallConvNet(32) f; "
+    print(f"sizes: {a.images} images x {a.n} views x {a.steps} steps; demo generator (W+ {G.num_ws} x {G.w_dim}, 32 px), SmallConvNet(32, 5 stages) f; "
           f"ours: pool {ours_pool} images ({ours_pool * a.n} latents per batch), peer: pool {peer_pool} images ({min(peer_pool, a.images) * a.n} latents)")
     work = a.images * a.n * (a.steps + 1)                 # forward passes of the searched views (the last step only measures)
     t = {'ours': [], 'peer': []}

@@ -118,11 +118,11 @@ def bench(label, cfg, n, rounds, lightly_warmup):
 print(f"machine: {platform.platform()}, {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; torch {torch.__version__}, "
       f"{torch.get_num_threads()} threads, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}; lightly workers {a.workers}")
 print(f"data: Shapes-10 train ({len(full)} images, {full.size}x{full.size}); load average at start: {os.getloadavg()[0]:.2f}", flush=True)
-demo = TrainConfig(backbone='small', width=32, proj_dims=(512, 128), batch_size=a.batch)   # the CPU demo's network
+demo = TrainConfig(backbone='small5', width=32, proj_dims=(512, 128), batch_size=a.batch)   # the CPU demo's network
 resnet = TrainConfig(backbone='resnet18', width=64, proj_dims=(2048, 2048), batch_size=a.resnet_batch)   # the paper's network
 # lightly's warm-up: with a fast model its workers are the bottleneck, and the timed windows must not start on the batches they
 # prefetched during start-up (2 per worker), so 2 * workers + 1 untimed steps; with ResNet-18 the queue stays full anyway
 if not a.skip_resnet: bench('ResNet18Cifar(64), projector 512-2048-2048', resnet, a.resnet_n, a.resnet_rounds, 2)
-m = bench('SmallConvNet(32) (demo backbone), projector 128-512-128', demo, a.n, a.rounds, 2 * a.workers + 1)
+m = bench('SmallConvNet(32, 5 stages) (demo backbone), projector 256-512-128', demo, a.n, a.rounds, 2 * a.workers + 1)
 print(f"load average at end: {os.getloadavg()[0]:.2f}")
 print(f"speedup: {m['ours'] / m['lightly']:.2f}x (ours vs lightly SimCLR pipeline)")
