@@ -538,10 +538,11 @@ def stage_report(cfg: ExperimentConfig, log=print) -> dict:
         (ka, ska), (kb, skb) = res['a2-wsearch']['knn5'], res['simclr']['knn5']
         pm = lambda m, s: f"{100 * m:.2f} ± {100 * s:.2f}" if len(cfg.seeds) > 1 else f"{100 * m:.2f}"
         md.append(f"\nA2 with W-search vs SimCLR: linear {100 * (a - b):+.2f} points ({pm(a, sa)} vs {pm(b, sb)}), "
-                  f"5-NN {100 * (ka - kb):+.2f} points; A2 W-search {'beat' if a > b else 'did not beat'} SimCLR on the linear probe here.")
+                  f"5-NN {100 * (ka - kb):+.2f} points: A2 W-search's mean linear accuracy is {'above' if a > b else 'not above'} SimCLR's here.")
         if len(cfg.seeds) > 1:
             spread = max(v[m][1] for v in res.values() for m in ('linear', 'knn5'))
-            md.append(f"Largest seed-to-seed std of any row: {100 * spread:.2f} points; a difference between rows smaller than about twice that is not resolved by this run.")
+            md.append(f"Largest seed-to-seed std of any row: {100 * spread:.2f} points; a difference between rows smaller than about twice that is not resolved by this run"
+                      f" (so the linear difference above {'is' if abs(a - b) > 2 * spread else 'is not'} resolved).")
         else: md.append("One seed: the seed-to-seed spread is not measured, so this run cannot say whether the difference is more than noise.")
     pairs = view_pair_analysis(cfg)
     if pairs:
