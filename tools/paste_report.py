@@ -29,7 +29,7 @@ def main(argv=None):
     for d in sorted(q for q in (src / 'train').iterdir() if q.is_dir()): shutil.copyfile(d / 'metrics.csv', dst / 'metrics' / f'{d.name}.csv')
     shutil.copyfile(a.log, dst / 'log.txt')
     rec = {'command': f'a2lit run {preset}', 'where': 'a fresh git clone', 'commit': a.commit, 'wall_s_a2lit_run': a.wall_s,
-           'written': time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()), 'machine': platform.platform(), 'cpus': os.cpu_count(),
+           'finished': time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime((src / 'report' / 'results.md').stat().st_mtime)), 'machine': platform.platform(), 'cpus': os.cpu_count(),
            'gpu': torch.cuda.get_device_name(0) if torch.cuda.is_available() else None, 'torch': torch.__version__, 'note': a.note}
     (dst / 'run.json').write_text(json.dumps(rec, indent=1) + '\n')
     md = (dst / 'results.md').read_text()
