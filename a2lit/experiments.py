@@ -129,7 +129,7 @@ def _demo():
         # the 15-minute budget: 50 epochs (125k images per run).
         data=DataConfig(train_subset=2_500),
         # Adam lr 6e-3: SimCLR 5-NN after 15 epochs on 10,000 images 37.8% / 37.4% (seeds 0 / 1) against 34.5% / 33.1% at 2e-3 (1.5e-2: 37.2%).
-        # The 5-stage SmallConvNet: SimCLR 5-NN 50.1% vs 31.6% with 4 stages, linear 72.4% vs 52.4% (5,000 x 30 epochs; tools/calibrate.py,
+        # The 5-stage SmallConvNet: SimCLR 5-NN 50.1% vs 31.6% with 4 stages, linear 72.4% vs 52.3% (5,000 x 30 epochs; tools/calibrate.py,
         # records in reports/calibration/), for ~20% more time per step (30 epochs on one thread: 168 s vs 139 s)
         train=TrainConfig(backbone='small5', width=32, proj_dims=(512, 128), epochs=50, batch_size=256, optimizer='adam', lr=6e-3,
                           weight_decay=1e-6, warmup_epochs=1, viewmaker_width=8, viewmaker_blocks=2),  # a ViewMaker the CPU can afford

@@ -3,16 +3,18 @@
     OMP_WAIT_POLICY=PASSIVE python tools/calibrate.py [FIELD=VALUE ...] [--backbone small5] [--epochs 30] [--n 5000] [--tau 0.5]
 
 FIELD=VALUE set Shapes10Config fields (JSON values: n_hues=2, scale=[0.4,0.8], texture=0). Measured on the 2,000 test images:
-5-NN (Euclidean and cosine) and an L-BFGS linear probe, on standardised raw pixels and on the frozen backbone of a SimCLR run
-with the demo presets' settings (Adam 6e-3, batch 256, projector 512-128, 1 warm-up epoch) on the first --n training images;
+5-NN (Euclidean and cosine) and an L-BFGS linear probe, scored as the demo preset scores its rows, on standardised raw pixels and on
+the frozen backbone of a SimCLR run with the demo preset's training settings (Adam, batch 256, projector 512-128) on the first --n
+training images;
 with --supervised also the 5-NN of a supervised SmallConvNet. Each probe appends its record to --record.
 """
-import argparse, json, os, platform, subprocess, sys, time
+import argparse, dataclasses, json, os, platform, subprocess, time
 from pathlib import Path
 import torch, torch.nn as nn
 from a2lit.data import load_dataset, Shapes10Config, train_classifier
-from a2lit.evaluate import extract_features, knn_accuracy, linear_probe
-from a2lit.train import Trainer, TrainConfig
+from a2lit.evaluate import extract_features, knn_accuracy
+from a2lit.experiments import PRESETS, _scores
+from a2lit.train import Trainer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,11 +29,6 @@ def parse_fields(items):
         except json.JSONDecodeError: raise SystemExit(f"calibrate: {k}: {v!r} is not a JSON value (e.g. 2, 0.35, [0.4,0.8])") from None
         kw[k] = tuple(val) if isinstance(val, list) else val
     return kw
-
-def scores(tr_x, tr_y, te_x, te_y):
-    "5-NN Euclidean, 5-NN cosine and L-BFGS linear-probe accuracy (fractions) of features on the test split."
-    return dict(knn5=knn_accuracy(tr_x, tr_y, te_x, te_y), knn5_cos=knn_accuracy(tr_x, tr_y, te_x, te_y, metric='cosine'),
-                linear=float(linear_probe(tr_x, tr_y, te_x, te_y, method='lbfgs')))
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -50,17 +47,18 @@ def main(argv=None):
     train = train.subset(torch.arange(a.n))
     rec = dict(note=a.note, data=kw, backbone=a.backbone, width=a.width, epochs=a.epochs, n=a.n, tau=a.tau, lr=a.lr, seed=a.seed)
     px = [extract_features(nn.Identity(), d.images, 'shapes10') for d in (train, test)]
-    rec['raw'] = scores(px[0], train.labels, px[1], test.labels)
+    demo = PRESETS['demo']()   # its evaluation (5-NN, cosine 5-NN, L-BFGS probe) and its SimCLR training settings
+    scores = lambda f: _scores(demo, f[0], train.labels, f[1], test.labels, train.num_classes)
+    rec['raw'] = scores(px)
     if a.supervised:
         net = train_classifier(train, epochs=10, seed=a.seed)[0]
         fx = [extract_features(net, d.images, 'shapes10') for d in (train, test)]
         rec['supervised_knn5'] = knn_accuracy(fx[0], train.labels, fx[1], test.labels)
-    tc = TrainConfig(backbone=a.backbone, width=a.width, proj_dims=(512, 128), epochs=a.epochs, batch_size=256, optimizer='adam',
-                     lr=a.lr, weight_decay=1e-6, warmup_epochs=1, tau=a.tau, seed=a.seed)
+    tc = dataclasses.replace(demo.train, backbone=a.backbone, width=a.width, epochs=a.epochs, lr=a.lr, tau=a.tau, seed=a.seed)
     t1 = time.time(); tr = Trainer(tc, train, progress=False, log=lambda s: None); tr.fit()
     rec['simclr_s'] = round(time.time() - t1, 1)
     fx = [extract_features(tr.model.backbone, d.images, 'shapes10') for d in (train, test)]
-    rec['simclr'] = scores(fx[0], train.labels, fx[1], test.labels)
+    rec['simclr'] = scores(fx)
     commit = subprocess.run(['git', '-C', str(ROOT), 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True).stdout.strip()
     rec.update(total_s=round(time.time() - t0, 1), threads=torch.get_num_threads(), torch=torch.__version__, machine=platform.machine(),
                cpus=os.cpu_count(), commit=commit, when=time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()))

@@ -7,7 +7,7 @@ training_curves.png, each training run's metrics.csv, the log and a run.json (co
 to --dest; the README section between <!-- PRESET --> and <!-- /PRESET --> is replaced by the report as written, headed by
 where and how it ran and by what its SimCLR row means next to raw pixels. Then run tools/readme.py.
 """
-import argparse, csv, json, os, platform, re, shutil, time
+import argparse, csv, json, os, platform, shutil, time
 from pathlib import Path
 
 def main(argv=None):
@@ -33,7 +33,7 @@ def main(argv=None):
            'gpu': torch.cuda.get_device_name(0) if torch.cuda.is_available() else None, 'torch': torch.__version__, 'note': a.note}
     (dst / 'run.json').write_text(json.dumps(rec, indent=1) + '\n')
     md = (dst / 'results.md').read_text()
-    raw = dict(zip(('knn5', 'knn5_cos', 'linear'), map(float, re.findall(r'([0-9.]+)%', next(l for l in md.splitlines() if l.startswith('Raw pixels'))))))
+    raw = {k: 100 * v for k, v in json.loads((src / 'eval' / 'raw-pixels.json').read_text()).items()}   # fractions, as the eval stage wrote them
     sim = next(r for r in csv.DictReader(open(dst / 'results.csv')) if r['row'] == 'simclr')
     k, lin = float(sim['knn5_mean']), float(sim['linear_mean'])
     caveat = (f"SimCLR's 5-NN accuracy here ({k:.2f}%) is {'below' if k < raw['knn5'] else 'above'} raw pixels' ({raw['knn5']:.2f}%)"
