@@ -4,7 +4,11 @@
  (iii) the floor: the model step alone (forward, loss, backward, SGD step) on one fixed pre-augmented batch.
 Images/s count dataset images (each gives two views). Medians of timed windows after warm-up; methods run in blocks, repeated in rounds.
 ResNet-18 runs at a small batch and few steps so that it finishes in minutes on 2 CPU cores; the demo backbone's numbers come last.
-Run when the machine is quiet: OMP_WAIT_POLICY=PASSIVE .venv/bin/python bench/train.py [--rounds 2] [--skip-resnet]"""
+Run when the machine is quiet, in the default OpenMP setting: .venv/bin/python bench/train.py [--rounds 2] [--skip-resnet]
+OMP_WAIT_POLICY=PASSIVE (right when two jobs share the cores) puts every worker thread to sleep after each operation, and waking
+them costs more than a small operation itself: measured here (2 cores, 2 threads) the augmentation of 512 views took 18 ms with
+PASSIVE vs 7 ms unset, so ours/floor fell from 0.91 to 0.85, while lightly's pipeline (2 worker processes + the main one) was faster
+with PASSIVE (915 vs ~730 images/s): run both settings when comparing, the script prints which one it ran under."""
 import argparse, dataclasses, os, platform, statistics, tempfile, time
 import psutil, torch
 from PIL import Image
