@@ -209,6 +209,8 @@ class Shapes10Config:
                                 # here: 5-NN 32% with 3 hues, 27% with 4, 20% with 6; colour is the shortcut)
     texture: float = 0.3        # amplitude of the background's low-frequency noise
     p_distractor: float = 0.3   # probability of an occluding disc
+    aspect: float = 0.0         # max |log stretch|: each shape stretched by e^a along its own x axis and e^-a along y
+                                # (area kept), a uniform in [-aspect, aspect]; 0.29 matches the crops' 3/4-4/3 ratio
     supersample: int = 2        # render at 2x and average-pool: antialiased edges
 
 # %% ../nbs/00_data.ipynb #9a398a67
@@ -231,6 +233,7 @@ def draw_shapes10_factors(n: int, seed: int, cfg: Shapes10Config = Shapes10Confi
     f['distractor'] = U(n) < cfg.p_distractor
     f['d_x'], f['d_y'], f['d_r'] = (U(n) * 2 - 1) * 0.8, (U(n) * 2 - 1) * 0.8, 0.1 + 0.12 * U(n)
     f['d_hue'], f['d_sat'], f['d_val'] = U(n), 0.2 + 0.6 * U(n), 0.3 + 0.7 * U(n)
+    f['stretch'] = (U(n) * 2 - 1) * cfg.aspect   # drawn last: with aspect 0 every other factor is as before
     return f
 
 def render_shapes10_factors(f: dict, cfg: Shapes10Config = Shapes10Config()):
@@ -241,7 +244,8 @@ def render_shapes10_factors(f: dict, cfg: Shapes10Config = Shapes10Config()):
     yy, xx = torch.meshgrid(lin, lin, indexing='ij')
     ca, sa = torch.cos(col('angle')), torch.sin(col('angle'))
     dx, dy = xx - col('cx'), yy - col('cy')
-    u, v = (ca * dx + sa * dy) / col('scale'), (-sa * dx + ca * dy) / col('scale')
+    st = torch.exp(col('stretch')) if 'stretch' in f else 1.0   # factors saved before the field existed have none
+    u, v = (ca * dx + sa * dy) / (col('scale') * st), (-sa * dx + ca * dy) * st / col('scale')
     mask = torch.zeros(n, S, S, dtype=torch.bool)
     for c in range(10):   # a loop over the 10 classes, never over images
         i = (f['label'] == c).nonzero()[:, 0]

@@ -1,6 +1,6 @@
 """Calibrate Shapes-10 (DESIGN.md): raw pixels vs a short SimCLR run on a variant of the data, one JSON line per probe.
 
-    OMP_WAIT_POLICY=PASSIVE python tools/calibrate.py [FIELD=VALUE ...] [--backbone small5] [--epochs 30] [--n 5000] [--tau 0.5]
+    OMP_WAIT_POLICY=PASSIVE python tools/calibrate.py [FIELD=VALUE ...] [--backbone small5] [--epochs 30] [--n 5000] [--tau 0.5] [--batch 256]
 
 FIELD=VALUE set Shapes10Config fields (JSON values: n_hues=2, scale=[0.4,0.8], texture=0). Measured on the 2,000 test images:
 5-NN (Euclidean and cosine) and an L-BFGS linear probe, scored as the demo preset scores its rows, on standardised raw pixels and on
@@ -35,7 +35,7 @@ def main(argv=None):
     p.add_argument('fields', nargs='*', help='Shapes10Config overrides, FIELD=VALUE')
     p.add_argument('--backbone', default='small5'); p.add_argument('--width', type=int, default=32)
     p.add_argument('--epochs', type=int, default=30); p.add_argument('--n', type=int, default=5000, help='training images (the first N)')
-    p.add_argument('--tau', type=float, default=0.5); p.add_argument('--lr', type=float, default=6e-3); p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--tau', type=float, default=0.5); p.add_argument('--lr', type=float, default=6e-3); p.add_argument('--batch', type=int, default=256); p.add_argument('--seed', type=int, default=0)
     p.add_argument('--supervised', action='store_true'); p.add_argument('--threads', type=int, default=0, help='torch threads (0: default)')
     p.add_argument('--note', default='', help='conditions, e.g. what else was running'); p.add_argument('--data', default=str(ROOT / 'data')); p.add_argument('--record', default=str(ROOT / 'reports/calibration/probes.jsonl'))
     a = p.parse_args(argv)
@@ -45,7 +45,7 @@ def main(argv=None):
     train, test = load_dataset('shapes10', a.data, 'train', shapes10=cfg), load_dataset('shapes10', a.data, 'test', shapes10=cfg)
     if not 256 <= a.n <= len(train): raise SystemExit(f"calibrate: --n must be between 256 and {len(train)}, got {a.n}")
     train = train.subset(torch.arange(a.n))
-    rec = dict(note=a.note, data=kw, backbone=a.backbone, width=a.width, epochs=a.epochs, n=a.n, tau=a.tau, lr=a.lr, seed=a.seed)
+    rec = dict(note=a.note, data=kw, backbone=a.backbone, width=a.width, epochs=a.epochs, n=a.n, tau=a.tau, lr=a.lr, batch=a.batch, seed=a.seed)
     px = [extract_features(nn.Identity(), d.images, 'shapes10') for d in (train, test)]
     demo = PRESETS['demo']()   # its evaluation (5-NN, cosine 5-NN, L-BFGS probe) and its SimCLR training settings
     scores = lambda f: _scores(demo, f[0], train.labels, f[1], test.labels, train.num_classes)
@@ -54,7 +54,7 @@ def main(argv=None):
         net = train_classifier(train, epochs=10, seed=a.seed)[0]
         fx = [extract_features(net, d.images, 'shapes10') for d in (train, test)]
         rec['supervised_knn5'] = knn_accuracy(fx[0], train.labels, fx[1], test.labels)
-    tc = dataclasses.replace(demo.train, backbone=a.backbone, width=a.width, epochs=a.epochs, lr=a.lr, tau=a.tau, seed=a.seed)
+    tc = dataclasses.replace(demo.train, backbone=a.backbone, width=a.width, epochs=a.epochs, lr=a.lr, tau=a.tau, batch_size=a.batch, seed=a.seed)
     t1 = time.time(); tr = Trainer(tc, train, progress=False, log=lambda s: None); tr.fit()
     rec['simclr_s'] = round(time.time() - t1, 1)
     fx = [extract_features(tr.model.backbone, d.images, 'shapes10') for d in (train, test)]
