@@ -244,7 +244,7 @@ def render_shapes10_factors(f: dict, cfg: Shapes10Config = Shapes10Config()):
     yy, xx = torch.meshgrid(lin, lin, indexing='ij')
     ca, sa = torch.cos(col('angle')), torch.sin(col('angle'))
     dx, dy = xx - col('cx'), yy - col('cy')
-    st = torch.exp(col('stretch')) if 'stretch' in f else 1.0   # factors saved before the field existed have none
+    st = torch.exp(col('stretch'))
     u, v = (ca * dx + sa * dy) / (col('scale') * st), (-sa * dx + ca * dy) * st / col('scale')
     mask = torch.zeros(n, S, S, dtype=torch.bool)
     for c in range(10):   # a loop over the 10 classes, never over images

@@ -133,7 +133,7 @@ def _demo():
         # records in reports/calibration/), for ~20% more time per step (30 epochs on one thread: 168 s vs 139 s)
         # Batch 64 at Adam lr 3e-3: 4x the steps for the same images, SimCLR 5-NN 58.3% / linear 79.6% against 50.1% / 72.4% at batch 256
         # and lr 6e-3 (5,000 x 30 epochs; batch 64 at 6e-3: 56.9%, 128: 54.9%); the demo took 973 s at batch 64 (reports/demo: SimCLR 5-NN
-        # 48.1% / linear 71.2%, was 39.9% / 65.0% at batch 256 in 793 s): its runs with three views lose ~25% images/s at the small batch
+        # 48.1% / linear 71.2%, was 39.9% / 65.0% at batch 256 in 793 s): A2's three-view runs went from ~1,190 to ~930 images/s at the small batch
         train=TrainConfig(backbone='small5', width=32, proj_dims=(512, 128), epochs=50, batch_size=64, optimizer='adam', lr=3e-3,
                           weight_decay=1e-6, warmup_epochs=1, viewmaker_width=8, viewmaker_blocks=2),  # a ViewMaker the CPU can afford
         gan=GanConfig(source='shipped', arch='demo'),

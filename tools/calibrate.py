@@ -1,6 +1,6 @@
 """Calibrate Shapes-10 (DESIGN.md): raw pixels vs a short SimCLR run on a variant of the data, one JSON line per probe.
 
-    OMP_WAIT_POLICY=PASSIVE python tools/calibrate.py [FIELD=VALUE ...] [--backbone small5] [--epochs 30] [--n 5000] [--tau 0.5] [--batch B] [--lr LR]
+    OMP_WAIT_POLICY=PASSIVE python tools/calibrate.py [FIELD=VALUE ...] [--backbone small5] [--epochs 30] [--n 5000] [--tau T] [--batch B] [--lr LR]
 
 FIELD=VALUE set Shapes10Config fields (JSON values: n_hues=2, scale=[0.4,0.8], texture=0). Measured on the 2,000 test images:
 5-NN (Euclidean and cosine) and an L-BFGS linear probe, scored as the demo preset scores its rows, on standardised raw pixels and on
@@ -35,7 +35,7 @@ def main(argv=None):
     p.add_argument('fields', nargs='*', help='Shapes10Config overrides, FIELD=VALUE')
     p.add_argument('--backbone', default='small5'); p.add_argument('--width', type=int, default=32)
     p.add_argument('--epochs', type=int, default=30); p.add_argument('--n', type=int, default=5000, help='training images (the first N)')
-    p.add_argument('--tau', type=float, default=0.5); p.add_argument('--lr', type=float, default=None, help="default: the demo preset's"); p.add_argument('--batch', type=int, default=None, help="default: the demo preset's"); p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--tau', type=float, default=None, help="default: the demo preset's"); p.add_argument('--lr', type=float, default=None, help="default: the demo preset's"); p.add_argument('--batch', type=int, default=None, help="default: the demo preset's"); p.add_argument('--seed', type=int, default=0)
     p.add_argument('--supervised', action='store_true'); p.add_argument('--threads', type=int, default=0, help='torch threads (0: default)')
     p.add_argument('--note', default='', help='conditions, e.g. what else was running'); p.add_argument('--data', default=str(ROOT / 'data')); p.add_argument('--record', default=str(ROOT / 'reports/calibration/probes.jsonl'))
     a = p.parse_args(argv)
@@ -46,7 +46,8 @@ def main(argv=None):
     if not 256 <= a.n <= len(train): raise SystemExit(f"calibrate: --n must be between 256 and {len(train)}, got {a.n}")
     train = train.subset(torch.arange(a.n))
     demo = PRESETS['demo']()   # its evaluation (5-NN, cosine 5-NN, L-BFGS probe) and its SimCLR training settings
-    a.lr, a.batch = a.lr or demo.train.lr, a.batch or demo.train.batch_size
+    for k, field in (('lr', 'lr'), ('batch', 'batch_size'), ('tau', 'tau')):   # unset: the demo preset's value
+        if getattr(a, k) is None: setattr(a, k, getattr(demo.train, field))
     rec = dict(note=a.note, data=kw, backbone=a.backbone, width=a.width, epochs=a.epochs, n=a.n, tau=a.tau, lr=a.lr, batch=a.batch, seed=a.seed)
     px = [extract_features(nn.Identity(), d.images, 'shapes10') for d in (train, test)]
     scores = lambda f: _scores(demo, f[0], train.labels, f[1], test.labels, train.num_classes)
