@@ -14,29 +14,37 @@ from safetensors import safe_open
 from safetensors.torch import save_file, load_file
 
 # %% auto #0
-__all__ = ['SHAPES10_CLASSES', 'TINYIMAGENET_URL', 'DATASETS', 'SPLITS', 'NORMALIZATION', 'A2Error', 'atomic_path', 'write_json',
-           'read_json', 'tensor_hash', 'state_hash', 'save_artifact', 'load_artifact', 'flatten_optimizer',
-           'unflatten_optimizer', 'get_device', 'ImageSet', 'shape_mask', 'hsv_to_rgb', 'Shapes10Config',
-           'draw_shapes10_factors', 'render_shapes10_factors', 'render_shapes10', 'rgb_to_gray', 'rgb_to_hsv',
-           'adjust_hue', 'ExpertAugment', 'load_dataset', 'normalize', 'channel_stats', 'iterate_batches',
-           'SmallConvNet', 'embed', 'fit_linear', 'train_classifier', 'image_grid', 'show_views']
+__all__ = ['SHAPES10_CLASSES', 'TINYIMAGENET_URL', 'DATASETS', 'SPLITS', 'NORMALIZATION', 'A2Error', 'atomic_path',
+           'sweep_partial_writes', 'write_json', 'read_json', 'tensor_hash', 'state_hash', 'save_artifact',
+           'load_artifact', 'flatten_optimizer', 'unflatten_optimizer', 'get_device', 'ImageSet', 'shape_mask',
+           'hsv_to_rgb', 'Shapes10Config', 'draw_shapes10_factors', 'render_shapes10_factors', 'render_shapes10',
+           'rgb_to_gray', 'rgb_to_hsv', 'adjust_hue', 'ExpertAugment', 'load_dataset', 'normalize', 'channel_stats',
+           'iterate_batches', 'SmallConvNet', 'embed', 'fit_linear', 'train_classifier', 'image_grid', 'show_views']
 
 # %% ../nbs/00_data.ipynb #e0a95f7b
 class A2Error(ValueError):
     "A user error: a bad argument, a missing or mismatching file. The CLI prints it as one line."
 
 # %% ../nbs/00_data.ipynb #6072d775
+_PARTIAL = '*.tmp'   # atomic_path's temporary files: '.NAME.RANDOM.tmp'
+
 @contextlib.contextmanager
 def atomic_path(path):
     "Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix=_PARTIAL[1:], dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp): os.remove(tmp)
+
+def sweep_partial_writes(folder) -> int:
+    "Remove the temporary files of atomic writes that SIGKILL cut short under `folder` (nothing reads them); returns how many."
+    left = [t for t in Path(folder).rglob('.' + _PARTIAL) if t.is_file()]
+    for t in left: t.unlink(missing_ok=True)
+    return len(left)
 
 # %% ../nbs/00_data.ipynb #2bf9e16e
 def write_json(path, obj):

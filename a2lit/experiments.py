@@ -271,7 +271,7 @@ def claim_run_dir(cfg: ExperimentConfig) -> Path:
         bad = _diff(mine, theirs)
         if bad: raise A2Error(f"{d} holds artifacts of another config (differs in {', '.join(bad)}); use another --out or remove the folder")
     else: write_json(p, _cfg_dict(cfg))
-    for t in d.rglob('.*.tmp'): t.unlink(missing_ok=True)   # a write cut by SIGKILL leaves its temporary file (atomic_path's); nothing reads it
+    sweep_partial_writes(d)                             # a write cut by SIGKILL leaves its temporary file behind
     return d
 
 def stage_key(cfg, stage) -> str:
