@@ -737,7 +737,7 @@ def reconstruction_quality(G: Generator, E: Encoder | None, clf, images, labels,
 
 # %% ../nbs/01_generator.ipynb #741cf1a1
 def evaluate_generator(G: Generator, E: Encoder | None, clf, train: ImageSet, test: ImageSet, n_samples: int = 2000, n_recon: int = 500,
-                       steps: int = 150, lr: float = 0.01, psi: float = 1.0, seed: int = 0, perceptual=None, perceptual_weight: float = 1.0) -> dict:
+                       steps: int = 150, lr: float = 0.03, psi: float = 1.0, seed: int = 0, perceptual=None, perceptual_weight: float = 1.0) -> dict:
     "Every quality number of the issue: sample Fréchet distance and confidence, and reconstruction PSNR/class preservation before and after refinement."
     q = sample_quality(G, clf, train.images, test.images, n=n_samples, psi=psi, seed=seed, dataset=train.name)
     out = {k: q[k] for k in ('fd_generated', 'fd_real', 'max_prob_mean', 'class_hist')}
@@ -750,7 +750,7 @@ def evaluate_generator(G: Generator, E: Encoder | None, clf, train: ImageSet, te
         out[f'acc_real_{split}'], out[f'acc_recon_{split}_encoder'], out[f'acc_recon_{split}'] = r0['acc_real'], r0['acc_recon'], r1['acc_recon']
         out[f'examples_{split}'] = (x[:8], r0['recon'][:8], r1['recon'][:8])
     out['acc_real'], out['acc_recon'] = out['acc_real_test'], out['acc_recon_test']   # class preservation on held-out images
-    out['refine_steps'], out['n_samples'], out['n_recon'] = steps, n_samples, n_recon
+    out['refine_steps'], out['refine_lr'], out['n_samples'], out['n_recon'] = steps, lr, n_samples, n_recon
     return out
 
 QUALITY_TARGETS = {   # the issue's targets for the shipped Shapes-10 generator (after refinement)

@@ -44,6 +44,7 @@ def parse(argv=None):
     p.add_argument('--eval-samples', type=int, default=2000)
     p.add_argument('--eval-recon', type=int, default=500, help='images per split to invert in --eval')
     p.add_argument('--eval-steps', type=int, default=150, help='refinement steps in --eval')
+    p.add_argument('--eval-lr', type=float, default=0.03, help='Adam learning rate of the refinement in --eval')
     p.add_argument('--snapshot', default=None, help='copy the newest whole checkpoint (and encoder checkpoint), log, commands and evals of --out here, then stop')
     p.add_argument('--resume-from', default=None, help='a snapshot folder: copied into --out first when --out holds no checkpoint')
     p.add_argument('--export', default=None, help='with --eval: write the weights + measured numbers here (e.g. a2lit/weights) if every target is met')
@@ -82,7 +83,7 @@ def evaluate(a, cfg, data, out, log):
         et = gen.EncoderTrainer(gen.EncoderConfig.for_generator(G.cfg, batch_size=a.batch, seed=a.seed), G, data, out / 'encoder', device=a.device)
         et.resume(); E = et.E.eval().requires_grad_(False)
     q = gen.sample_quality(G, clf, data.images, test.images, n=a.eval_samples) if E is None else \
-        gen.evaluate_generator(G, E, clf, data, test, n_samples=a.eval_samples, n_recon=a.eval_recon, steps=a.eval_steps)
+        gen.evaluate_generator(G, E, clf, data, test, n_samples=a.eval_samples, n_recon=a.eval_recon, steps=a.eval_steps, lr=a.eval_lr)
     q = {k: v for k, v in q.items() if not k.startswith('examples_')}
     q.update(step=tr.step, kimg=tr.kimg, classifier_test_acc=acc, psi=1.0)
     write_json(out / f"eval-{tr.step:08d}.json", q)
