@@ -3,9 +3,9 @@
     python tools/gan_cost.py --config paper --batch 64 [--device cpu|cuda] [--steps 32] [--threads 2] [--json out.json]
 
 Builds a `GANTrainer` exactly as tools/train_generator.py does (random 32-px images stand in for the data: the cost of a step
-does not depend on what the pixels show), counts the multiply-adds of one lazy-R1 cycle (`r1_every` steps, one with R1) with
-torch's FlopCounterMode (forward and backward of convolutions and matrix products; elementwise work is not counted), and
-times `--steps` further steps on `--device` (after two warm-up steps). It prints TFLOP per kimg, the measured kimg/h, and
+does not depend on what the pixels show), counts the floating-point operations of one step with R1 and one without with torch's FlopCounterMode (forward and backward
+of convolutions and matrix products; elementwise work is not counted) and weighs them as a run does (R1 on one step in
+`r1_every`), and times `--steps` steps without R1 and a quarter as many with it on `--device` (medians, after a warm-up). It prints TFLOP per kimg, the measured kimg/h, and
 the hours per 1000 kimg that the counted work would take at a few sustained rates, so that a GPU user can place their own
 measurement (the trainer's log prints kimg/h as it runs).
 """
@@ -17,7 +17,7 @@ def main(argv=None):
     p.add_argument('--config', default='paper', choices=['paper', 'demo', 'tiny'])
     p.add_argument('--size', type=int, default=32)
     p.add_argument('--batch', type=int, default=64)
-    p.add_argument('--steps', type=int, default=32, help='timed steps (a multiple of r1_every keeps the R1 share exact)')
+    p.add_argument('--steps', type=int, default=8, help='timed steps without R1 (and a quarter as many with it)')
     p.add_argument('--device', default='cpu')
     p.add_argument('--threads', type=int, default=0, help='torch CPU threads (0: leave the default)')
     p.add_argument('--json', default=None, help='also write the numbers to this JSON file')
@@ -36,25 +36,34 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as tmp:
         tr = gen.GANTrainer(cfg, data, tmp, device=a.device)
         sync = (lambda: torch.cuda.synchronize()) if tr.dev.type == 'cuda' else (lambda: None)
-        with FlopCounterMode(display=False) as fc:     # one lazy-R1 cycle: step 0 has R1, the next r1_every - 1 do not
-            for _ in range(cfg.r1_every): tr.train_step()
-        flops_step = fc.get_total_flops() / cfg.r1_every
-        for _ in range(2): tr.train_step()
-        sync(); times = []
-        for _ in range(a.steps):
-            t0 = time.perf_counter(); tr.train_step(); sync(); times.append(time.perf_counter() - t0)
+        r1_step = lambda: setattr(tr, 'step', cfg.r1_every * (tr.step // cfg.r1_every + 1))   # the next step runs R1
+        plain_step = lambda: setattr(tr, 'step', tr.step + (tr.step % cfg.r1_every == 0))      # the next step does not
+        def counted(prepare):
+            prepare()
+            with FlopCounterMode(display=False) as fc: tr.train_step()
+            return fc.get_total_flops()
+        f_r1, f_plain = counted(r1_step), counted(plain_step)
+        flops_step = (f_r1 + (cfg.r1_every - 1) * f_plain) / cfg.r1_every    # R1 runs on one step in r1_every
+        def timed(prepare, n):
+            out = []
+            for _ in range(n):
+                prepare(); sync(); t0 = time.perf_counter(); tr.train_step(); sync(); out.append(time.perf_counter() - t0)
+            return out
+        timed(plain_step, 1); timed(r1_step, 1)     # warm-up
+        t_plain, t_r1 = timed(plain_step, a.steps), timed(r1_step, max(1, a.steps // 4))
     params = {k: sum(q.numel() for q in m.parameters()) for k, m in (('G', tr.G), ('D', tr.D))}
     tflop_kimg = flops_step * 1000 / a.batch / 1e12
-    s_step = sum(times) / len(times)     # the mean over whole R1 cycles is what a long run sees
+    s_step = (statistics.median(t_r1) + (cfg.r1_every - 1) * statistics.median(t_plain)) / cfg.r1_every   # what a long run sees per step
     kimg_h = a.batch / 1000 / s_step * 3600
     dev = torch.cuda.get_device_name(tr.dev) if tr.dev.type == 'cuda' else f"CPU ({os.cpu_count()} cores, {torch.get_num_threads()} threads)"
     rec = {'config': a.config, 'size': a.size, 'batch': a.batch, 'params': params, 'tflop_per_kimg': tflop_kimg,
            'device': dev, 'torch': torch.__version__, 'machine': platform.platform(), 'timed_steps': a.steps,
-           's_per_step_mean': s_step, 's_per_step_median': statistics.median(times), 'kimg_per_h': kimg_h,
+           's_per_step': s_step, 's_plain_step_median': statistics.median(t_plain), 's_r1_step_median': statistics.median(t_r1), 'kimg_per_h': kimg_h,
            'h_per_1000_kimg': 1000 / kimg_h}
     print(f"{a.config} GAN at {a.size} px, batch {a.batch}: G {params['G'] / 1e6:.2f}M, D {params['D'] / 1e6:.2f}M parameters; torch {torch.__version__}")
     print(f"counted work: {tflop_kimg:.2f} TFLOP per kimg (convolutions and matrix products, forward + backward, R1 every {cfg.r1_every} steps)")
-    print(f"measured on {dev}: {s_step:.3f} s/step (mean of {a.steps}; median {rec['s_per_step_median']:.3f}) = {kimg_h:.1f} kimg/h "
+    print(f"measured on {dev}: {s_step:.3f} s/step (medians: {rec['s_plain_step_median']:.3f} s without R1 over {len(t_plain)} steps, "
+          f"{rec['s_r1_step_median']:.3f} s with R1 over {len(t_r1)}) = {kimg_h:.1f} kimg/h "
           f"= {rec['h_per_1000_kimg']:.1f} h per 1000 kimg")
     for r in (10, 25, 50):
         print(f"if sustained at {r} TFLOP/s: {tflop_kimg * 1000 / r / 60:.1f} min per 1000 kimg")
