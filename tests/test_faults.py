@@ -290,7 +290,9 @@ def _interrupt(run, sig, stage, frac, secs):
     log, err = run.parent / f'{run.name}.out', run.parent / f'{run.name}.err'
     if stage == 'data': (run / RUN / 'config.json').unlink(missing_ok=True)   # rewritten, identical, when the data stage starts
     with open(log, 'w') as o, open(err, 'w') as e:
-        p = subprocess.Popen([A2LIT, *ARGS], cwd=run, env=ENV, stdout=o, stderr=e)
+        # SIGINT at its default, as in a terminal: a shell's background job (e.g. CI started with `&`) ignores it, the child
+        # would inherit that, and Python then installs no KeyboardInterrupt handler, so no SIGINT would ever land
+        p = subprocess.Popen([A2LIT, *ARGS], cwd=run, env=ENV, stdout=o, stderr=e, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     prev = list(ex.STAGES)[list(ex.STAGES).index(stage) - 1] if stage != 'data' else None
     started = (lambda: (run / RUN / 'config.json').exists()) if prev is None else \
               (lambda: re.search(rf'^{prev}: (done in|up to date)', log.read_text(), re.M))
