@@ -4,12 +4,12 @@
 
 # %% ../nbs/06_analysis.ipynb #8bfb38f9
 from __future__ import annotations
-import csv, math, warnings
+import csv, math
 from pathlib import Path
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .data import A2Error, atomic_path, get_device, image_grid
+from .core import A2Error, atomic_path, get_device, image_grid, save_figure
 
 # %% auto #0
 __all__ = ['VIEW_PAIRS', 'StatisticsNetwork', 'MIEstimate', 'mine_mi', 'pair_similarity', 'alignment', 'pick_view',
@@ -240,12 +240,7 @@ def factor_change_table(original: dict,       # factor -> value per image [N] (l
         rows.append(row)
     return rows
 
-# %% ../nbs/06_analysis.ipynb #ff38aed5
-def _finish(fig, path):
-    fig.tight_layout()
-    if path is not None: Path(path).parent.mkdir(parents=True, exist_ok=True); fig.savefig(path, dpi=100)
-    return fig
-
+# %% ../nbs/06_analysis.ipynb #9d52f77d
 def plot_similarity_histograms(sims: dict,      # label -> 1-D tensor of similarities (e.g. `pair_similarity` of each view type)
                                path=None, bins: int = 40, xlabel: str = 'cosine similarity f(x) . f(x~)'):
     "Overlaid histograms of per-image similarities, one per view type; saved as PNG when `path` is given."
@@ -255,7 +250,7 @@ def plot_similarity_histograms(sims: dict,      # label -> 1-D tensor of similar
         v = torch.as_tensor(v).detach().float().cpu().flatten()
         ax.hist(v.numpy(), bins=bins, alpha=0.5, density=True, label=f'{k} (mean {v.mean():.3f})')
     ax.set_xlabel(xlabel); ax.set_ylabel('density'); ax.legend(fontsize=8)
-    return _finish(fig, path)
+    return save_figure(fig, path)
 
 def _curve(c):
     "A training log as {column: list of floats}: from a CSV path, a pandas DataFrame, a dict of lists, or a list of numbers."
@@ -278,7 +273,7 @@ def plot_training_curves(curves: dict,        # run label -> a CSV path, a DataF
         ax.plot(xs, c[yk], label=label)
     ax.set_xlabel(x or 'step'); ax.set_ylabel(ylabel or y); ax.legend(fontsize=8)
     if logy: ax.set_yscale('log')
-    return _finish(fig, path)
+    return save_figure(fig, path)
 
 # %% ../nbs/06_analysis.ipynb #1f5d9e05
 def pca_2d(x):
@@ -307,7 +302,7 @@ def plot_embedding_2d(features, labels, classes=None, method: str = 'pca', path=
         ax.scatter(z[m, 0].numpy(), z[m, 1].numpy(), s=4, color=cmap(c % cmap.N), label=classes[c] if classes else str(c))
     ax.set_title(title or method.upper(), fontsize=9); ax.set_xticks([]); ax.set_yticks([])
     ax.legend(fontsize=7, markerscale=3, loc='best', ncol=2 if len(l.unique()) > 5 else 1)
-    return _finish(fig, path)
+    return save_figure(fig, path)
 
 def plot_view_grid(originals, views: dict, path=None, n_images: int = 6, n_views: int = 4):
     "One row per image: the original, then up to `n_views` views of each type (`views`: type -> [N,3,H,W] or [N,n,3,H,W] images)."

@@ -7,7 +7,8 @@ from __future__ import annotations
 import math, warnings
 import torch
 import torch.nn.functional as F
-from .data import A2Error, embed, fit_linear, get_device
+from .core import A2Error, get_device
+from .baselines import embed, fit_linear
 
 # %% auto #0
 __all__ = ['extract_features', 'check_features', 'num_classes_of', 'knn_predict', 'knn_accuracy', 'ProbeAccuracy', 'linear_probe']

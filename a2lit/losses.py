@@ -8,7 +8,7 @@ import contextlib, math
 from pathlib import Path
 import torch
 import torch.nn.functional as F
-from .data import A2Error
+from .core import A2Error
 
 # %% auto #0
 __all__ = ['nt_xent', 'info_nce', 'a1_loss', 'a2_full', 'a2_alignment', 'a2_simclr', 'a2_infonce', 'toy_views', 'toy_dynamics',

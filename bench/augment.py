@@ -5,7 +5,8 @@ Run: OMP_WAIT_POLICY=PASSIVE .venv/bin/python bench/augment.py [--n 4096] [--bat
 import argparse, os, platform, statistics, tempfile, time
 import torch
 import torchvision.transforms.v2 as T
-from a2lit.data import ExpertAugment, load_dataset, Shapes10Config
+from a2lit.data import load_dataset, Shapes10Config
+from a2lit.augment import ExpertAugment
 
 p = argparse.ArgumentParser()
 p.add_argument('--n', type=int, default=4096); p.add_argument('--batch', type=int, default=256); p.add_argument('--repeats', type=int, default=5)

@@ -10,8 +10,9 @@ import argparse, os, platform, statistics, time
 import torch
 from a2lit import generator as gen
 from a2lit.search import w_search
-from a2lit.train import ContrastiveModel, Encoder
-from a2lit.experiments import TruncatedSynthesis
+from a2lit.models import ContrastiveModel
+from a2lit.train import Encoder
+from a2lit.generator import TruncatedSynthesis
 
 def main():
     ap = argparse.ArgumentParser()

@@ -3,10 +3,8 @@ import math, time
 import pytest
 import torch
 import fastcore.test as fct
-from a2lit.data import A2Error
-from a2lit.analysis import (mine_mi, alignment, pair_similarity, view_pair_table, pick_view, join_tables, average_ranks,
-                            results_table, read_csv, factor_change_table, markdown_table, plot_embedding_2d, plot_training_curves,
-                            plot_similarity_histograms, plot_view_grid)
+from a2lit.core import A2Error
+from a2lit.analysis import mine_mi, alignment, pair_similarity, view_pair_table, pick_view, join_tables, average_ranks, results_table, read_csv, factor_change_table, markdown_table, plot_embedding_2d, plot_training_curves, plot_similarity_histograms, plot_view_grid
 
 torch.set_num_threads(1)
 

@@ -6,7 +6,9 @@ import pytest
 import torch
 import fastcore.test as fct
 from PIL import Image
-from a2lit.data import load_dataset, A2Error, ImageSet, train_classifier
+from a2lit.core import A2Error
+from a2lit.data import load_dataset, ImageSet
+from a2lit.baselines import train_classifier
 
 def _cifar_batch(path, n, label_key, seed, fine=False):
     r = np.random.default_rng(seed)

@@ -2,7 +2,7 @@
 (1) the all-gathered global-batch loss and its gradients equal one process's on the same global batch, for every loss,
 and DDP's averaged parameter gradient equals the single-process gradient; (2) DDP training steps give one process's
 weights (a model without batch statistics: torch's SyncBatchNorm needs GPUs), and a checkpoint resumes with another
-number of processes; (3) a 2-process view bank is the single-process bank, byte for byte; (4) `torchrun -m a2lit.experiments run tiny` finishes,
+number of processes; (3) a 2-process view bank is the single-process bank, byte for byte; (4) `torchrun -m a2lit.cli run tiny` finishes,
 with rank 0's stages equal to one process's, and an error on one rank stops the job at once.
 Every worker's results are written to files by one torchrun launch (this file, run as a script); the tests compare them
 with single-process computations done here."""
@@ -14,10 +14,14 @@ import torch.nn as nn
 import torch.nn.functional as F
 import fastcore.test as fct
 from safetensors.torch import save_file, load_file
-from a2lit.data import A2Error, load_dataset, load_artifact, Shapes10Config, state_hash, tensor_hash
+from a2lit.core import A2Error, load_artifact, state_hash, tensor_hash
+from a2lit.data import load_dataset, Shapes10Config
 from a2lit.losses import nt_xent
-from a2lit.search import ViewBank, build_view_bank, toy_problem, SearchConfig
-from a2lit.train import Trainer, TrainConfig, ContrastiveModel, LOSSES, contrastive_loss, gather_rows, init_distributed, main
+from a2lit.search import toy_problem, ViewsConfig
+from a2lit.viewbank import ViewBank, build_view_bank
+from a2lit.dist import gather_rows, init_distributed
+from a2lit.models import ContrastiveModel
+from a2lit.train import Trainer, TrainConfig, LOSSES, contrastive_loss, main
 
 torch.set_num_threads(1)
 WORLD = 2
@@ -28,7 +32,7 @@ CFG = TrainConfig(backbone='small', width=8, proj_dims=(32, 16), epochs=2, batch
                   views=('expert', 'expert', 'generated'), loss='a2_simclr')
 CLI = ['--n-train', '96', '--set', 'backbone=small', '--set', 'width=8', '--set', 'proj_dims=32,16', '--set', 'epochs=2',
        '--set', 'batch_size=32', '--set', 'warmup_epochs=1']
-BANK_KW = dict(**{k: v for k, v in SearchConfig(n=4, eps2=0.35, max_steps=60, chunk_size=4).__dict__.items()}, dataset_hash='toy', progress=False)
+BANK_KW = dict(**{k: v for k, v in ViewsConfig(n=4, eps2=0.35, max_steps=60, chunk_size=4).__dict__.items()}, dataset_hash='toy', progress=False)
 B, D = 8, 16                       # the global batch of the loss checks
 TIMEOUT = 240                      # seconds the torchrun job may take before it is killed (it takes ~20 s)
 
@@ -110,7 +114,7 @@ def worker(work: Path):
     build_view_bank(cg, f, lat0, work / 'views-ddp.safetensors', g_hash=state_hash(g), **BANK_KW)
     (work / f'renders-rank{rank}.json').write_text(json.dumps(cg.renders))
     # a step rank 0 runs alone (a2lit.experiments' gan, invert, eval, report): every rank gets rank 0's result, or its error
-    from a2lit.experiments import on_rank0
+    from a2lit.dist import on_rank0
     def boom(): raise A2Error('boom')
     try: on_rank0(boom, 'a test'); err = None
     except A2Error as e: err = [type(e).__name__, str(e)]
@@ -239,7 +243,7 @@ def test_command_line_under_torchrun_then_resumed_by_one_process(work, capsys):
 # W-search bank made with that encoder and the scores differ from one process's: they are checked structurally.
 TINY = ['run', 'tiny', '--out', 'runs', '--seed', '0', '--set', 'rows=simclr,a2-wsearch']
 TORCHRUN = [sys.executable, '-m', 'torch.distributed.run', '--standalone', f'--nproc_per_node={WORLD}']
-A2LIT = [sys.executable, '-m', 'a2lit.experiments']
+A2LIT = [sys.executable, '-m', 'a2lit.cli']
 
 def launch(cmd, cwd, timeout=TIMEOUT):
     "Run `cmd` in `cwd` (made if missing) in its own process group, killed with everything it started after `timeout` s."
@@ -255,12 +259,12 @@ def launch(cmd, cwd, timeout=TIMEOUT):
     return p.returncode, out, err, time.time() - t
 
 def test_a2lit_run_under_torchrun(tmp_path):
-    from a2lit.experiments import STAGES
-    from a2lit.data import read_json
+    from a2lit.pipeline import STAGES
+    from a2lit.core import read_json
     from a2lit.train import load_encoder
     rc, out1, err, _ = launch(A2LIT + TINY, tmp_path / 'one')
     assert rc == 0, err[-3000:]
-    rc, out, err, secs = launch(TORCHRUN + ['-m', 'a2lit.experiments'] + TINY, tmp_path / 'two')
+    rc, out, err, secs = launch(TORCHRUN + ['-m', 'a2lit.cli'] + TINY, tmp_path / 'two')
     assert rc == 0, f"{out[-2000:]}\n{err[-3000:]}"
     one, two = tmp_path / 'one/runs/tiny', tmp_path / 'two/runs/tiny'
     for s in STAGES: fct.test_eq((out.count(f'{s}: done in'), out1.count(f'{s}: done in')), (1, 1))   # rank 0 speaks for the job
@@ -299,7 +303,7 @@ def test_a2lit_run_under_torchrun(tmp_path):
     (['eval', 'tiny', '--set', 'rows=simclr'], 'a2lit: error: missing artifact runs/tiny/train/simclr-s0/checkpoint.safetensors'),  # rank 0 alone
 ], ids=['bad-value', 'rank0-stage'])
 def test_an_error_under_torchrun_stops_every_rank_and_is_said_once(tmp_path, args, msg):
-    rc, out, err, secs = launch(TORCHRUN + ['-m', 'a2lit.experiments', *args, '--out', 'runs'], tmp_path, timeout=120)
+    rc, out, err, secs = launch(TORCHRUN + ['-m', 'a2lit.cli', *args, '--out', 'runs'], tmp_path, timeout=120)
     assert rc != 0 and secs < 60, (rc, secs)
     fct.test_eq(err.count('a2lit: error'), 1)                    # rank 0 says it; rank 1 stops without repeating it
     assert msg in err, err[-2000:]

@@ -5,7 +5,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 import fastcore.test as fct
-from a2lit.data import A2Error, SmallConvNet, normalize
+from a2lit.core import A2Error
+from a2lit.data import normalize
+from a2lit.baselines import SmallConvNet
 from a2lit.evaluate import extract_features, knn_predict, knn_accuracy, linear_probe, ProbeAccuracy
 
 torch.set_num_threads(1)

@@ -2,18 +2,23 @@
 in every stage, no file load that can run code, and bit-identical reruns on CPU.
 
 Every fault gives one line (`a2lit: error: ...` naming what was wrong and what was expected), a non-zero exit, no traceback,
-and no partial file. Most CLI cases call `a2lit.experiments.main` in-process (the console script's function, without the
+and no partial file. Most CLI cases call `a2lit.cli.main` in-process (the console script's function, without the
 4 s torch import); subprocesses are used where the process is the point: signals, and the reference runs."""
 import errno, glob, hashlib, json, math, os, pathlib, pickle, random, re, shutil, signal, subprocess, sys, time
 from pathlib import Path
 import pytest, torch
 import fastcore.test as fct
 from safetensors.torch import load_file
+import a2lit.core as core_mod
 import a2lit.data as data_mod
 import a2lit.train as train_mod
-from a2lit import experiments as ex
-from a2lit.data import A2Error, ImageSet, save_artifact, load_artifact, write_json, read_json, load_dataset, iterate_batches
-from a2lit.search import ViewBank, w_search, w_perturb
+import a2lit.cli as cli
+import a2lit.config as config
+import a2lit.pipeline as pipeline
+from a2lit.core import A2Error, save_artifact, load_artifact, write_json, read_json
+from a2lit.data import ImageSet, load_dataset, iterate_batches
+from a2lit.search import w_search, w_perturb
+from a2lit.viewbank import ViewBank
 from a2lit.losses import nt_xent, a2_simclr, a2_infonce
 from a2lit.train import TrainConfig
 from a2lit.evaluate import knn_accuracy, linear_probe
@@ -31,7 +36,7 @@ def no_partial(root):
 
 def cli(capsys, *args, rc=2):
     "Call the CLI in-process; return its one stderr line after checking the exit code and that there is no traceback."
-    with pytest.raises(SystemExit) as e: ex.main(list(args))
+    with pytest.raises(SystemExit) as e: cli.main(list(args))
     err = capsys.readouterr().err
     lines = err.strip().splitlines()
     assert e.value.code == rc, (e.value.code, err)
@@ -66,7 +71,7 @@ def ref(tmp_path_factory):
     r = subprocess.run([A2LIT, *ARGS], cwd=d, env=ENV, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     secs = stage_seconds(r.stdout)
-    fct.test_eq(list(secs), list(ex.STAGES))
+    fct.test_eq(list(secs), list(pipeline.STAGES))
     return d, secs
 
 @pytest.fixture
@@ -115,7 +120,7 @@ def test_bad_values_refused_before_any_stage(capsys, tmp_path, monkeypatch, args
      'batch_size 16 is larger than the dataset (8 images)'),
     (lambda: knn_accuracy(torch.randn(8, 4), torch.zeros(8, dtype=torch.long), torch.randn(4, 4), torch.zeros(4, dtype=torch.long), k=0),
      'k=0 must be between 1 and the number of training rows (8)'),
-    (lambda: ex.get_config('tiny', ['views.eps1=0']), 'views.eps1 must be a finite number > 0'),
+    (lambda: config.get_config('tiny', ['views.eps1=0']), 'views.eps1 must be a finite number > 0'),
 ])
 def test_out_of_range_in_public_functions(fn, msg):
     with pytest.raises(A2Error, match=re.escape(msg)): fn()
@@ -232,7 +237,7 @@ def test_planted_pickle_refused_without_running_code(capsys, run_copy, path, sta
 
 def test_no_loader_can_unpickle():
     "Scan the package: every torch.load has weights_only=True; no pickle.load, np.load(allow_pickle=True) or eval of file content."
-    src = {p.name: p.read_text() for p in Path(ex.__file__).parent.glob('*.py')}
+    src = {p.name: p.read_text() for p in Path(cli.__file__).parent.glob('*.py')}
     calls = [(n, l.strip()) for n, s in src.items() for l in s.splitlines() if 'torch.load(' in l]
     assert all('weights_only=True' in l for _, l in calls), calls
     for n, s in src.items():
@@ -254,7 +259,7 @@ def _enospc_after_half(real):
 def test_full_disk_keeps_previous_file(tmp_path, monkeypatch):
     p = tmp_path / 'a.safetensors'
     save_artifact(p, {'x': torch.arange(1000.)}, {'v': 1}); before = p.read_bytes()
-    monkeypatch.setattr(data_mod, 'save_file', _enospc_after_half(data_mod.save_file))
+    monkeypatch.setattr(core_mod, 'save_file', _enospc_after_half(core_mod.save_file))
     with pytest.raises(OSError, match='No space left on device'): save_artifact(p, {'x': torch.zeros(1000)}, {'v': 2})
     assert p.read_bytes() == before and load_artifact(p)[1]['v'] == 1
     monkeypatch.undo()
@@ -268,7 +273,7 @@ def test_full_disk_keeps_previous_file(tmp_path, monkeypatch):
 
 def test_full_disk_in_the_cli(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(data_mod, 'save_file', _enospc_after_half(data_mod.save_file))
+    monkeypatch.setattr(core_mod, 'save_file', _enospc_after_half(core_mod.save_file))
     line = cli(capsys, 'data', 'tiny', '--out', 'runs', rc=1)
     assert 'No space left on device' in line and 'rerun the same command to resume' in line, line
     no_partial(tmp_path)
@@ -293,7 +298,7 @@ def _interrupt(run, sig, stage, frac, secs):
         # SIGINT at its default, as in a terminal: a shell's background job (e.g. CI started with `&`) ignores it, the child
         # would inherit that, and Python then installs no KeyboardInterrupt handler, so no SIGINT would ever land
         p = subprocess.Popen([A2LIT, *ARGS], cwd=run, env=ENV, stdout=o, stderr=e, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    prev = list(ex.STAGES)[list(ex.STAGES).index(stage) - 1] if stage != 'data' else None
+    prev = list(pipeline.STAGES)[list(pipeline.STAGES).index(stage) - 1] if stage != 'data' else None
     started = (lambda: (run / RUN / 'config.json').exists()) if prev is None else \
               (lambda: re.search(rf'^{prev}: (done in|up to date)', log.read_text(), re.M))
     t = time.time()
@@ -312,7 +317,7 @@ def test_ctrl_c_and_sigkill_in_every_stage_then_resume(ref, tmp_path):
     rng, (ref_dir, secs) = random.Random(9), ref
     run = tmp_path / 'run'; run.mkdir()
     hit, tries = [], []
-    for stage in ex.STAGES:
+    for stage in pipeline.STAGES:
         # SIGKILL in train is tests/test_cli.py::test_sigkill_mid_stage_then_resume; report (0.2 s) only writes atomically
         for sig in (signal.SIGINT, signal.SIGKILL) if stage not in ('train', 'report') else (signal.SIGINT,):
             for attempt in range(4):
@@ -342,7 +347,7 @@ def test_rerun_sweeps_temporary_files_of_killed_writes(run_copy):
     r = subprocess.run([A2LIT, *ARGS], cwd=run_copy, env=ENV, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     assert not stale.exists(); no_partial(run_copy)
-    fct.test_eq(re.findall(r'^(\w+): up to date', r.stdout, re.M), list(ex.STAGES))
+    fct.test_eq(re.findall(r'^(\w+): up to date', r.stdout, re.M), list(pipeline.STAGES))
 
 # ------------------------------------------------------------------ determinism
 def test_same_seed_same_bits_on_cpu(ref, tmp_path):
@@ -354,8 +359,8 @@ def test_same_seed_same_bits_on_cpu(ref, tmp_path):
 def test_deterministic_switch(monkeypatch):
     monkeypatch.delenv('CUBLAS_WORKSPACE_CONFIG', raising=False)
     try:
-        ex.set_deterministic()
+        cli.set_deterministic()
         assert torch.are_deterministic_algorithms_enabled() and torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
         fct.test_eq(os.environ['CUBLAS_WORKSPACE_CONFIG'], ':4096:8')
-    finally: ex.set_deterministic(False)
+    finally: cli.set_deterministic(False)
     assert not torch.are_deterministic_algorithms_enabled()

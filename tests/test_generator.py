@@ -6,11 +6,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 import fastcore.test as fct
-from a2lit.data import A2Error, ImageSet, load_artifact, save_artifact, state_hash, tensor_hash
-from a2lit.generator import (Generator, GeneratorConfig, Discriminator, Encoder, EncoderConfig, EncoderTrainer, GANConfig, GANTrainer,
-                             ModConv, tiny_config, demo_config, paper_config, save_generator, load_generator, save_encoder, load_encoder,
-                             invert, invert_dataset, reconstruction_loss, frechet_distance, psnr, from_uint8, latest_checkpoint,
-                             flatten_optimizer, check_quality, export_weights, load_demo, unmet_targets)
+from a2lit.core import A2Error, load_artifact, save_artifact, state_hash, tensor_hash
+from a2lit.data import ImageSet
+from a2lit.core import latest_checkpoint, flatten_optimizer
+from a2lit.data import from_uint8
+from a2lit.generator import Generator, GeneratorConfig, ModConv, tiny_config, demo_config, paper_config, save_generator, load_generator
+from a2lit.gan_train import Discriminator, GANConfig, GANTrainer
+from a2lit.invert import LatentEncoder, LatentEncoderConfig, LatentEncoderTrainer, save_latent_encoder, load_latent_encoder, invert, invert_dataset, reconstruction_loss
+from a2lit.quality import frechet_distance, psnr, check_quality, export_weights, load_demo, unmet_targets
 
 @pytest.fixture(scope='module')
 def G():
@@ -28,7 +31,7 @@ def test_shapes(size, num_ws):
     x = g(torch.randn(3, g.z_dim))
     fct.test_eq(x.shape, (3, 3, size, size)); assert x.min() >= -1 and x.max() <= 1
     fct.test_eq(Discriminator(g.cfg)(x).shape, (3,))
-    fct.test_eq(Encoder(EncoderConfig.for_generator(g.cfg))(x).shape, (3, num_ws, g.w_dim))
+    fct.test_eq(LatentEncoder(LatentEncoderConfig.for_generator(g.cfg))(x).shape, (3, num_ws, g.w_dim))
 
 def test_presets():
     fct.test_eq((paper_config().num_ws, paper_config().w_dim, paper_config(64).num_ws), (8, 512, 10))
@@ -71,10 +74,10 @@ def test_save_load_roundtrip(G, tmp_path):
     sd = {k: v.half() for k, v in G.state_dict().items()}
     save_artifact(tmp_path / 'h.safetensors', sd, {'kind': 'generator', 'config': json.loads(json.dumps(G.cfg.__dict__))})
     fct.test_close(load_generator(tmp_path / 'h.safetensors')(z), G(z), eps=2e-2)
-    fct.test_fail(lambda: load_encoder(p), contains='is not an encoder')
-    E = Encoder(EncoderConfig.for_generator(G.cfg)).requires_grad_(False)
-    pe = save_encoder(E, tmp_path / 'e.safetensors'); x = G.sample(3)
-    fct.test_eq(load_encoder(pe)(x), E(x))
+    fct.test_fail(lambda: load_latent_encoder(p), contains='is not an encoder')
+    E = LatentEncoder(LatentEncoderConfig.for_generator(G.cfg)).requires_grad_(False)
+    pe = save_latent_encoder(E, tmp_path / 'e.safetensors'); x = G.sample(3)
+    fct.test_eq(load_latent_encoder(pe)(x), E(x))
 
 def test_bad_input(G):
     fct.test_fail(lambda: GeneratorConfig(size=24), contains='power of two >= 8, got 24')
@@ -149,11 +152,11 @@ def test_checkpoint_faults(tmp_path):
 
 def test_encoder_training_resumes_exactly(G, tmp_path):
     data = _data()
-    cfg = EncoderConfig.for_generator(G.cfg, batch_size=8)
+    cfg = LatentEncoderConfig.for_generator(G.cfg, batch_size=8)
     D = Discriminator(G.cfg)
-    full = EncoderTrainer(cfg, G, data, tmp_path / 'a', feature_net=D).train(steps=4, progress=False)
-    EncoderTrainer(cfg, G, data, tmp_path / 'b', feature_net=D).train(steps=2, progress=False)
-    e = EncoderTrainer(cfg, G, data, tmp_path / 'b', feature_net=D); e.resume(); e.train(steps=4, progress=False)
+    full = LatentEncoderTrainer(cfg, G, data, tmp_path / 'a', feature_net=D).train(steps=4, progress=False)
+    LatentEncoderTrainer(cfg, G, data, tmp_path / 'b', feature_net=D).train(steps=2, progress=False)
+    e = LatentEncoderTrainer(cfg, G, data, tmp_path / 'b', feature_net=D); e.resume(); e.train(steps=4, progress=False)
     fct.test_eq(state_hash(e.E), state_hash(full.E))
 
 WEIGHTS = Path(__file__).resolve().parent.parent / 'a2lit' / 'weights'
@@ -177,7 +180,7 @@ def test_export_weights_records_provenance_and_unmet_targets(tmp_path):
     run, data = tmp_path / 'run', _data()
     gcfg = GANConfig(tiny_config(16), batch_size=8)
     gt = GANTrainer(gcfg, data, run).train(steps=2, progress=False)
-    EncoderTrainer(EncoderConfig.for_generator(gcfg.g, batch_size=8), gt.G_ema, data, run / 'encoder').train(steps=2, progress=False)
+    LatentEncoderTrainer(LatentEncoderConfig.for_generator(gcfg.g, batch_size=8), gt.G_ema, data, run / 'encoder').train(steps=2, progress=False)
     (run / 'command.json').write_text(json.dumps({'argv': ['tools/train_generator.py', '--out', str(run)], 'args': {'seed': 0},
                                                    'commit': 'abc', 'torch': torch.__version__}))
     paths = export_weights(run, tmp_path / 'w', QUALITY)

@@ -4,7 +4,7 @@ import pytest
 import torch
 import fastcore.test as fct
 from lightly.loss import NTXentLoss
-from a2lit.data import A2Error
+from a2lit.core import A2Error
 from a2lit.losses import nt_xent, info_nce, a1_loss, a2_full, a2_simclr, a2_infonce, a2_alignment
 
 # ---- references: one anchor at a time, in float64 Python numbers, written from the definitions ----

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 import fastcore.test as fct
-from a2lit.data import A2Error, state_hash
-from a2lit.search import (w_search, w_perturb, ViewBank, build_view_bank, toy_problem, view_features, search_objective,
-                          mean_pairwise, open_safetensors)
+from a2lit.core import A2Error, state_hash
+from a2lit.search import w_search, w_perturb, toy_problem, view_features, search_objective, mean_pairwise
+from a2lit.viewbank import ViewBank, build_view_bank, open_safetensors
 
 torch.set_num_threads(1)
 EPS1, EPS2, LAM = 0.3, 0.4, 0.01     # eps2 = 0.4 is reachable at eps1 = 0.3 (8 views on that sphere can be ~0.45 apart)
@@ -131,7 +131,8 @@ def test_bank_round_trip_and_mmap(tmp_path):
 SCRIPT = textwrap.dedent("""
     import sys, torch
     torch.set_num_threads(1)
-    from a2lit.search import build_view_bank, toy_problem
+    from a2lit.search import toy_problem
+    from a2lit.viewbank import build_view_bank
     g, f = toy_problem('nonlinear')
     lat0 = torch.randn(40, 4, 16, generator=torch.Generator().manual_seed(7))
     build_view_bank(g, f, lat0, sys.argv[1], n=4, eps1=0.3, eps2=0.35, tol=1e-4, max_steps=60, chunk_size=4, seed=3,

@@ -5,8 +5,9 @@ import pytest
 import torch
 import fastcore.test as fct
 import a2lit.train as train_mod
-from a2lit.data import A2Error, load_dataset, load_artifact, Shapes10Config
-from a2lit.search import ViewBank
+from a2lit.core import A2Error, load_artifact
+from a2lit.data import load_dataset, Shapes10Config
+from a2lit.viewbank import ViewBank
 from a2lit.train import Trainer, TrainConfig, load_encoder
 
 torch.set_num_threads(1)
