@@ -4,7 +4,7 @@
 
 # %% ../nbs/07a_pipeline.ipynb #9df451f9
 from __future__ import annotations
-import dataclasses, hashlib, json, os, shutil, sys, time
+import dataclasses, functools, hashlib, json, os, shutil, sys, time
 from dataclasses import asdict
 from pathlib import Path
 import torch
@@ -27,7 +27,7 @@ from .config import (ROWS, MAIN_TABLE, ABLATION, ExperimentConfig, row_config, s
                           run_dir)
 
 # %% auto #0
-__all__ = ['STAGES', 'claim_run_dir', 'stage_key', 'stage_done', 'mark_done', 'load_data', 'stage_data', 'train_row',
+__all__ = ['STAGES', 'claim_run_dir', 'stage_key', 'stage_done', 'mark_done', 'stage', 'load_data', 'stage_data', 'train_row',
            'stage_simclr', 'shipped_weights', 'generator_missing', 'stage_gan', 'load_g', 'stage_invert', 'stage_views',
            'stage_train', 'stage_eval', 'row_label', 'results', 'results_rows', 'results_markdown',
            'view_pair_analysis', 'stage_report', 'run']
@@ -76,6 +76,20 @@ def mark_done(cfg, stage, key, **info) -> dict:
     if rank_world()[0] == 0: write_json(run_dir(cfg) / stage / 'done.json', rec)
     return rec
 
+STAGES = {}   # name -> stage function, in pipeline order (the order they are defined below)
+
+def stage(name):
+    "Make `fn(cfg, log) -> info` the stage `name`: skipped when its done record has this run's key, else run and recorded with `info`."
+    def deco(fn):
+        @functools.wraps(fn)
+        def run_stage(cfg: ExperimentConfig, log=print) -> dict:
+            key = stage_key(cfg, name)
+            if rec := stage_done(cfg, name, key): return rec
+            return mark_done(cfg, name, key, **(fn(cfg, log) or {}))
+        STAGES[name] = run_stage
+        return run_stage
+    return deco
+
 # %% ../nbs/07a_pipeline.ipynb #98af9cf1
 def _shapes10_config(cfg): return Shapes10Config(n_train=cfg.data.n_train, n_test=cfg.data.n_test)
 
@@ -88,11 +102,10 @@ def load_data(cfg: ExperimentConfig, split='train') -> ImageSet:
         ds = ds.subset(slice(0, n))
     return ds
 
+@stage('data')
 def stage_data(cfg: ExperimentConfig, log=print) -> dict:
     "Build the dataset, write its statistics (JSON) and a grid of expert views (PNG)."
     out = run_dir(cfg) / 'data'
-    key = stage_key(cfg, 'data')
-    if rec := stage_done(cfg, 'data', key): return rec
     train, test = load_data(cfg, 'train'), load_data(cfg, 'test')
     m, s = channel_stats(train.images)
     stats = dict(dataset=train.name, n_train=len(train), n_test=len(test), size=train.size, classes=train.classes,
@@ -102,7 +115,7 @@ def stage_data(cfg: ExperimentConfig, log=print) -> dict:
     write_json(out / 'stats.json', stats)
     log(f"data: {train.name} {len(train)} train / {len(test)} test images at {train.size}px, {train.num_classes} classes; "
         f"expert views -> {out / 'expert_views.png'}")
-    return mark_done(cfg, 'data', key, **stats)
+    return stats
 
 # %% ../nbs/07a_pipeline.ipynb #ea921de9
 def _online_knn(train: ImageSet, test: ImageSet, n=2000):
@@ -128,12 +141,11 @@ def train_row(cfg: ExperimentConfig, row: str, seed: int, log=print) -> Path:
     if tr.epoch < cfg.train.epochs: tr.fit()
     return tr.ckpt_path
 
+@stage('simclr')
 def stage_simclr(cfg: ExperimentConfig, log=print) -> dict:
     "The SimCLR baseline at the first seed: a row of the table, and the encoder f of W-search."
-    key = stage_key(cfg, 'simclr')
-    if rec := stage_done(cfg, 'simclr', key): return rec
     ck = train_row(cfg, 'simclr', cfg.seeds[0], log)
-    return mark_done(cfg, 'simclr', key, checkpoint=str(ck), f_hash=state_hash(load_encoder(ck)))
+    return dict(checkpoint=str(ck), f_hash=state_hash(load_encoder(ck)))
 
 # %% ../nbs/07a_pipeline.ipynb #fd9f6d0a
 def shipped_weights(cfg: ExperimentConfig) -> dict:
@@ -144,10 +156,9 @@ def generator_missing(cfg: ExperimentConfig) -> bool:
     "True when the run wants the shipped generator and this version of the package has none for its dataset."
     return cfg.gan.source == 'shipped' and not all(p.exists() for p in shipped_weights(cfg).values())
 
+@stage('gan')
 def stage_gan(cfg: ExperimentConfig, log=print) -> dict:
     "The generator and latent encoder: copied from the shipped weights, or trained here."
-    key = stage_key(cfg, 'gan')
-    if rec := stage_done(cfg, 'gan', key): return rec
     out = run_dir(cfg) / 'gan'; out.mkdir(parents=True, exist_ok=True)
     dev = None if cfg.device == 'auto' else cfg.device
     if cfg.gan.source == 'shipped':
@@ -171,7 +182,7 @@ def stage_gan(cfg: ExperimentConfig, log=print) -> dict:
     else: raise A2Error(f"gan.source must be 'shipped' or 'train', got {cfg.gan.source!r}")
     G = load_generator(out / 'generator.safetensors')
     log(f"gan: {cfg.gan.source} {cfg.gan.arch} generator ({sum(p.numel() for p in G.parameters())/1e6:.2f}M parameters) -> {out}")
-    return mark_done(cfg, 'gan', key, generator=str(out / 'generator.safetensors'), encoder=str(out / 'encoder.safetensors'))
+    return dict(generator=str(out / 'generator.safetensors'), encoder=str(out / 'encoder.safetensors'))
 
 def load_g(cfg: ExperimentConfig):
     "(g, G, E): the truncated synthesis used by inversion and search, the generator and the latent encoder of the run."
@@ -180,10 +191,9 @@ def load_g(cfg: ExperimentConfig):
     return TruncatedSynthesis(G, cfg.gan.psi).eval(), G, E
 
 # %% ../nbs/07a_pipeline.ipynb #18f372fc
+@stage('invert')
 def stage_invert(cfg: ExperimentConfig, log=print) -> dict:
     "Invert every training image: the encoder's guess refined by Adam steps; stored as latents of g (truncation undone)."
-    key = stage_key(cfg, 'invert')
-    if rec := stage_done(cfg, 'invert', key): return rec
     g, G, E = load_g(cfg)
     train = load_data(cfg)
     w = invert_dataset(G, E, train.images, run_dir(cfg) / 'invert' / 'w_plus.safetensors', batch_size=cfg.invert.batch_size,
@@ -192,12 +202,11 @@ def stage_invert(cfg: ExperimentConfig, log=print) -> dict:
         x = from_uint8(train.images[:512]); rec = torch.cat([G.synthesis(w[i:i + 128].to(G.w_avg.device)).cpu() for i in range(0, len(x), 128)])
     p = psnr(rec, x).mean().item()
     log(f"invert: {len(w)} images, {cfg.invert.steps} refinement steps; mean PSNR of G(w0) on the first {len(x)}: {p:.1f} dB")
-    return mark_done(cfg, 'invert', key, psnr=p, psnr_images=len(x))
+    return dict(psnr=p, psnr_images=len(x))
 
+@stage('views')
 def stage_views(cfg: ExperimentConfig, log=print) -> dict:
     "The W-search and W-perturb view banks the selected rows need."
-    key = stage_key(cfg, 'views')
-    if rec := stage_done(cfg, 'views', key): return rec
     needed = sorted({ROWS[r][3] for r in selected_rows(cfg) if ROWS[r][3]})
     info = {}
     if needed:
@@ -216,15 +225,14 @@ def stage_views(cfg: ExperimentConfig, log=print) -> dict:
                                    seed=cfg.seeds[0], dataset_hash=train.hash(), progress=sys.stderr.isatty())
             info[method] = dict(seconds=round(time.time() - t, 1), n_images=len(bank), n_views=bank.n_views)
             log(f"views: {method} bank {len(bank)} images x {bank.n_views} views in {time.time() - t:.0f}s")
-    return mark_done(cfg, 'views', key, **info)
+    return info
 
+@stage('train')
 def stage_train(cfg: ExperimentConfig, log=print) -> dict:
     "Every selected row at every seed (finished runs are skipped, interrupted ones resume)."
-    key = stage_key(cfg, 'train')
-    if rec := stage_done(cfg, 'train', key): return rec
     for row in selected_rows(cfg):
         for seed in cfg.seeds: train_row(cfg, row, seed, log)
-    return mark_done(cfg, 'train', key, rows=selected_rows(cfg), seeds=list(cfg.seeds))
+    return dict(rows=selected_rows(cfg), seeds=list(cfg.seeds))
 
 # %% ../nbs/07a_pipeline.ipynb #33f7dbac
 def _scores(cfg, tr_x, tr_y, te_x, te_y, nc):
@@ -233,10 +241,9 @@ def _scores(cfg, tr_x, tr_y, te_x, te_y, nc):
                 knn5_cos=float(knn_accuracy(tr_x, tr_y, te_x, te_y, k=e.k, metric='cosine')),
                 linear=float(linear_probe(tr_x, tr_y, te_x, te_y, epochs=e.probe_epochs, method=e.probe_method, num_classes=nc)))
 
+@stage('eval')
 def stage_eval(cfg: ExperimentConfig, log=print) -> dict:
     "Score every trained run (and raw pixels) on the test set; one JSON per run in eval/."
-    key = stage_key(cfg, 'eval')
-    if rec := stage_done(cfg, 'eval', key): return rec
     train, test = load_data(cfg, 'train'), load_data(cfg, 'test')
     out = run_dir(cfg) / 'eval'
     raw = out / 'raw-pixels.json'
@@ -251,7 +258,7 @@ def stage_eval(cfg: ExperimentConfig, log=print) -> dict:
             s = _scores(cfg, embed(net, train.images, train.name), train.labels, embed(net, test.images, test.name), test.labels, train.num_classes)
             write_json(p, dict(row=row, seed=seed, **s))
             log(f"eval {row} seed {seed}: 5-NN {s['knn5']:.1%} (cosine {s['knn5_cos']:.1%}), linear {s['linear']:.1%}")
-    return mark_done(cfg, 'eval', key)
+    return {}
 
 # %% ../nbs/07a_pipeline.ipynb #45535f9d
 _LABELS = {'expert': 'expert', 'generated': None, 'viewmaker': 'ViewMaker'}
@@ -308,10 +315,9 @@ def view_pair_analysis(cfg: ExperimentConfig, n_images=4096) -> list | None:
     for k, p in banks.items(): fs[k] = feats(ViewBank.load(p, verify=True).sample(torch.arange(len(x)), generator=g))
     return view_pair_table(fs, seed=cfg.seeds[0])
 
+@stage('report')
 def stage_report(cfg: ExperimentConfig, log=print) -> dict:
     "Tables (Markdown + CSV) of the main table and the ablation, the raw-pixel floor, the comparison A2 W-search vs SimCLR."
-    key = stage_key(cfg, 'report')
-    if rec := stage_done(cfg, 'report', key): return rec
     out = run_dir(cfg) / 'report'
     res, raw = results(cfg), read_json(run_dir(cfg) / 'eval' / 'raw-pixels.json')
     seeds = f"{len(cfg.seeds)} seed{'s' if len(cfg.seeds) > 1 else ''} ({', '.join(map(str, cfg.seeds))})"
@@ -357,10 +363,7 @@ def stage_report(cfg: ExperimentConfig, log=print) -> dict:
     with atomic_path(out / 'results.md') as t: Path(t).write_text(text)
     write_csv(results_rows(cfg, list(ROWS)), out / 'results.csv')
     log(text)
-    return mark_done(cfg, 'report', key, markdown=str(out / 'results.md'))
-
-STAGES = {'data': stage_data, 'simclr': stage_simclr, 'gan': stage_gan, 'invert': stage_invert, 'views': stage_views,
-          'train': stage_train, 'eval': stage_eval, 'report': stage_report}
+    return dict(markdown=str(out / 'results.md'))
 
 # %% ../nbs/07a_pipeline.ipynb #751ba730
 _GENERATIVE = ('gan', 'invert', 'views')

@@ -2,6 +2,7 @@
 in a DataLoader with 2 workers (the usual SimCLR pipeline). Same Shapes-10 images, same process, same machine;
 the two run interleaved (ours, peer, ours, ...) so that a load that changes during the run hits both alike; medians.
 Run: OMP_WAIT_POLICY=PASSIVE .venv/bin/python bench/augment.py [--n 4096] [--batch 256] [--repeats 5]"""
+from _result import record; record(__file__)   # the last result goes to reports/bench/ as JSON
 import argparse, os, platform, statistics, tempfile, time
 import torch
 import torchvision.transforms.v2 as T

@@ -6,6 +6,7 @@ sampling throughput.
 Usage: python bench/generator.py [--config demo|paper] [--batch 32] [--runs 7]
 Runs on one CPU thread (torch.set_num_threads(1)); both forms are timed in one process, interleaved run by run, median reported.
 """
+from _result import record; record(__file__)   # the last result goes to reports/bench/ as JSON
 import os
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 import argparse, platform, statistics, time

@@ -4,6 +4,7 @@ Usage: python bench/losses.py [--B 512] [--D 128] [--K 1] [--runs 21]
 Runs on one CPU thread (torch.set_num_threads(1)) so that the numbers do not depend on how busy the other cores are;
 all losses are timed in one process, interleaved run by run, and the median of `--runs` runs is reported.
 """
+from _result import record; record(__file__)   # the last result goes to reports/bench/ as JSON
 import os
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 import argparse, platform, statistics, time

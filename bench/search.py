@@ -6,6 +6,7 @@ CIFAR-10 values) and tolerance. Measures converged views per second.
 
     OMP_WAIT_POLICY=PASSIVE python bench/search.py [--images 64] [--repeats 3]
 """
+from _result import record; record(__file__)   # the last result goes to reports/bench/ as JSON
 import argparse, os, platform, statistics, time
 import torch, torch.nn as nn, torch.nn.functional as F
 from a2lit.search import w_search, search_objective, view_features

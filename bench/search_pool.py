@@ -6,6 +6,7 @@ Measures latent-steps per second, ours and peer interleaved in one process, medi
 
     OMP_WAIT_POLICY=PASSIVE python bench/search_pool.py [--images 256] [--n 8] [--steps 4] [--repeats 3]
 """
+from _result import record; record(__file__)   # the last result goes to reports/bench/ as JSON
 import argparse, os, platform, statistics, time
 import torch
 from a2lit import generator as gen
