@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_data.ipynb #48590396
 from __future__ import annotations
-import contextlib, hashlib, json, math, pickle
+import hashlib, json, math, pickle
 from dataclasses import dataclass, asdict
 from pathlib import Path
 import numpy as np
@@ -202,9 +202,22 @@ def _load_cifar(name, root, split, download):
         import torchvision
         (torchvision.datasets.CIFAR10 if name == 'cifar10' else torchvision.datasets.CIFAR100)(str(root), download=True)
     parts = [_read_cifar_batch(base / f, key) for f in (train if split == 'train' else test)]
-    with open(base / meta, 'rb') if (base / meta).exists() else contextlib.nullcontext() as fh:
-        classes = list(_ArrayUnpickler(fh, encoding='latin1').load()[names]) if fh else [str(i) for i in range(10 if name == 'cifar10' else 100)]
-    return ImageSet(torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts]), classes, None, name)
+    n_classes = 10 if name == 'cifar10' else 100
+    classes = _read_cifar_meta(base / meta, names, n_classes)
+    labels = torch.cat([p[1] for p in parts])
+    if len(labels) and (labels.min() < 0 or labels.max() >= n_classes):
+        raise A2Error(f"{name} labels must lie in 0..{n_classes - 1}; {base} holds labels {labels.min().item()}..{labels.max().item()}")
+    return ImageSet(torch.cat([p[0] for p in parts]), labels, classes, None, name)
+
+def _read_cifar_meta(path, key, n_classes):
+    "The class names in a CIFAR meta file (numbered names when the file is absent); a damaged or unsafe file is one clear error."
+    if not path.exists(): return [str(i) for i in range(n_classes)]
+    try:
+        with open(path, 'rb') as fh: names = [str(x) for x in _ArrayUnpickler(fh, encoding='latin1').load()[key]]
+    except (KeyError, TypeError, IndexError): raise A2Error(f"CIFAR meta file {path} has no {key!r} list of class names") from None
+    except Exception as e: raise A2Error(f"corrupt, truncated or unsafe CIFAR meta file {path}: {type(e).__name__}: {e}") from None
+    if len(names) != n_classes: raise A2Error(f"CIFAR meta file {path} names {len(names)} classes, expected {n_classes}")
+    return names
 
 # %% ../nbs/00_data.ipynb #8475175d
 TINYIMAGENET_URL = 'http://cs231n.stanford.edu/tiny-imagenet-200.zip'
