@@ -4,7 +4,7 @@
 
 # %% ../nbs/07a_pipeline.ipynb #9df451f9
 from __future__ import annotations
-import dataclasses, functools, hashlib, json, os, shutil, sys, time
+import dataclasses, fcntl, functools, hashlib, json, os, platform, shutil, sys, time
 from dataclasses import asdict
 from pathlib import Path
 import torch
@@ -27,10 +27,10 @@ from .config import (ROWS, MAIN_TABLE, ABLATION, ExperimentConfig, row_config, s
                           run_dir)
 
 # %% auto #0
-__all__ = ['STAGES', 'claim_run_dir', 'stage_key', 'stage_done', 'mark_done', 'stage', 'load_data', 'stage_data', 'train_row',
-           'stage_simclr', 'shipped_weights', 'generator_missing', 'stage_gan', 'load_g', 'stage_invert', 'stage_views',
-           'stage_train', 'stage_eval', 'row_label', 'results', 'results_rows', 'results_markdown',
-           'view_pair_analysis', 'stage_report', 'run']
+__all__ = ['STAGES', 'lock_run_dir', 'release_run_dir', 'claim_run_dir', 'stage_key', 'stage_done', 'mark_done', 'stage',
+           'load_data', 'stage_data', 'train_row', 'stage_simclr', 'shipped_weights', 'generator_missing', 'stage_gan',
+           'load_g', 'stage_invert', 'stage_views', 'stage_train', 'stage_eval', 'row_label', 'reported_rows',
+           'results', 'results_rows', 'results_markdown', 'view_pair_analysis', 'stage_report', 'run']
 
 # %% ../nbs/07a_pipeline.ipynb #ab58540d
 _FREE = ('seeds', 'rows', 'device', 'out')   # may change between runs of one folder
@@ -45,16 +45,36 @@ def _diff(a, b, prefix=''):
         elif va != vb: out.append(prefix + k)
     return out
 
+_LOCKS = {}   # run folder -> the open lock file this process holds
+
+def lock_run_dir(d: Path):
+    "Hold an exclusive lock on run folder `d` until `release_run_dir`: a second command on the same folder is refused in one line."
+    d.mkdir(parents=True, exist_ok=True)
+    if str(d.resolve()) in _LOCKS: return
+    fh = open(d / '.lock', 'a+')
+    try: fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.seek(0); who = fh.read().strip(); fh.close()
+        raise A2Error(f"{d} is in use by another a2lit command ({who or 'unknown process'}); wait for it to finish, or use another --out") from None
+    fh.seek(0); fh.truncate(); fh.write(f"pid {os.getpid()} on {platform.node()}\n"); fh.flush()
+    _LOCKS[str(d.resolve())] = fh
+
+def release_run_dir(d: Path):
+    "Let go of the lock `lock_run_dir` took (the operating system also drops it when the process ends, however it ends)."
+    fh = _LOCKS.pop(str(Path(d).resolve()), None)
+    if fh: fcntl.flock(fh, fcntl.LOCK_UN); fh.close()
+
 def claim_run_dir(cfg: ExperimentConfig) -> Path:
-    "Create or reopen the run folder of `cfg`; refuse one made by another preset or config."
+    "Lock, create or reopen the run folder of `cfg`; refuse one made by another preset or config."
     d = run_dir(cfg); p = d / 'config.json'
+    lock_run_dir(d)                                     # before anything is read or swept: another command may be writing here
     mine = {k: v for k, v in _cfg_dict(cfg).items() if k not in _FREE}
     if p.exists():
         theirs = {k: v for k, v in read_json(p).items() if k not in _FREE}
         bad = _diff(mine, theirs)
         if bad: raise A2Error(f"{d} holds artifacts of another config (differs in {', '.join(bad)}); use another --out or remove the folder")
     else: write_json(p, _cfg_dict(cfg))
-    sweep_partial_writes(d)                             # a write cut by SIGKILL leaves its temporary file behind
+    sweep_partial_writes(d)                             # a write cut by SIGKILL leaves its temporary file; the lock says no one else writes
     return d
 
 def stage_key(cfg, stage) -> str:
@@ -78,14 +98,26 @@ def mark_done(cfg, stage, key, **info) -> dict:
 
 STAGES = {}   # name -> stage function, in pipeline order (the order they are defined below)
 
-def stage(name):
-    "Make `fn(cfg, log) -> info` the stage `name`: skipped when its done record has this run's key, else run and recorded with `info`."
+def _lost(cfg, outputs: dict) -> list:
+    "The recorded outputs (run-folder path -> size) that are missing now or have another size."
+    d = run_dir(cfg)
+    return [p for p, size in outputs.items() if not (d / p).is_file() or (d / p).stat().st_size != size]
+
+def stage(name,
+          outputs=None):   # cfg -> the files (relative to the run folder) the stage leaves; checked before it is skipped
+    "Make `fn(cfg, log) -> info` the stage `name`: skipped when its done record has this run's key and its outputs are all there, else run and recorded."
     def deco(fn):
         @functools.wraps(fn)
         def run_stage(cfg: ExperimentConfig, log=print) -> dict:
             key = stage_key(cfg, name)
-            if rec := stage_done(cfg, name, key): return rec
-            return mark_done(cfg, name, key, **(fn(cfg, log) or {}))
+            if rec := stage_done(cfg, name, key):
+                lost = _lost(cfg, rec.get('outputs', {}))
+                if not lost: return rec
+                what = 'missing' if not (run_dir(cfg) / lost[0]).exists() else 'changed'
+                log(f"{name}: finished before, but {lost[0]} is {what}" + (f" (and {len(lost) - 1} more)" if len(lost) > 1 else '') + ": running it again")
+            info = fn(cfg, log) or {}
+            outs = {} if outputs is None or rank_world()[0] else {str(p): (run_dir(cfg) / p).stat().st_size for p in outputs(cfg)}
+            return mark_done(cfg, name, key, **info, **({'outputs': outs} if outs else {}))
         STAGES[name] = run_stage
         return run_stage
     return deco
@@ -102,7 +134,7 @@ def load_data(cfg: ExperimentConfig, split='train') -> ImageSet:
         ds = ds.subset(slice(0, n))
     return ds
 
-@stage('data')
+@stage('data', outputs=lambda cfg: ['data/stats.json', 'data/expert_views.png'])
 def stage_data(cfg: ExperimentConfig, log=print) -> dict:
     "Build the dataset, write its statistics (JSON) and a grid of expert views (PNG)."
     out = run_dir(cfg) / 'data'
@@ -141,7 +173,7 @@ def train_row(cfg: ExperimentConfig, row: str, seed: int, log=print) -> Path:
     if tr.epoch < cfg.train.epochs: tr.fit()
     return tr.ckpt_path
 
-@stage('simclr')
+@stage('simclr', outputs=lambda cfg: [f'train/simclr-s{cfg.seeds[0]}/checkpoint.safetensors'])
 def stage_simclr(cfg: ExperimentConfig, log=print) -> dict:
     "The SimCLR baseline at the first seed: a row of the table, and the encoder f of W-search."
     ck = train_row(cfg, 'simclr', cfg.seeds[0], log)
@@ -156,7 +188,7 @@ def generator_missing(cfg: ExperimentConfig) -> bool:
     "True when the run wants the shipped generator and this version of the package has none for its dataset."
     return cfg.gan.source == 'shipped' and not all(p.exists() for p in shipped_weights(cfg).values())
 
-@stage('gan')
+@stage('gan', outputs=lambda cfg: ['gan/generator.safetensors', 'gan/encoder.safetensors'])
 def stage_gan(cfg: ExperimentConfig, log=print) -> dict:
     "The generator and latent encoder: copied from the shipped weights, or trained here."
     out = run_dir(cfg) / 'gan'; out.mkdir(parents=True, exist_ok=True)
@@ -191,7 +223,7 @@ def load_g(cfg: ExperimentConfig):
     return TruncatedSynthesis(G, cfg.gan.psi).eval(), G, E
 
 # %% ../nbs/07a_pipeline.ipynb #18f372fc
-@stage('invert')
+@stage('invert', outputs=lambda cfg: ['invert/w_plus.safetensors'])
 def stage_invert(cfg: ExperimentConfig, log=print) -> dict:
     "Invert every training image: the encoder's guess refined by Adam steps; stored as latents of g (truncation undone)."
     g, G, E = load_g(cfg)
@@ -204,7 +236,7 @@ def stage_invert(cfg: ExperimentConfig, log=print) -> dict:
     log(f"invert: {len(w)} images, {cfg.invert.steps} refinement steps; mean PSNR of G(w0) on the first {len(x)}: {p:.1f} dB")
     return dict(psnr=p, psnr_images=len(x))
 
-@stage('views')
+@stage('views', outputs=lambda cfg: [f'views/{b}.safetensors' for b in sorted({ROWS[r][3] for r in selected_rows(cfg) if ROWS[r][3]})])
 def stage_views(cfg: ExperimentConfig, log=print) -> dict:
     "The W-search and W-perturb view banks the selected rows need."
     needed = sorted({ROWS[r][3] for r in selected_rows(cfg) if ROWS[r][3]})
@@ -227,7 +259,7 @@ def stage_views(cfg: ExperimentConfig, log=print) -> dict:
             log(f"views: {method} bank {len(bank)} images x {bank.n_views} views in {time.time() - t:.0f}s")
     return info
 
-@stage('train')
+@stage('train', outputs=lambda cfg: [f'train/{r}-s{s}/checkpoint.safetensors' for r in selected_rows(cfg) for s in cfg.seeds])
 def stage_train(cfg: ExperimentConfig, log=print) -> dict:
     "Every selected row at every seed (finished runs are skipped, interrupted ones resume)."
     for row in selected_rows(cfg):
@@ -241,7 +273,7 @@ def _scores(cfg, tr_x, tr_y, te_x, te_y, nc):
                 knn5_cos=float(knn_accuracy(tr_x, tr_y, te_x, te_y, k=e.k, metric='cosine')),
                 linear=float(linear_probe(tr_x, tr_y, te_x, te_y, epochs=e.probe_epochs, method=e.probe_method, num_classes=nc)))
 
-@stage('eval')
+@stage('eval', outputs=lambda cfg: ['eval/raw-pixels.json'] + [f'eval/{r}-s{s}.json' for r in selected_rows(cfg) for s in cfg.seeds])
 def stage_eval(cfg: ExperimentConfig, log=print) -> dict:
     "Score every trained run (and raw pixels) on the test set; one JSON per run in eval/."
     train, test = load_data(cfg, 'train'), load_data(cfg, 'test')
@@ -275,10 +307,15 @@ def _mean_std(xs):
     t = torch.tensor(xs, dtype=torch.float64)
     return t.mean().item(), (t.std().item() if len(xs) > 1 else 0.0)
 
+def reported_rows(cfg: ExperimentConfig) -> list:
+    "The rows a report covers: those this command runs, and every other row the folder holds finished evaluations of at all its seeds."
+    have = lambda r: all((run_dir(cfg) / 'eval' / f'{r}-s{s}.json').exists() for s in cfg.seeds)
+    return [r for r in ROWS if r in selected_rows(cfg) or have(r)]
+
 def results(cfg: ExperimentConfig) -> dict:
-    "Per row: mean and std over seeds of each score (fractions), from eval/."
+    "Per reported row: mean and std over seeds of each score (fractions), from eval/."
     out = {}
-    for row in selected_rows(cfg):
+    for row in reported_rows(cfg):
         runs = [read_json(run_dir(cfg) / 'eval' / f'{row}-s{s}.json') for s in cfg.seeds]
         out[row] = {m: _mean_std([r[m] for r in runs]) for m in ('knn5', 'knn5_cos', 'linear')}
     return out
@@ -315,7 +352,7 @@ def view_pair_analysis(cfg: ExperimentConfig, n_images=4096) -> list | None:
     for k, p in banks.items(): fs[k] = feats(ViewBank.load(p, verify=True).sample(torch.arange(len(x)), generator=g))
     return view_pair_table(fs, seed=cfg.seeds[0])
 
-@stage('report')
+@stage('report', outputs=lambda cfg: ['report/results.md', 'report/results.csv'])
 def stage_report(cfg: ExperimentConfig, log=print) -> dict:
     "Tables (Markdown + CSV) of the main table and the ablation, the raw-pixel floor, the comparison A2 W-search vs SimCLR."
     out = run_dir(cfg) / 'report'
@@ -379,6 +416,10 @@ def run(cfg: ExperimentConfig, stages=None, log=print):
     for s in stages:
         if s not in STAGES: raise A2Error(f"unknown stage {s!r}; expected one of {', '.join(STAGES)}")
     on_rank0(lambda: claim_run_dir(cfg), 'claiming the run folder')
+    try: return _run_stages(cfg, stages, log, rank, world)
+    finally: release_run_dir(run_dir(cfg))
+
+def _run_stages(cfg, stages, log, rank, world):
     if world > 1 and any(s in _SPLIT for s in stages):  # rank 0 renders (or downloads) and caches the data; the others then read the cache
         on_rank0(lambda: [len(load_data(cfg, s)) for s in ('train', 'test')], 'loading the dataset')
     if any(ROWS[r][3] for r in selected_rows(cfg)) and generator_missing(cfg):

@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 import a2lit.core as core_mod
 import a2lit.data as data_mod
 import a2lit.train as train_mod
-import a2lit.cli as cli
+import a2lit.cli as a2cli
 import a2lit.config as config
 import a2lit.pipeline as pipeline
 from a2lit.core import A2Error, save_artifact, load_artifact, write_json, read_json
@@ -36,7 +36,7 @@ def no_partial(root):
 
 def cli(capsys, *args, rc=2):
     "Call the CLI in-process; return its one stderr line after checking the exit code and that there is no traceback."
-    with pytest.raises(SystemExit) as e: cli.main(list(args))
+    with pytest.raises(SystemExit) as e: a2cli.main(list(args))
     err = capsys.readouterr().err
     lines = err.strip().splitlines()
     assert e.value.code == rc, (e.value.code, err)
@@ -237,7 +237,7 @@ def test_planted_pickle_refused_without_running_code(capsys, run_copy, path, sta
 
 def test_no_loader_can_unpickle():
     "Scan the package: every torch.load has weights_only=True; no pickle.load, np.load(allow_pickle=True) or eval of file content."
-    src = {p.name: p.read_text() for p in Path(cli.__file__).parent.glob('*.py')}
+    src = {p.name: p.read_text() for p in Path(a2cli.__file__).parent.glob('*.py')}
     calls = [(n, l.strip()) for n, s in src.items() for l in s.splitlines() if 'torch.load(' in l]
     assert all('weights_only=True' in l for _, l in calls), calls
     for n, s in src.items():
@@ -359,8 +359,8 @@ def test_same_seed_same_bits_on_cpu(ref, tmp_path):
 def test_deterministic_switch(monkeypatch):
     monkeypatch.delenv('CUBLAS_WORKSPACE_CONFIG', raising=False)
     try:
-        cli.set_deterministic()
+        a2cli.set_deterministic()
         assert torch.are_deterministic_algorithms_enabled() and torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
         fct.test_eq(os.environ['CUBLAS_WORKSPACE_CONFIG'], ':4096:8')
-    finally: cli.set_deterministic(False)
+    finally: a2cli.set_deterministic(False)
     assert not torch.are_deterministic_algorithms_enabled()
