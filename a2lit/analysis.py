@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .core import A2Error, atomic_path, get_device, image_grid, save_figure
+from .core import A2Error, atomic_path, get_device, image_grid, save_figure, warmup_cosine
 
 # %% auto #0
 __all__ = ['VIEW_PAIRS', 'StatisticsNetwork', 'MIEstimate', 'mine_mi', 'pair_similarity', 'alignment', 'pick_view',
@@ -85,7 +85,7 @@ def mine_mi(a, b,                      # paired samples: row i of `a` [N,Da] goe
     B = min(batch_size, len(tr)); K = min(negatives, B - 1)
     log_ma, curve = None, []
     steps = epochs * (len(tr) // B)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / steps)) if cosine else 1.0)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: warmup_cosine(1.0, s, steps) if cosine else 1.0)
     for _ in range(epochs):
         order, bounds = tr[torch.randperm(len(tr), generator=g)].to(dev), []
         for i in range(0, len(tr) - B + 1, B):

@@ -7,17 +7,14 @@ from __future__ import annotations
 import math
 import torch
 import torch.nn.functional as F
+from torchvision.transforms.v2.functional import rgb_to_grayscale   # batched: any leading dims, ITU-R 601 luma
 from .core import A2Error, image_grid
 from .data import ImageSet
 
 # %% auto #0
-__all__ = ['rgb_to_gray', 'rgb_to_hsv', 'adjust_hue', 'ExpertAugment', 'show_views']
+__all__ = ['rgb_to_hsv', 'adjust_hue', 'ExpertAugment', 'show_views']
 
 # %% ../nbs/00a_augment.ipynb #2ac52354
-def rgb_to_gray(x):
-    "ITU-R 601 luma of a [B,3,H,W] batch, as [B,1,H,W] (the weights torchvision uses)."
-    return (x[:, 0:1] * 0.2989).add_(x[:, 1:2], alpha=0.587).add_(x[:, 2:3], alpha=0.114)
-
 def rgb_to_hsv(x):
     "[B,3,H,W] RGB in [0,1] -> HSV in [0,1]."
     r, g, b = x.unbind(1)
@@ -49,13 +46,13 @@ def _jitter_op(j, x, f):
     if j == 3: return adjust_hue(x, f)
     f = f.view(-1, 1, 1, 1)
     if j == 0: return (x * f).clamp_(0, 1)
-    if j == 1: return torch.lerp(rgb_to_gray(x).mean((2, 3), keepdim=True), x, f).clamp_(0, 1)
-    return torch.lerp(rgb_to_gray(x), x, f).clamp_(0, 1)
+    if j == 1: return torch.lerp(rgb_to_grayscale(x).mean((2, 3), keepdim=True), x, f).clamp_(0, 1)
+    return torch.lerp(rgb_to_grayscale(x), x, f).clamp_(0, 1)
 
 def _linear_jitter(x, abc):
     "In place on `x` [n,3,H,W]: clamp(a x + b gray(x) + c mean(gray(x)), 0, 1) with per-image `abc` [3,n]: brightness, contrast, saturation or identity."
     a, b, c = (t.view(-1, 1, 1, 1) for t in abc)
-    g = rgb_to_gray(x)
+    g = rgb_to_grayscale(x)
     return x.mul_(a).add_(torch.addcmul(g.mean((2, 3), keepdim=True).mul_(c), g, b)).clamp_(0, 1)
 
 class ExpertAugment:
@@ -125,7 +122,7 @@ class ExpertAugment:
         y = y.index_select(0, torch.empty_like(perm).scatter_(0, perm, torch.arange(B, device=dev)))   # back to the input's order
         # 3. grayscale with p_gray
         i = gray.nonzero()[:, 0]
-        if len(i): y.index_copy_(0, i, rgb_to_gray(y.index_select(0, i)).expand(-1, 3, -1, -1))
+        if len(i): y.index_copy_(0, i, rgb_to_grayscale(y.index_select(0, i), 3))
         return y
 
     def __repr__(self): return f"ExpertAugment(size={self.size}, scale={self.scale}, jitter={self.jitter}, p_jitter={self.p_jitter}, p_gray={self.p_gray}, p_flip={self.p_flip})"

@@ -4,7 +4,7 @@
 
 # %% ../nbs/infra/core.ipynb #1da00fca
 from __future__ import annotations
-import contextlib, hashlib, json, os, tempfile
+import contextlib, hashlib, json, math, os, tempfile
 from pathlib import Path
 import torch
 import torch.nn as nn
@@ -14,7 +14,8 @@ from safetensors.torch import save_file, load_file
 # %% auto #0
 __all__ = ['A2Error', 'atomic_path', 'sweep_partial_writes', 'write_json', 'read_json', 'tensor_hash', 'state_hash',
            'save_artifact', 'load_artifact', 'flatten_optimizer', 'unflatten_optimizer', 'check_state', 'config_diff',
-           'save_checkpoint', 'load_checkpoint', 'latest_checkpoint', 'get_device', 'save_figure', 'image_grid']
+           'save_checkpoint', 'load_checkpoint', 'latest_checkpoint', 'get_device', 'warmup_cosine', 'save_figure',
+           'image_grid']
 
 # %% ../nbs/infra/core.ipynb #e0a95f7b
 class A2Error(ValueError):
@@ -182,28 +183,35 @@ def get_device(device=None) -> torch.device:
     if getattr(torch.backends, 'mps', None) is not None and torch.backends.mps.is_available(): return torch.device('mps')
     return torch.device('cpu')
 
+# %% ../nbs/infra/core.ipynb #3d69fbec
+def warmup_cosine(lr: float, step: int, total: int,   # the rate at `step` of a schedule of `total` steps
+                  warmup: int = 0) -> float:          # linear warm-up steps first
+    "Linear warm-up to `lr` over the first `warmup` steps, then a cosine from `lr` to 0 at step `total`."
+    if step < warmup: return lr * (step + 1) / warmup
+    return lr * 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
+
 # %% ../nbs/infra/core.ipynb #73913aed
-def save_figure(fig, path=None):
+def save_figure(fig, path=None,
+                pad: float = 1.08):   # tight_layout's padding, in font sizes (1.08: matplotlib's default)
     "Lay out `fig`, save it as PNG at `path` (folders made) when given, and return it."
-    fig.tight_layout()
+    fig.tight_layout(pad=pad)
     if path is not None: Path(path).parent.mkdir(parents=True, exist_ok=True); fig.savefig(path, dpi=100)
     return fig
 
 # %% ../nbs/infra/core.ipynb #67a7a983
-def image_grid(rows, path=None, titles=None, scale=1.0):
-    "Plot a grid from a list of rows, each a uint8 or [0,1] float batch [n,3,H,W]; save to `path` if given; return the figure."
-    import matplotlib; matplotlib.use('Agg') if path else None
+def image_grid(rows,          # a list of rows, each a uint8 or [0,1] float batch [n,3,H,W]
+               path=None,     # save the figure here if given
+               titles=None,   # one per row, above its first image
+               scale=1.0):    # inches per image
+    "Plot each row as one `make_grid` strip (white padding, short rows filled with white) under its title; return the figure."
     import matplotlib.pyplot as plt
+    from torchvision.utils import make_grid   # it lays out pixels only: the per-row titles need one axes per row
     R, C = len(rows), max(len(r) for r in rows)
-    fig, axs = plt.subplots(R, C, figsize=(C * scale, R * scale), squeeze=False)
-    for i, row in enumerate(rows):
-        for j in range(C):
-            ax = axs[i][j]; ax.axis('off')
-            if j < len(row):
-                im = row[j].detach().cpu()
-                im = im.float() / 255 if im.dtype == torch.uint8 else im.clamp(0, 1)
-                ax.imshow(im.permute(1, 2, 0).numpy(), interpolation='nearest')
-        if titles: axs[i][0].set_title(titles[i], fontsize=7, loc='left')
-    fig.tight_layout(pad=0.1)
-    if path: Path(path).parent.mkdir(parents=True, exist_ok=True); fig.savefig(path, dpi=100)
-    return fig
+    fig, axs = plt.subplots(R, 1, figsize=(C * scale, R * (scale + (0.15 if titles else 0))), squeeze=False)   # 0.15 in: a 7 pt title
+    for i, (ax, row) in enumerate(zip(axs[:, 0], rows)):
+        x = (row if torch.is_tensor(row) else torch.stack(list(row))).detach().cpu()
+        x = x.float() / 255 if x.dtype == torch.uint8 else x.float().clamp(0, 1)
+        x = torch.cat([x, x.new_ones(C - len(x), *x.shape[1:])])
+        ax.imshow(make_grid(x, nrow=C, pad_value=1).permute(1, 2, 0).numpy(), interpolation='nearest'); ax.axis('off')
+        if titles: ax.set_title(titles[i], fontsize=7, loc='left')
+    return save_figure(fig, path, pad=0.1)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math, warnings
 import torch
 import torch.nn.functional as F
-from .core import A2Error, get_device
+from .core import A2Error, get_device, warmup_cosine
 from .baselines import embed, fit_linear
 
 # %% auto #0
@@ -136,7 +136,7 @@ def _probe_sgd(xs, y, C, epochs, lr, batch_size, wd, momentum, seed):
     for _ in range(epochs):
         order = torch.randperm(n, generator=g).to(xs.device)
         for i in range(0, n, batch_size):
-            for group in opt.param_groups: group['lr'] = lr * 0.5 * (1 + math.cos(math.pi * step / total))
+            for group in opt.param_groups: group['lr'] = warmup_cosine(lr, step, total)
             idx = order[i:i + batch_size]
             loss = F.cross_entropy(lin(xs[idx]), y[idx])
             opt.zero_grad(); loss.backward(); opt.step(); step += 1

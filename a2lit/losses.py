@@ -5,10 +5,9 @@
 # %% ../nbs/03_losses.ipynb #3dc6d6b1
 from __future__ import annotations
 import contextlib, math
-from pathlib import Path
 import torch
 import torch.nn.functional as F
-from .core import A2Error
+from .core import A2Error, save_figure
 
 # %% auto #0
 __all__ = ['nt_xent', 'info_nce', 'a1_loss', 'a2_full', 'a2_alignment', 'a2_simclr', 'a2_infonce', 'toy_views', 'toy_dynamics',
@@ -214,7 +213,6 @@ def toy_dynamics(loss_fn,        # called as loss_fn(z1, z2, z3)
 def plot_toy_dynamics(trajs: dict,  # loss name -> trajectory from `toy_dynamics`
                       path=None):   # save the figure here if given
     "One panel per loss: the views' paths on the unit circle (o, s: expert views, ^: generated; hollow: start, filled: end)."
-    import matplotlib; matplotlib.use('Agg') if path else None
     import matplotlib.pyplot as plt
     fig, axs = plt.subplots(1, len(trajs), figsize=(2.2 * len(trajs), 2.4), squeeze=False)
     t = torch.linspace(0, 2 * math.pi, 200)
@@ -227,6 +225,4 @@ def plot_toy_dynamics(trajs: dict,  # loss name -> trajectory from `toy_dynamics
                 ax.plot(*tr[0, v, b, :2], m, mfc='none', mec=col, ms=6)
                 ax.plot(*tr[-1, v, b, :2], m, color=col, ms=6)
         ax.set_title(name, fontsize=9); ax.set_aspect('equal'); ax.axis('off')
-    fig.tight_layout(pad=0.3)
-    if path: Path(path).parent.mkdir(parents=True, exist_ok=True); fig.savefig(path, dpi=100)
-    return fig
+    return save_figure(fig, path, pad=0.3)

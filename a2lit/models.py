@@ -15,6 +15,7 @@ from .baselines import SmallConvNet
 __all__ = ['BACKBONES', 'ResNet18Cifar', 'projector', 'ContrastiveModel', 'GradReverse', 'ViewMaker']
 
 # %% ../nbs/04_models.ipynb #705941fa
+# kept beside torchvision's resnet18(): it fixes the stage widths at 64-512, and tests and notebooks build narrow ones (width=16)
 class ResNet18Cifar(ResNet):
     "torchvision's ResNet-18 with the CIFAR stem (3x3 stride-1 conv, no max-pool), stage widths w, 2w, 4w, 8w, no classifier."
     def __init__(self, width: int = 64):

@@ -6,12 +6,11 @@
 from __future__ import annotations
 import contextlib, math
 from dataclasses import dataclass
-from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
-from .core import A2Error
+from .core import A2Error, save_figure
 
 # %% auto #0
 __all__ = ['pairwise_distances', 'search_objective', 'adam_rows', 'SearchResult', 'maybe_autocast', 'check_latents',
@@ -253,7 +252,6 @@ def plot_view_distances(dists: dict,          # label -> distances ||f(view) - f
                         eps2=None,            # marked on the right panel
                         path=None, bins=40):
     "Histograms of the views' distance from f0 (eps1 marked) and, if given, of each image's mean pairwise view distance (eps2 marked)."
-    import matplotlib; matplotlib.use('Agg') if path else None
     import matplotlib.pyplot as plt
     panels = [(dists, eps1, r'$\|f(\mathrm{view}) - f_0\|$', r'$\epsilon_1$')]
     if pairwise: panels.append((pairwise, eps2, 'mean pairwise distance between views', r'$\epsilon_2$'))
@@ -265,9 +263,7 @@ def plot_view_distances(dists: dict,          # label -> distances ||f(view) - f
         for label, x in xs.items(): ax.hist(x, bins=edges, alpha=0.6, label=label)
         if eps is not None: ax.axvline(eps, color='k', ls='--', label=f'{name} = {eps}')
         ax.set_xlabel(xlabel); ax.set_ylabel('count'); ax.legend(fontsize=7)
-    fig.tight_layout()
-    if path: Path(path).parent.mkdir(parents=True, exist_ok=True); fig.savefig(path, dpi=100)
-    return fig
+    return save_figure(fig, path)
 
 # %% ../nbs/02_search.ipynb #cf2bdc26
 def w_perturb(w0,               # latents [B,L,D]

@@ -6,9 +6,9 @@
 from __future__ import annotations
 import dataclasses, hashlib, json, math, os, shutil, struct
 from pathlib import Path
-import numpy as np
 import torch
 from safetensors import safe_open
+from safetensors.torch import load_file
 from tqdm import tqdm
 from .core import A2Error, atomic_path, write_json, save_artifact, load_artifact, tensor_hash, state_hash
 from .dist import rank_world, barrier
@@ -21,9 +21,9 @@ __all__ = ['METHODS', 'write_safetensors_stream', 'open_safetensors', 'ViewBank'
 
 # %% ../nbs/02a_viewbank.ipynb #7c79be60
 _ST_DTYPES = {torch.float32: 'F32', torch.float64: 'F64', torch.float16: 'F16', torch.int64: 'I64', torch.int32: 'I32', torch.uint8: 'U8'}
-_NP_DTYPES = {'F32': np.float32, 'F64': np.float64, 'F16': np.float16, 'I64': np.int64, 'I32': np.int32, 'U8': np.uint8}
 _HASH_SLOT = '0' * 64
 
+# kept beside safetensors' save_file: that needs every tensor whole in memory, and a bank is written chunk by chunk
 def write_safetensors_stream(path,            # destination, replaced atomically
                              entries,         # list of (name, torch dtype, shape, iterable of chunks along dim 0)
                              metadata=None):  # str -> str, stored in the header
@@ -53,31 +53,20 @@ def write_safetensors_stream(path,            # destination, replaced atomically
     return Path(path)
 
 def open_safetensors(path, verify=False):
-    "Memory-map every tensor of a safetensors file: ({name: tensor}, metadata); refuses truncated files (and, if `verify`, modified ones)."
+    "Every tensor of a safetensors file, memory-mapped by safetensors (nothing read until used), and its metadata; refuses corrupt or truncated files (and, if `verify`, modified ones)."
     path = Path(path)
     if not path.exists(): raise A2Error(f"missing file {path}")
-    size = path.stat().st_size
-    with open(path, 'rb') as fh:
-        raw = fh.read(8)
-        n = struct.unpack('<Q', raw)[0] if len(raw) == 8 else -1
-        if n < 2 or 8 + n > size: raise A2Error(f"corrupt or truncated safetensors file {path}")
-        try: header = json.loads(fh.read(n))
-        except json.JSONDecodeError: raise A2Error(f"corrupt safetensors header in {path}") from None
-        meta = header.pop('__metadata__', {})
-        end = max([v['data_offsets'][1] for v in header.values()], default=0)
-        if 8 + n + end != size: raise A2Error(f"truncated safetensors file {path}: header promises {8 + n + end} bytes, file has {size}")
-        if verify and 'data_sha256' in meta:
-            h = hashlib.sha256()
+    try:
+        with safe_open(str(path), 'pt') as f: meta = f.metadata() or {}
+        tensors = load_file(str(path))
+    except Exception as e: raise A2Error(f"corrupt or truncated safetensors file {path}: {e}") from None
+    if verify and 'data_sha256' in meta:
+        h = hashlib.sha256()
+        with open(path, 'rb') as fh:
+            fh.seek(8 + struct.unpack('<Q', fh.read(8))[0])       # the data: after the length and the header
             while blk := fh.read(1 << 24): h.update(blk)
-            if h.hexdigest() != meta['data_sha256']: raise A2Error(f"{path} does not match the sha256 in its header (modified or corrupt)")
-    out = {}
-    for k, v in header.items():
-        shape, (a, b) = tuple(v['shape']), v['data_offsets']
-        if v['dtype'] not in _NP_DTYPES: raise A2Error(f"{path}: tensor {k!r} has unsupported dtype {v['dtype']}")
-        arr = np.memmap(path, dtype=_NP_DTYPES[v['dtype']], mode='c', offset=8 + n + a, shape=shape) if b > a \
-              else np.zeros(shape, _NP_DTYPES[v['dtype']])
-        out[k] = torch.from_numpy(arr)
-    return out, meta
+        if h.hexdigest() != meta['data_sha256']: raise A2Error(f"{path} does not match the sha256 in its header (modified or corrupt)")
+    return tensors, meta
 
 # %% ../nbs/02a_viewbank.ipynb #1cd2387a
 class ViewBank:

@@ -103,3 +103,25 @@ def test_figures_write_png(tmp_path):
     assert all((tmp_path / n).stat().st_size > 1000 for n in ('emb.png', 'hist.png', 'c.png', 'grid.png'))
     with pytest.raises(A2Error, match="no column 'acc'"): plot_training_curves({'csv': tmp_path / 'run.csv'}, y='acc')
     with pytest.raises(A2Error, match='scikit-learn|unknown method'): plot_embedding_2d(f, y, method='umap')
+
+def test_view_grid_draws_the_images_through_make_grid():
+    "Each row of `plot_view_grid` shows make_grid's strip of that row: the original, then its views, pixel for pixel."
+    import matplotlib.pyplot as plt
+    from torchvision.utils import make_grid
+    imgs, views = torch.randint(0, 256, (2, 3, 8, 8), dtype=torch.uint8), torch.rand(2, 3, 3, 8, 8)
+    fig = plot_view_grid(imgs, {'v': views}, n_images=2, n_views=3)
+    drawn = [torch.from_numpy(ax.get_images()[0].get_array().data).permute(2, 0, 1) for ax in fig.axes]
+    fct.test_eq(len(drawn), 2)
+    for i, d in enumerate(drawn):
+        fct.test_eq(d, make_grid(torch.cat([imgs[i:i + 1].float() / 255, views[i]]), nrow=4, pad_value=1))
+        fct.test_eq(d[:, 2:10, 2:10], imgs[i].float() / 255); fct.test_eq(d[:, 2:10, 32:40], views[i, 2])
+    fct.test_eq(fig.axes[0].get_title(loc='left'), 'original | v')
+    plt.close(fig)
+
+def test_figures_are_saved_in_one_place():
+    "Only core's `save_figure` writes figures, and no module forces a matplotlib backend (matplotlib picks Agg without a display)."
+    from pathlib import Path
+    import a2lit
+    src = {p.name: p.read_text() for p in Path(a2lit.__file__).parent.glob('*.py')}
+    fct.test_eq([n for n, s in src.items() if 'matplotlib.use(' in s], [])
+    fct.test_eq([n for n, s in src.items() if '.savefig(' in s], ['core.py'])

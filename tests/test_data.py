@@ -121,3 +121,13 @@ def test_train_classifier_on_a_factor():
     fct.test_fail(lambda: train_classifier(ds, target='scale'), contains="target 'scale' is a continuous factor")
     net = train_classifier(ds, epochs=1, batch_size=32, target='fg_hue')
     fct.test_eq(net[1].out_features, 3)   # one output per value of the factor
+
+def test_expert_grayscale_is_torchvisions_bit_for_bit(tmp_path):
+    "The batched ExpertAugment's grayscale step is torchvision's rgb_to_grayscale of the same crop and jitter, exactly."
+    import torchvision.transforms.v2.functional as TF
+    from a2lit.augment import ExpertAugment
+    from a2lit.data import Shapes10Config
+    x = load_dataset('shapes10', tmp_path, shapes10=Shapes10Config(n_train=64, n_test=16)).images.float() / 255
+    color = ExpertAugment(32, p_gray=0)(x, generator=torch.Generator().manual_seed(3))      # the same draws: only the last step differs
+    gray = ExpertAugment(32, p_gray=1)(x, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(gray, TF.rgb_to_grayscale(color, 3))

@@ -180,3 +180,11 @@ def test_planted_pickle_refused_without_running_code(tmp_path, ds):
     fct.test_fail(lambda: load_encoder(ckpt), contains='corrupt or truncated artifact')
     assert not marker.exists()
     pickle.loads(pickle.dumps(_Planted(marker))); assert marker.exists()   # the payload is live: loading it would have run it
+
+def test_lr_at_is_core_warmup_cosine():
+    "The trainer's per-step rate is core's `warmup_cosine` bit for bit: warm-up, then the cosine to 0 (also without warm-up)."
+    from a2lit.core import warmup_cosine
+    for cfg, spe in ((CFG, 4), (dataclasses.replace(CFG, epochs=100, warmup_epochs=10, lr=6e-3), 7),
+                     (dataclasses.replace(CFG, epochs=5, warmup_epochs=0, lr=0.3), 13)):
+        total, warm = cfg.epochs * spe, cfg.warmup_epochs * spe
+        fct.test_eq([train_mod.lr_at(cfg, s, spe) for s in range(total)], [warmup_cosine(cfg.lr, s, total, warm) for s in range(total)])
