@@ -4,14 +4,14 @@
 
 # %% ../nbs/04_train.ipynb #88492155
 from __future__ import annotations
-import argparse, contextlib, csv, dataclasses, hashlib, io, json, math, sys, time
+import argparse, contextlib, csv, dataclasses, hashlib, io, json, sys, time
 from dataclasses import dataclass, asdict
 from pathlib import Path
 import torch
 import torch.nn as nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
-from .core import (A2Error, atomic_path, save_artifact, load_artifact, get_device, flatten_optimizer,
+from .core import (A2Error, warmup_cosine, atomic_path, save_artifact, load_artifact, get_device, flatten_optimizer,
                         unflatten_optimizer)
 from .dist import rank_world, barrier, init_distributed, gather_rows
 from .data import ImageSet, load_dataset, normalize, iterate_batches, NORMALIZATION, Shapes10Config
@@ -79,9 +79,7 @@ def contrastive_loss(cfg: TrainConfig, zs):
 
 def lr_at(cfg: TrainConfig, step: int, steps_per_epoch: int) -> float:
     "Linear warm-up for `warmup_epochs`, then cosine decay to 0 at the last step (per step, as in the paper's code)."
-    warm, total = cfg.warmup_epochs * steps_per_epoch, cfg.epochs * steps_per_epoch
-    if step < warm: return cfg.lr * (step + 1) / warm
-    return cfg.lr * 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
+    return warmup_cosine(cfg.lr, step, cfg.epochs * steps_per_epoch, cfg.warmup_epochs * steps_per_epoch)
 
 # %% ../nbs/04_train.ipynb #5baf4b7c
 class LARS(torch.optim.Optimizer):
