@@ -5,6 +5,7 @@
 # %% ../nbs/infra/core.ipynb #1da00fca
 from __future__ import annotations
 import contextlib, hashlib, json, math, os, tempfile
+from dataclasses import asdict
 from pathlib import Path
 import torch
 import torch.nn as nn
@@ -14,8 +15,8 @@ from safetensors.torch import save_file, load_file
 # %% auto #0
 __all__ = ['A2Error', 'atomic_path', 'sweep_partial_writes', 'write_json', 'read_json', 'tensor_hash', 'state_hash',
            'save_artifact', 'load_artifact', 'flatten_optimizer', 'unflatten_optimizer', 'check_state', 'config_diff',
-           'save_checkpoint', 'load_checkpoint', 'latest_checkpoint', 'get_device', 'warmup_cosine', 'save_figure',
-           'image_grid']
+           'save_checkpoint', 'load_checkpoint', 'latest_checkpoint', 'get_device', 'save_module', 'load_module',
+           'warmup_cosine', 'save_figure', 'image_grid']
 
 # %% ../nbs/infra/core.ipynb #e0a95f7b
 class A2Error(ValueError):
@@ -182,6 +183,24 @@ def get_device(device=None) -> torch.device:
     if torch.cuda.is_available(): return torch.device('cuda')
     if getattr(torch.backends, 'mps', None) is not None and torch.backends.mps.is_available(): return torch.device('mps')
     return torch.device('cpu')
+
+# %% ../nbs/infra/core.ipynb #fa4fe4f1
+def save_module(m: nn.Module, path, kind: str, meta: dict | None = None,
+                config: dict | None = None):   # what rebuilds `m` (default: its `cfg` dataclass as a dict)
+    "Save a model's weights (safetensors) with its kind, config and `meta` in the header and the JSON sidecar."
+    return save_artifact(path, m.state_dict(), {**(meta or {}), 'kind': kind, 'config': asdict(m.cfg) if config is None else config})
+
+def load_module(path, kind: str,
+                build,                          # config dict -> an untrained module of the right shape
+                device=None, dtype=torch.float32):
+    "Load a model `save_module` wrote as `kind` (fp16 files are cast back to `dtype`), frozen, in eval mode."
+    t, meta = load_artifact(path)
+    if meta.get('kind') != kind:
+        raise A2Error(f"{path} is not {'an' if kind[0] in 'aeiou' else 'a'} {kind} (kind={meta.get('kind')!r})")
+    m = build(meta['config'])
+    check_state(m, t, f"{kind} {path}")
+    m.load_state_dict({k: v.to(dtype) for k, v in t.items()})
+    return m.to(get_device(device)).eval().requires_grad_(False)
 
 # %% ../nbs/infra/core.ipynb #3d69fbec
 def warmup_cosine(lr: float, step: int, total: int,   # the rate at `step` of a schedule of `total` steps

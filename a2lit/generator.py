@@ -5,11 +5,11 @@
 # %% ../nbs/01_generator.ipynb #7fd7a434
 from __future__ import annotations
 import math
-from dataclasses import dataclass, asdict
+from dataclasses import dataclass
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .core import A2Error, save_artifact, load_artifact, get_device, check_state
+from .core import A2Error, save_module, load_module
 from .data import to_uint8
 
 # %% auto #0
@@ -209,13 +209,8 @@ class TruncatedSynthesis(nn.Module):
 # %% ../nbs/01_generator.ipynb #4e369ed1
 def save_generator(G: Generator, path, meta: dict | None = None):
     "Save a generator's weights (safetensors) and config + `meta` (JSON sidecar)."
-    return save_artifact(path, G.state_dict(), {**(meta or {}), 'kind': 'generator', 'config': asdict(G.cfg)})
+    return save_module(G, path, 'generator', meta)
 
 def load_generator(path, device=None, dtype=torch.float32) -> Generator:
     "Load a generator written by `save_generator` (fp16 files are cast back to `dtype`)."
-    t, meta = load_artifact(path)
-    if meta.get('kind') != 'generator': raise A2Error(f"{path} is not a generator (kind={meta.get('kind')!r})")
-    G = Generator(GeneratorConfig(**meta['config']))
-    check_state(G, t, f"generator {path}")
-    G.load_state_dict({k: v.to(dtype) for k, v in t.items()})
-    return G.to(get_device(device)).eval().requires_grad_(False)
+    return load_module(path, 'generator', lambda c: Generator(GeneratorConfig(**c)), device, dtype)

@@ -8,7 +8,8 @@ from dataclasses import dataclass, asdict
 from pathlib import Path
 import torch
 import torch.nn as nn
-from .core import A2Error, save_artifact, load_artifact, tensor_hash, state_hash, get_device, check_state
+from .core import (A2Error, save_module, load_module, save_artifact, load_artifact, tensor_hash, state_hash,
+                        get_device)
 from .data import ImageSet, from_uint8
 from .generator import EqLinear, EqConv2d, Generator, GeneratorConfig
 from .gan_train import ResumableTrainer, Discriminator, uint8_batch
@@ -108,16 +109,11 @@ class LatentEncoderTrainer(ResumableTrainer):
 
 def save_latent_encoder(E: LatentEncoder, path, meta: dict | None = None):
     "Save an encoder's weights and config (JSON sidecar)."
-    return save_artifact(path, E.state_dict(), {**(meta or {}), 'kind': 'encoder', 'config': asdict(E.cfg)})
+    return save_module(E, path, 'encoder', meta)
 
 def load_latent_encoder(path, device=None, dtype=torch.float32) -> LatentEncoder:
     "Load an encoder written by `save_latent_encoder`."
-    t, meta = load_artifact(path)
-    if meta.get('kind') != 'encoder': raise A2Error(f"{path} is not an encoder (kind={meta.get('kind')!r})")
-    E = LatentEncoder(LatentEncoderConfig(**meta['config']))
-    check_state(E, t, f"encoder {path}")
-    E.load_state_dict({k: v.to(dtype) for k, v in t.items()})
-    return E.to(get_device(device)).eval().requires_grad_(False)
+    return load_module(path, 'encoder', lambda c: LatentEncoder(LatentEncoderConfig(**c)), device, dtype)
 
 # %% ../nbs/01b_invert.ipynb #6e230887
 def reconstruction_loss(G: Generator, w_plus, x, perceptual=None, perceptual_weight: float = 1.0, x_feats=None):
