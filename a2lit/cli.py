@@ -4,15 +4,22 @@
 
 # %% ../nbs/07b_cli.ipynb #4db5d979
 from __future__ import annotations
-import argparse, os, sys
+import argparse, dataclasses, json, os, platform, sys, time
+from pathlib import Path
 import torch
+import torch.nn as nn
 from .core import A2Error
 from .dist import Rank0Error, init_distributed
-from .config import PRESETS, get_config
+from .data import Shapes10Config, load_dataset
+from .baselines import train_classifier
+from .gan import GAN_COMMANDS, gan_main, git_commit, set_threads
+from .train import Trainer
+from .evaluate import extract_features, knn_accuracy, linear_probe
+from .config import PRESETS, EvalConfig, get_config, apply_overrides
 from .pipeline import STAGES, run
 
 # %% auto #0
-__all__ = ['set_deterministic', 'main']
+__all__ = ['set_deterministic', 'probe_scores', 'calibrate', 'calibrate_main', 'main']
 
 # %% ../nbs/07b_cli.ipynb #561a2419
 def set_deterministic(on: bool = True):
@@ -22,9 +29,80 @@ def set_deterministic(on: bool = True):
     torch.backends.cudnn.benchmark = not on and torch.backends.cudnn.benchmark
     torch.backends.cudnn.deterministic = on
 
+# %% ../nbs/07b_cli.ipynb #c995f13b
+def probe_scores(e: EvalConfig, train_x, train_y, test_x, test_y, num_classes: int) -> dict:
+    "5-NN (Euclidean and cosine) and linear-probe accuracy of features, as the pipeline's eval stage scores a row with `e`."
+    knn = lambda metric: float(knn_accuracy(train_x, train_y, test_x, test_y, k=e.k, metric=metric))
+    return dict(knn5=knn('euclidean'), knn5_cos=knn('cosine'),
+                linear=float(linear_probe(train_x, train_y, test_x, test_y, epochs=e.probe_epochs, method=e.probe_method, num_classes=num_classes)))
+
+def calibrate(overrides=(), backbone: str = 'small5', width: int = 32, epochs: int = 30, n: int = 5000, tau=None, lr=None, batch=None,
+              seed: int = 0, supervised: bool = False, note: str = '', root='data', record='reports/calibration/probes.jsonl') -> dict:
+    "Raw pixels vs a short SimCLR run on the first `n` training images of a Shapes-10 variant (`overrides`: Shapes10Config key=value); appends the record to `record`."
+    t0 = time.time()
+    s10 = Shapes10Config(); data_kw = apply_overrides(s10, overrides)
+    train, test = (load_dataset('shapes10', root, s, shapes10=s10) for s in ('train', 'test'))
+    if not 256 <= n <= len(train): raise A2Error(f"calibrate: --n must be between 256 and {len(train)}, got {n}")
+    train = train.subset(torch.arange(n))
+    demo = PRESETS['demo']()   # its evaluation, and its SimCLR settings where not given
+    tau, lr, batch = (d if v is None else v for v, d in ((tau, demo.train.tau), (lr, demo.train.lr), (batch, demo.train.batch_size)))
+    rec = dict(note=note, data=data_kw, backbone=backbone, width=width, epochs=epochs, n=n, tau=tau, lr=lr, batch=batch, seed=seed)
+    feats = lambda net: [extract_features(net, d.images, 'shapes10') for d in (train, test)]
+    score = lambda f: probe_scores(demo.eval, f[0], train.labels, f[1], test.labels, train.num_classes)
+    rec['raw'] = score(feats(nn.Identity()))
+    if supervised:
+        f = feats(train_classifier(train, epochs=10, seed=seed)[0])   # the supervised network's backbone
+        rec['supervised_knn5'] = knn_accuracy(f[0], train.labels, f[1], test.labels)
+    tc = dataclasses.replace(demo.train, backbone=backbone, width=width, epochs=epochs, lr=lr, tau=tau, batch_size=batch, seed=seed)
+    t1 = time.time(); tr = Trainer(tc, train, progress=False, log=lambda s: None); tr.fit()
+    rec['simclr_s'] = round(time.time() - t1, 1)
+    rec['simclr'] = score(feats(tr.model.backbone))
+    rec.update(total_s=round(time.time() - t0, 1), threads=torch.get_num_threads(), torch=torch.__version__, machine=platform.machine(),
+               cpus=os.cpu_count(), commit=git_commit(short=True), when=time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()))
+    line = json.dumps(rec)
+    print(line)
+    Path(record).parent.mkdir(parents=True, exist_ok=True)
+    with open(record, 'a') as fh: fh.write(line + '\n')
+    return rec
+
+# %% ../nbs/07b_cli.ipynb #9edd8519
+def calibrate_main(argv=None):
+    "`a2lit calibrate ...`: one calibration probe (`calibrate`)."
+    p = argparse.ArgumentParser(prog='a2lit calibrate', description='Raw pixels vs a short SimCLR run (the demo preset\'s settings) on a '
+                                'Shapes-10 variant, measured on its test images; the record is appended to --record.')
+    p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE', help='a Shapes10Config field, e.g. n_hues=2 or scale=0.4,0.8')
+    p.add_argument('--backbone', default='small5'); p.add_argument('--width', type=int, default=32)
+    p.add_argument('--epochs', type=int, default=30); p.add_argument('--n', type=int, default=5000, help='training images (the first N)')
+    p.add_argument('--tau', type=float, default=None, help="default: the demo preset's")
+    p.add_argument('--lr', type=float, default=None, help="default: the demo preset's")
+    p.add_argument('--batch', type=int, default=None, help="default: the demo preset's")
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--supervised', action='store_true', help='also the 5-NN accuracy of a supervised SmallConvNet')
+    p.add_argument('--threads', type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument('--note', default='', help='the conditions, e.g. what else was running')
+    p.add_argument('--data', default='data', help='the datasets folder')
+    p.add_argument('--record', default='reports/calibration/probes.jsonl', help='the JSON-lines file the record is appended to')
+    a = p.parse_args(argv)
+    set_threads(a.threads)
+    calibrate(a.set, a.backbone, a.width, a.epochs, a.n, a.tau, a.lr, a.batch, a.seed, a.supervised, a.note, a.data, a.record)
+
+# %% ../nbs/07b_cli.ipynb #a855e2dd
+def _single(fn, argv):
+    "Run a one-process subcommand: bad input is one line and exit status 2, a full disk exit 1, Ctrl-C exit 130."
+    try: fn(argv)
+    except A2Error as e: print(f"a2lit: error: {e}", file=sys.stderr); sys.exit(2)
+    except OSError as e: print(f"a2lit: error: {e}; fix it and rerun the same command to continue", file=sys.stderr); sys.exit(1)
+    except KeyboardInterrupt:
+        print("a2lit: interrupted; checkpoints are kept: rerun the same command to continue", file=sys.stderr); sys.exit(130)
+
 def main(argv=None):
-    "The `a2lit` command: `a2lit run PRESET` (every stage) or `a2lit STAGE PRESET`, with --out, --seed, --device and --set key=value; under torchrun, every process runs it."
-    p = argparse.ArgumentParser(prog='a2lit', description='Constructive Assimilation: reproduce the paper on a preset.')
+    "The `a2lit` command: `a2lit run PRESET` (every stage) or `a2lit STAGE PRESET` (under torchrun every process runs it); `a2lit gan ACTION ...`; `a2lit calibrate ...`."
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ['calibrate']: return _single(calibrate_main, argv[1:])
+    if argv[:1] == ['gan'] and argv[1:2] and argv[1] in (*GAN_COMMANDS, '-h', '--help'): return _single(gan_main, argv[1:])   # else: the gan stage
+    p = argparse.ArgumentParser(prog='a2lit', description='Constructive Assimilation: reproduce the paper on a preset.',
+                                epilog=f"Also: a2lit gan {{{','.join(GAN_COMMANDS)}}} ... trains, measures and exports a generator run folder "
+                                       "(a2lit gan --help); a2lit calibrate ... runs a Shapes-10 calibration probe (a2lit calibrate --help).")
     p.add_argument('command', choices=['run', *STAGES], help='run = every stage in order; or one stage')
     p.add_argument('preset', help=f"one of {', '.join(PRESETS)}")
     p.add_argument('--out', default=None, help='output root (default runs/); the run folder is OUT/PRESET')
@@ -59,4 +137,4 @@ def main(argv=None):
 
 # %% ../nbs/07b_cli.ipynb #e5f7a9b1
 #| eval: false
-if __name__ == '__main__': main()   # torchrun --nproc_per_node=N -m a2lit.experiments run PRESET
+if __name__ == '__main__': main()   # python -m a2lit.cli ...; torchrun --nproc_per_node=N -m a2lit.cli run PRESET

@@ -14,7 +14,8 @@ from .train import TrainConfig
 
 # %% auto #0
 __all__ = ['ROWS', 'MAIN_TABLE', 'ABLATION', 'PRESETS', 'DataConfig', 'GanStageConfig', 'InvertConfig', 'EvalConfig',
-           'ExperimentConfig', 'row_config', 'selected_rows', 'validate_config', 'get_config', 'run_dir']
+           'ExperimentConfig', 'row_config', 'selected_rows', 'parse_value', 'apply_overrides', 'validate_config',
+           'get_config', 'run_dir']
 
 # %% ../nbs/07_config.ipynb #eccd6c60
 @dataclass
@@ -154,22 +155,43 @@ PRESETS = {
         'train': TrainConfig(proj_dims=(512, 128), epochs=1000, lr=0.5, weight_decay=1e-4, gen_crop=(0.9, 1.0))}),  # 1000 ep, lr 0.5, wd 1e-4
 }
 
-# %% ../nbs/07_config.ipynb #cdcb7763
-def _coerce(key, value: str, current):
-    "Parse the string `value` for `key` to the type of its `current` value."
+# %% ../nbs/07_config.ipynb #ff7047a7
+def parse_value(key: str, text: str, current):
+    "`text`, given on the command line for `key`, read as the type of `key`'s `current` value."
     t = type(current)
     try:
         if t is bool:
-            if value.lower() in ('1', 'true', 'yes', 'on'): return True
-            if value.lower() in ('0', 'false', 'no', 'off'): return False
+            if text.lower() in ('1', 'true', 'yes', 'on'): return True
+            if text.lower() in ('0', 'false', 'no', 'off'): return False
             raise ValueError
-        if t in (tuple, list):
-            items = [v for v in value.split(',') if v]
+        if t in (tuple, list):   # comma-separated, optionally in [ ]; items typed like the current first item
+            body = text[1:-1] if text.startswith('[') and text.endswith(']') else text
+            items = [v for v in body.split(',') if v]
             return t(type(current[0])(v) for v in items) if current else t(items)
-        return t(value)
+        return t(text)
     except (ValueError, TypeError):
-        raise A2Error(f"--set {key}={value}: expected a value of type {t.__name__}") from None
+        raise A2Error(f"--set {key}={text}: expected a value of type {t.__name__}") from None
 
+def _fields(obj): return [f.name for f in dataclasses.fields(obj)] if dataclasses.is_dataclass(obj) else []
+
+def apply_overrides(obj, overrides) -> dict:
+    "Set `key=value` strings on the dataclass `obj` in place (dots reach nested dataclasses: `train.epochs=5`); returns {key: value set}."
+    done = {}
+    for kv in overrides:
+        if '=' not in kv: raise A2Error(f"--set expects key=value, got {kv!r}")
+        key, text = kv.split('=', 1)
+        *path, leaf = key.split('.')
+        o, prefix = obj, ''
+        for p in path:
+            if p not in _fields(o) or not dataclasses.is_dataclass(getattr(o, p)): break
+            o, prefix = getattr(o, p), prefix + p + '.'
+        if prefix.count('.') < len(path) or leaf not in _fields(o) or dataclasses.is_dataclass(getattr(o, leaf)):
+            raise A2Error(f"unknown config key {key!r}; expected one of {', '.join(prefix + f for f in _fields(o))}")
+        done[key] = parse_value(key, text, getattr(o, leaf))
+        setattr(o, leaf, done[key])
+    return done
+
+# %% ../nbs/07_config.ipynb #cdcb7763
 def _check(name, value, lo=0, strict=True, integer=False):
     "Raise A2Error unless `value` is a finite number > `lo` (>= `lo` if not `strict`)."
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and (value > lo if strict else value >= lo)
@@ -212,18 +234,11 @@ def get_config(preset: str, overrides=()) -> ExperimentConfig:
     "The config of `preset` with `key=value` overrides applied (nested keys with dots: `train.epochs=5`)."
     if preset not in PRESETS: raise A2Error(f"unknown preset {preset!r}; expected one of {', '.join(PRESETS)}")
     cfg = PRESETS[preset]()
-    for kv in overrides:
-        if '=' not in kv: raise A2Error(f"--set expects key=value, got {kv!r}")
-        key, value = kv.split('=', 1)
-        if key in _PER_ROW: raise A2Error(f"{key} is decided by each row of the table, not by the preset; choose rows with --set rows=... (one of {', '.join(ROWS)})")
-        obj = cfg
-        for p in key.split('.')[:-1]:
-            if not dataclasses.is_dataclass(obj) or not hasattr(obj, p): raise A2Error(f"unknown config key {key!r}")
-            obj = getattr(obj, p)
-        leaf = key.split('.')[-1]
-        if not dataclasses.is_dataclass(obj) or leaf not in {f.name for f in dataclasses.fields(obj)} or dataclasses.is_dataclass(getattr(obj, leaf)):
-            raise A2Error(f"unknown config key {key!r}")
-        setattr(obj, leaf, _coerce(key, value, getattr(obj, leaf)))
+    for kv in overrides:   # one at a time, so the first bad one is the one named
+        key = kv.split('=', 1)[0]
+        if '=' in kv and key in _PER_ROW:
+            raise A2Error(f"{key} is decided by each row of the table, not by the preset; choose rows with --set rows=... (one of {', '.join(ROWS)})")
+        apply_overrides(cfg, [kv])
     return validate_config(cfg)
 
 # %% ../nbs/07_config.ipynb #20231585

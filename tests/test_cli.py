@@ -1,5 +1,5 @@
-"The `a2lit` command end to end on the `tiny` preset: every stage, the tables, resume after SIGKILL, and user errors."
-import csv, os, signal, subprocess, sys, time
+"The `a2lit` command end to end on the `tiny` preset: every stage, the tables, resume after SIGKILL, user errors; `a2lit calibrate`."
+import csv, json, os, signal, subprocess, sys, time
 from pathlib import Path
 import pytest
 import fastcore.test as fct
@@ -72,3 +72,30 @@ def test_other_config_in_same_folder_refused(tmp_path):
     assert a2lit('data', 'tiny', '--out', 'runs', cwd=tmp_path).returncode == 0
     r = a2lit('data', 'tiny', '--out', 'runs', '--set', 'data.n_train=300', cwd=tmp_path)
     assert r.returncode == 2 and 'differs in data.n_train' in r.stderr and 'Traceback' not in r.stderr
+
+SMALL_PROBE = ['--set', 'n_train=512', '--set', 'n_test=256', '--backbone', 'small', '--width', '8', '--epochs', '1', '--n', '256']
+
+def test_calibrate_appends_a_record(tmp_path):
+    "`a2lit calibrate` appends one JSON line in the format of the records in reports/calibration/probes.jsonl."
+    (tmp_path / 'rec.jsonl').write_text('{"earlier": 1}\n')
+    r = a2lit('calibrate', *SMALL_PROBE, '--set', 'scale=[0.4,0.8]', '--note', 'a test', '--record', 'rec.jsonl', cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    lines = (tmp_path / 'rec.jsonl').read_text().splitlines()
+    fct.test_eq(len(lines), 2)
+    rec = json.loads(lines[1])
+    fct.test_eq(rec, json.loads(r.stdout.strip().splitlines()[-1]))
+    kept = json.loads((Path(__file__).resolve().parents[1] / 'reports/calibration/probes.jsonl').read_text().splitlines()[-1])
+    fct.test_eq(list(rec), list(kept))
+    for k in ('raw', 'simclr'):
+        fct.test_eq(list(rec[k]), list(kept[k])); assert all(0 <= v <= 1 for v in rec[k].values()), rec[k]
+    fct.test_eq((rec['note'], rec['data'], rec['backbone'], rec['n']), ('a test', {'n_train': 512, 'n_test': 256, 'scale': [0.4, 0.8]}, 'small', 256))
+
+@pytest.mark.parametrize('args,msg', [
+    (['calibrate', '--set', 'n_hues=two'], '--set n_hues=two: expected a value of type int'),
+    (['calibrate', '--set', 'hues=2'], "unknown config key 'hues'; expected one of n_train, n_test,"),
+    (['calibrate', *SMALL_PROBE[:4], '--n', '100'], '--n must be between 256 and 512, got 100'),
+])
+def test_calibrate_user_errors_are_one_line(tmp_path, args, msg):
+    r = a2lit(*args, cwd=tmp_path, timeout=120)
+    err = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(err) == 1 and err[0].startswith('a2lit: error:') and msg in err[0], r.stderr

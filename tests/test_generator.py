@@ -196,14 +196,12 @@ def test_export_weights_records_provenance_and_unmet_targets(tmp_path):
     fct.test_fail(lambda: load_demo(folder=tmp_path), contains='no shipped Shapes-10 weights')
 
 def test_gan_cost_counts_work_per_image_independent_of_batch(tmp_path):
-    "tools/gan_cost.py: convolutions and matrix products scale with the batch, so the counted TFLOP per kimg is the same at any batch size."
-    import importlib.util
-    spec = importlib.util.spec_from_file_location('gan_cost', Path(__file__).resolve().parents[1] / 'tools' / 'gan_cost.py')
-    mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
+    "`a2lit gan cost`: convolutions and matrix products scale with the batch, so the counted TFLOP per kimg is the same at any batch size."
+    from a2lit.cli import main
     recs = []
     for b in (8, 16):
         out = tmp_path / f'b{b}.json'
-        mod.main(['--config', 'tiny', '--size', '16', '--batch', str(b), '--steps', '1', '--json', str(out)])
+        main(['gan', 'cost', '--config', 'tiny', '--size', '16', '--batch', str(b), '--steps', '1', '--json', str(out)])
         recs.append(json.loads(out.read_text()))
     assert recs[0]['tflop_per_kimg'] > 0
     fct.test_close(recs[0]['tflop_per_kimg'], recs[1]['tflop_per_kimg'], eps=1e-12)

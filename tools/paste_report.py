@@ -5,7 +5,7 @@
 RUN_DIR is a finished run folder (out/PRESET, with report/ and train/). Its results.md, results.csv, view_pairs.csv and
 training_curves.png, each training run's metrics.csv, the log and a run.json (command, commit, machine, wall time) are copied
 to --dest; the README section between <!-- PRESET --> and <!-- /PRESET --> is replaced by the report as written, headed by
-where and how it ran and by what its SimCLR row means next to raw pixels. Then run tools/readme.py.
+where and how it ran and by what its SimCLR row means next to raw pixels. Then run tools/sync_readme.py.
 """
 import argparse, csv, json, os, platform, shutil, time
 from pathlib import Path

@@ -1,5 +1,5 @@
 """Write README.md from nbs/index.ipynb (Quarto, which nbdev_readme needs, cannot be installed offline).
-Usage: python tools/readme.py [--check]   (--check exits 1 when README.md is out of date)."""
+Usage: python tools/sync_readme.py [--check]   (--check exits 1 when README.md is out of date)."""
 import json, sys
 from pathlib import Path
 
@@ -16,8 +16,8 @@ for c in nb['cells']:
         parts.append(f"```python\n{src}\n```")
         outs = ''.join(''.join(o.get('text', '')) for o in c.get('outputs', []) if o.get('output_type') == 'stream')
         if outs: parts.append(f"```\n{outs.rstrip()}\n```")
-text = "<!-- generated from nbs/index.ipynb by tools/readme.py: edit the notebook, not this file -->\n\n" + '\n\n'.join(parts) + '\n'
+text = "<!-- generated from nbs/index.ipynb by tools/sync_readme.py: edit the notebook, not this file -->\n\n" + '\n\n'.join(parts) + '\n'
 if '--check' in sys.argv:
-    if (root / 'README.md').read_text() != text: sys.exit("README.md is out of date: run python tools/readme.py")
+    if (root / 'README.md').read_text() != text: sys.exit("README.md is out of date: run python tools/sync_readme.py")
 else:
     (root / 'README.md').write_text(text)

@@ -1,6 +1,6 @@
 """Run notebooks top to bottom at full size (IN_TEST unset) and save their outputs in place, then clean them with nbdev_clean.
 
-    python tools/execute_nb.py nbs/02_search.ipynb [nbs/06_analysis.ipynb ...]
+    python tools/execute_notebook.py nbs/02_search.ipynb [nbs/06_analysis.ipynb ...]
 
 Each notebook runs in its own folder (as nbdev_test does), so its relative paths (../data) resolve the same way. Cells marked
 `#| eval: false` are skipped. A cell that raises stops that notebook and nothing is written for it.
