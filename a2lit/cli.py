@@ -4,7 +4,7 @@
 
 # %% ../nbs/07b_cli.ipynb #4db5d979
 from __future__ import annotations
-import argparse, dataclasses, json, os, platform, sys, time
+import argparse, contextlib, dataclasses, json, os, platform, sys, time
 from pathlib import Path
 import torch
 import torch.nn as nn
@@ -13,13 +13,15 @@ from .dist import Rank0Error, init_distributed
 from .data import Shapes10Config, load_dataset
 from .baselines import train_classifier
 from .gan import GAN_COMMANDS, gan_main, git_commit, set_threads
-from .train import Trainer
-from .evaluate import extract_features, knn_accuracy, linear_probe
+from .dist import rank_world, barrier
+from .viewbank import ViewBank
+from .train import Trainer, TrainConfig
+from .evaluate import extract_features, knn_accuracy, score_features
 from .config import PRESETS, EvalConfig, get_config, apply_overrides
 from .pipeline import STAGES, run
 
 # %% auto #0
-__all__ = ['set_deterministic', 'probe_scores', 'calibrate', 'calibrate_main', 'main']
+__all__ = ['set_deterministic', 'probe_scores', 'calibrate', 'calibrate_main', 'config_from', 'fit_main', 'main']
 
 # %% ../nbs/07b_cli.ipynb #561a2419
 def set_deterministic(on: bool = True):
@@ -32,9 +34,7 @@ def set_deterministic(on: bool = True):
 # %% ../nbs/07b_cli.ipynb #c995f13b
 def probe_scores(e: EvalConfig, train_x, train_y, test_x, test_y, num_classes: int) -> dict:
     "5-NN (Euclidean and cosine) and linear-probe accuracy of features, as the pipeline's eval stage scores a row with `e`."
-    knn = lambda metric: float(knn_accuracy(train_x, train_y, test_x, test_y, k=e.k, metric=metric))
-    return dict(knn5=knn('euclidean'), knn5_cos=knn('cosine'),
-                linear=float(linear_probe(train_x, train_y, test_x, test_y, epochs=e.probe_epochs, method=e.probe_method, num_classes=num_classes)))
+    return score_features(train_x, train_y, test_x, test_y, num_classes, k=e.k, probe_epochs=e.probe_epochs, probe_method=e.probe_method)
 
 def calibrate(overrides=(), backbone: str = 'small5', width: int = 32, epochs: int = 30, n: int = 5000, tau=None, lr=None, batch=None,
               seed: int = 0, supervised: bool = False, note: str = '', root='data', record='reports/calibration/probes.jsonl') -> dict:
@@ -86,6 +86,49 @@ def calibrate_main(argv=None):
     set_threads(a.threads)
     calibrate(a.set, a.backbone, a.width, a.epochs, a.n, a.tau, a.lr, a.batch, a.seed, a.supervised, a.note, a.data, a.record)
 
+# %% ../nbs/07b_cli.ipynb #cdcbad15
+def config_from(sets, base: TrainConfig | None = None) -> TrainConfig:
+    "`base` (default: TrainConfig()) with `key=value` strings applied, each value parsed as its field's type."
+    cfg = dataclasses.replace(base or TrainConfig())
+    apply_overrides(cfg, sets)
+    return cfg.validate()
+
+@contextlib.contextmanager
+def _rank0_first():
+    "Rank 0 runs the block first (e.g. renders and caches a dataset), then the other ranks (which find the cache)."
+    rank, _ = rank_world()
+    if rank != 0: barrier()
+    yield
+    if rank == 0: barrier()
+
+def fit_main(argv=None):
+    "`a2lit fit`: train one config; under `torchrun` every process runs this and they train as one."
+    p = argparse.ArgumentParser(prog='a2lit fit', description='Contrastive training of one TrainConfig; data-parallel under torchrun.')
+    p.add_argument('--out', required=True, help='run folder (checkpoint.safetensors, metrics.csv); resumed when it holds a checkpoint')
+    p.add_argument('--dataset', default='shapes10', help='shapes10 | cifar10 | cifar100 | tinyimagenet')
+    p.add_argument('--root', default='data', help='where datasets live')
+    p.add_argument('--n-train', type=int, default=None, help='Shapes-10 only: how many training images to render')
+    p.add_argument('--bank', default=None, help='a ViewBank file, for configs with generated views')
+    p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE', help='a TrainConfig field, e.g. epochs=5 or views=expert,expert,generated')
+    p.add_argument('--until', type=int, default=None, help='stop after this epoch (the schedule still spans epochs)')
+    p.add_argument('--device', default=None, help='cuda | mps | cpu (default: the best available; under torchrun the rank\'s GPU)')
+    p.add_argument('--backend', default=None, help='torch.distributed backend (default: nccl with CUDA, else gloo)')
+    p.add_argument('--no-sync-bn', action='store_true', help='keep per-process BatchNorm statistics under torchrun')
+    a = p.parse_args(argv)
+    rank, world = init_distributed(a.backend)
+    try:
+        cfg = config_from(a.set)
+        with _rank0_first(): train = load_dataset(a.dataset, a.root, shapes10=Shapes10Config(n_train=a.n_train) if a.n_train else None)
+        tr = Trainer(cfg, train, out=a.out, bank=ViewBank.load(a.bank) if a.bank else None, device=a.device,
+                     sync_bn=not a.no_sync_bn, progress=sys.stderr.isatty())
+        tr.log(f"training {cfg.loss} on {'+'.join(cfg.views)} views, {train.name} ({len(train)} images), {world} process(es) on {tr.dev}, "
+               f"{cfg.batch_size // world} images per process per step; epochs {tr.epoch + 1} to {a.until or cfg.epochs} of {cfg.epochs}")
+        tr.fit(a.until)
+    except A2Error as e:
+        print(f"a2lit fit: error: {e}", file=sys.stderr); sys.exit(2)
+    finally:
+        if torch.distributed.is_initialized(): torch.distributed.destroy_process_group()
+
 # %% ../nbs/07b_cli.ipynb #a855e2dd
 def _single(fn, argv):
     "Run a one-process subcommand: bad input is one line and exit status 2, a full disk exit 1, Ctrl-C exit 130."
@@ -96,13 +139,14 @@ def _single(fn, argv):
         print("a2lit: interrupted; checkpoints are kept: rerun the same command to continue", file=sys.stderr); sys.exit(130)
 
 def main(argv=None):
-    "The `a2lit` command: `a2lit run PRESET` (every stage) or `a2lit STAGE PRESET` (under torchrun every process runs it); `a2lit gan ACTION ...`; `a2lit calibrate ...`."
+    "The `a2lit` command: `a2lit run PRESET` (every stage) or `a2lit STAGE PRESET` (under torchrun every process runs it); `a2lit gan ACTION ...`; `a2lit fit ...`; `a2lit calibrate ...`."
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ['calibrate']: return _single(calibrate_main, argv[1:])
+    if argv[:1] == ['fit']: return fit_main(argv[1:])
     if argv[:1] == ['gan'] and argv[1:2] and argv[1] in (*GAN_COMMANDS, '-h', '--help'): return _single(gan_main, argv[1:])   # else: the gan stage
     p = argparse.ArgumentParser(prog='a2lit', description='Constructive Assimilation: reproduce the paper on a preset.',
                                 epilog=f"Also: a2lit gan {{{','.join(GAN_COMMANDS)}}} ... trains, measures and exports a generator run folder "
-                                       "(a2lit gan --help); a2lit calibrate ... runs a Shapes-10 calibration probe (a2lit calibrate --help).")
+                                       "(a2lit gan --help); a2lit fit ... trains one TrainConfig (a2lit fit --help); a2lit calibrate ... runs a Shapes-10 calibration probe (a2lit calibrate --help).")
     p.add_argument('command', choices=['run', *STAGES], help='run = every stage in order; or one stage')
     p.add_argument('preset', help=f"one of {', '.join(PRESETS)}")
     p.add_argument('--out', default=None, help='output root (default runs/); the run folder is OUT/PRESET')

@@ -7,15 +7,14 @@ from __future__ import annotations
 import dataclasses, math
 from dataclasses import dataclass, field
 from pathlib import Path
-from .core import A2Error
+from .core import A2Error, apply_overrides
 from .data import DATASETS
 from .search import ViewsConfig
 from .train import TrainConfig
 
 # %% auto #0
 __all__ = ['ROWS', 'MAIN_TABLE', 'ABLATION', 'PRESETS', 'DataConfig', 'GanStageConfig', 'InvertConfig', 'EvalConfig',
-           'ExperimentConfig', 'row_config', 'selected_rows', 'parse_value', 'apply_overrides', 'validate_config',
-           'get_config', 'run_dir']
+           'ExperimentConfig', 'row_config', 'selected_rows', 'validate_config', 'get_config', 'run_dir']
 
 # %% ../nbs/07_config.ipynb #eccd6c60
 @dataclass
@@ -154,42 +153,6 @@ PRESETS = {
     'tinyimagenet': lambda: _paper('tinyimagenet', **{                                       # paper: 64 px, 512-512-128 head,
         'train': TrainConfig(proj_dims=(512, 128), epochs=1000, lr=0.5, weight_decay=1e-4, gen_crop=(0.9, 1.0))}),  # 1000 ep, lr 0.5, wd 1e-4
 }
-
-# %% ../nbs/07_config.ipynb #ff7047a7
-def parse_value(key: str, text: str, current):
-    "`text`, given on the command line for `key`, read as the type of `key`'s `current` value."
-    t = type(current)
-    try:
-        if t is bool:
-            if text.lower() in ('1', 'true', 'yes', 'on'): return True
-            if text.lower() in ('0', 'false', 'no', 'off'): return False
-            raise ValueError
-        if t in (tuple, list):   # comma-separated, optionally in [ ]; items typed like the current first item
-            body = text[1:-1] if text.startswith('[') and text.endswith(']') else text
-            items = [v for v in body.split(',') if v]
-            return t(type(current[0])(v) for v in items) if current else t(items)
-        return t(text)
-    except (ValueError, TypeError):
-        raise A2Error(f"--set {key}={text}: expected a value of type {t.__name__}") from None
-
-def _fields(obj): return [f.name for f in dataclasses.fields(obj)] if dataclasses.is_dataclass(obj) else []
-
-def apply_overrides(obj, overrides) -> dict:
-    "Set `key=value` strings on the dataclass `obj` in place (dots reach nested dataclasses: `train.epochs=5`); returns {key: value set}."
-    done = {}
-    for kv in overrides:
-        if '=' not in kv: raise A2Error(f"--set expects key=value, got {kv!r}")
-        key, text = kv.split('=', 1)
-        *path, leaf = key.split('.')
-        o, prefix = obj, ''
-        for p in path:
-            if p not in _fields(o) or not dataclasses.is_dataclass(getattr(o, p)): break
-            o, prefix = getattr(o, p), prefix + p + '.'
-        if prefix.count('.') < len(path) or leaf not in _fields(o) or dataclasses.is_dataclass(getattr(o, leaf)):
-            raise A2Error(f"unknown config key {key!r}; expected one of {', '.join(prefix + f for f in _fields(o))}")
-        done[key] = parse_value(key, text, getattr(o, leaf))
-        setattr(o, leaf, done[key])
-    return done
 
 # %% ../nbs/07_config.ipynb #cdcb7763
 def _check(name, value, lo=0, strict=True, integer=False):

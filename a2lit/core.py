@@ -4,7 +4,7 @@
 
 # %% ../nbs/infra/core.ipynb #1da00fca
 from __future__ import annotations
-import contextlib, hashlib, json, math, os, tempfile
+import contextlib, dataclasses, hashlib, json, math, os, tempfile
 from dataclasses import asdict
 from pathlib import Path
 import torch
@@ -16,7 +16,7 @@ from safetensors.torch import save_file, load_file
 __all__ = ['A2Error', 'atomic_path', 'sweep_partial_writes', 'write_json', 'read_json', 'tensor_hash', 'state_hash',
            'save_artifact', 'load_artifact', 'flatten_optimizer', 'unflatten_optimizer', 'check_state', 'config_diff',
            'save_checkpoint', 'load_checkpoint', 'latest_checkpoint', 'get_device', 'save_module', 'load_module',
-           'warmup_cosine', 'save_figure', 'image_grid']
+           'parse_value', 'config_fields', 'apply_overrides', 'warmup_cosine', 'save_figure', 'image_grid']
 
 # %% ../nbs/infra/core.ipynb #e0a95f7b
 class A2Error(ValueError):
@@ -201,6 +201,42 @@ def load_module(path, kind: str,
     check_state(m, t, f"{kind} {path}")
     m.load_state_dict({k: v.to(dtype) for k, v in t.items()})
     return m.to(get_device(device)).eval().requires_grad_(False)
+
+# %% ../nbs/infra/core.ipynb #2eb3ed2e
+def parse_value(key: str, text: str, current):
+    "`text`, given on the command line for `key`, read as the type of `key`'s `current` value."
+    t = type(current)
+    try:
+        if t is bool:
+            if text.lower() in ('1', 'true', 'yes', 'on'): return True
+            if text.lower() in ('0', 'false', 'no', 'off'): return False
+            raise ValueError
+        if t in (tuple, list):   # comma-separated, optionally in [ ]; items typed like the current first item
+            body = text[1:-1] if text.startswith('[') and text.endswith(']') else text
+            items = [v for v in body.split(',') if v]
+            return t(type(current[0])(v) for v in items) if current else t(items)
+        return t(text)
+    except (ValueError, TypeError):
+        raise A2Error(f"--set {key}={text}: expected a value of type {t.__name__}") from None
+
+def config_fields(obj): return [f.name for f in dataclasses.fields(obj)] if dataclasses.is_dataclass(obj) else []
+
+def apply_overrides(obj, overrides) -> dict:
+    "Set `key=value` strings on the dataclass `obj` in place (dots reach nested dataclasses: `train.epochs=5`); returns {key: value set}."
+    done = {}
+    for kv in overrides:
+        if '=' not in kv: raise A2Error(f"--set expects key=value, got {kv!r}")
+        key, text = kv.split('=', 1)
+        *path, leaf = key.split('.')
+        o, prefix = obj, ''
+        for p in path:
+            if p not in config_fields(o) or not dataclasses.is_dataclass(getattr(o, p)): break
+            o, prefix = getattr(o, p), prefix + p + '.'
+        if prefix.count('.') < len(path) or leaf not in config_fields(o) or dataclasses.is_dataclass(getattr(o, leaf)):
+            raise A2Error(f"unknown config key {key!r}; expected one of {', '.join(prefix + f for f in config_fields(o))}")
+        done[key] = parse_value(key, text, getattr(o, leaf))
+        setattr(o, leaf, done[key])
+    return done
 
 # %% ../nbs/infra/core.ipynb #3d69fbec
 def warmup_cosine(lr: float, step: int, total: int,   # the rate at `step` of a schedule of `total` steps

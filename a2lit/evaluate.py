@@ -11,7 +11,8 @@ from .core import A2Error, get_device, warmup_cosine
 from .baselines import embed, fit_linear
 
 # %% auto #0
-__all__ = ['extract_features', 'check_features', 'num_classes_of', 'knn_predict', 'knn_accuracy', 'ProbeAccuracy', 'linear_probe']
+__all__ = ['extract_features', 'check_features', 'num_classes_of', 'knn_predict', 'knn_accuracy', 'ProbeAccuracy', 'linear_probe',
+           'score_features']
 
 # %% ../nbs/05_evaluate.ipynb #84a387de
 def extract_features(net,                   # a backbone: float batch [B,3,H,W] -> features [B,...]
@@ -173,3 +174,13 @@ def linear_probe(train_x, train_y, test_x, test_y,
         lin = _probe_sgd((x - mu) / sd, ytr, C, epochs, lr, batch_size, 0.0 if wd is None else wd, momentum, seed)
         with torch.no_grad(): tr, te = lin((x - mu) / sd), lin((xt - mu) / sd)
     return ProbeAccuracy(_topk_acc(te, yte, 1), _topk_acc(te, yte, 5) if C > 10 else None, _topk_acc(tr, ytr, 1), method)
+
+# %% ../nbs/05_evaluate.ipynb #78a01321
+def score_features(train_x, train_y, test_x, test_y, num_classes=None,
+                   k: int = 5,                     # the paper's 5-NN
+                   probe_epochs: int = 100,        # the paper's 100-epoch probe
+                   probe_method: str = 'sgd'):     # 'sgd' (the paper) or 'lbfgs' (full batch, fast)
+    "The numbers a2lit reports for a set of features: k-NN (Euclidean and cosine) and linear-probe test accuracy."
+    knn = lambda metric: float(knn_accuracy(train_x, train_y, test_x, test_y, k=k, metric=metric))
+    return dict(knn5=knn('euclidean'), knn5_cos=knn('cosine'),
+                linear=float(linear_probe(train_x, train_y, test_x, test_y, epochs=probe_epochs, method=probe_method, num_classes=num_classes)))

@@ -4,9 +4,10 @@
 
 # %% ../nbs/01d_gan.ipynb #53855130
 from __future__ import annotations
-import argparse, json, os, platform, shutil, statistics, subprocess, sys, tempfile, time
+import argparse, json, os, platform, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
 import torch
+import statistics
 import torch.nn.functional as F
 from .core import A2Error, atomic_path, write_json, read_json, save_artifact, load_artifact, latest_checkpoint
 from .data import ImageSet, Shapes10Config, load_dataset
@@ -14,8 +15,8 @@ from .baselines import SmallConvNet, train_classifier
 from .generator import demo_config, paper_config, tiny_config
 from .gan_train import GANConfig, GANTrainer
 from .invert import LatentEncoderConfig, LatentEncoderTrainer
-from .quality import (classifier_outputs, sample_quality, reconstruction_quality, evaluate_generator, check_quality,
-                           export_weights, show_samples, load_demo, unmet_targets)
+from .quality import (classifier_outputs, sample_quality, reconstruction_quality, evaluate_generator,
+                           check_quality, export_weights, show_samples, load_demo)
 
 # %% auto #0
 __all__ = ['ARCHS', 'RUN_FILES', 'GAN_COMMANDS', 'load_split', 'train_generator', 'run_logger', 'git_commit', 'record_invocation',

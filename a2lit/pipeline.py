@@ -14,14 +14,14 @@ from .dist import rank_world, barrier, on_rank0
 from .data import ImageSet, load_dataset, channel_stats, from_uint8, Shapes10Config
 from .augment import ExpertAugment, show_views
 from .baselines import embed
-from .generator import TruncatedSynthesis, demo_config, paper_config, tiny_config, load_generator, save_generator
-from .gan_train import GANConfig, GANTrainer
-from .invert import (LatentEncoderConfig, LatentEncoderTrainer, save_latent_encoder, load_latent_encoder,
-                          invert_dataset)
+from .generator import TruncatedSynthesis, load_generator, save_generator
+from .gan_train import GANConfig
+from .invert import save_latent_encoder, load_latent_encoder, invert_dataset
 from .quality import psnr, QUALITY_TARGETS, weights_dir, unmet_targets
+from .gan import ARCHS, train_generator
 from .viewbank import build_view_bank, ViewBank
 from .train import Trainer, load_encoder
-from .evaluate import knn_accuracy, linear_probe, extract_features
+from .evaluate import knn_accuracy, extract_features, score_features
 from .analysis import markdown_table, write_csv, plot_training_curves, view_pair_table, average_ranks
 from .config import (ROWS, MAIN_TABLE, ABLATION, ExperimentConfig, row_config, selected_rows, validate_config,
                           run_dir)
@@ -202,14 +202,10 @@ def stage_gan(cfg: ExperimentConfig, log=print) -> dict:
             for q in (p, Path(str(p) + '.json')): shutil.copyfile(q, out / q.name.replace(f'{cfg.data.name}-{cfg.gan.arch}-', ''))
     elif cfg.gan.source == 'train':
         train = load_data(cfg)
-        arch = {'demo': demo_config, 'paper': paper_config, 'tiny': tiny_config}[cfg.gan.arch](train.size)
-        gt = GANTrainer(GANConfig(arch, batch_size=cfg.gan.batch_size, seed=cfg.seeds[0]), train, out / 'gan-run', device=dev)
-        gt.resume(); gt.train(kimg=cfg.gan.kimg, progress=sys.stderr.isatty())
-        G = gt.G_ema.eval().requires_grad_(False); G.estimate_mean_w(4096)    # paper: mean w from 4096 samples
-        save_generator(G, out / 'generator.safetensors', {'kimg': gt.kimg})
-        et = LatentEncoderTrainer(LatentEncoderConfig.for_generator(arch, batch_size=cfg.gan.batch_size, seed=cfg.seeds[0]), G, train,
-                                out / 'encoder-run', device=dev, feature_net=gt.D)
-        et.resume(); et.train(kimg=cfg.gan.encoder_kimg, progress=sys.stderr.isatty())
+        gcfg = GANConfig(ARCHS[cfg.gan.arch](train.size), batch_size=cfg.gan.batch_size, seed=cfg.seeds[0])
+        gt, et = train_generator(train, out / 'gan-run', gcfg, cfg.gan.kimg, cfg.gan.encoder_kimg, device=dev,   # as `a2lit gan train`
+                                 encoder_out=out / 'encoder-run', progress=sys.stderr.isatty())
+        save_generator(gt.G_ema, out / 'generator.safetensors', {'kimg': gt.kimg})   # its mean w: 4096 samples, at every checkpoint
         save_latent_encoder(et.E, out / 'encoder.safetensors', {'kimg': et.kimg})
     else: raise A2Error(f"gan.source must be 'shipped' or 'train', got {cfg.gan.source!r}")
     G = load_generator(out / 'generator.safetensors')
@@ -269,9 +265,7 @@ def stage_train(cfg: ExperimentConfig, log=print) -> dict:
 # %% ../nbs/07a_pipeline.ipynb #33f7dbac
 def _scores(cfg, tr_x, tr_y, te_x, te_y, nc):
     e = cfg.eval
-    return dict(knn5=float(knn_accuracy(tr_x, tr_y, te_x, te_y, k=e.k, metric='euclidean')),
-                knn5_cos=float(knn_accuracy(tr_x, tr_y, te_x, te_y, k=e.k, metric='cosine')),
-                linear=float(linear_probe(tr_x, tr_y, te_x, te_y, epochs=e.probe_epochs, method=e.probe_method, num_classes=nc)))
+    return score_features(tr_x, tr_y, te_x, te_y, nc, k=e.k, probe_epochs=e.probe_epochs, probe_method=e.probe_method)
 
 @stage('eval', outputs=lambda cfg: ['eval/raw-pixels.json'] + [f'eval/{r}-s{s}.json' for r in selected_rows(cfg) for s in cfg.seeds])
 def stage_eval(cfg: ExperimentConfig, log=print) -> dict:

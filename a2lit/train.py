@@ -4,25 +4,24 @@
 
 # %% ../nbs/04_train.ipynb #88492155
 from __future__ import annotations
-import argparse, contextlib, csv, dataclasses, hashlib, io, json, sys, time
+import csv, hashlib, io, json, time
 from dataclasses import dataclass, asdict
 from pathlib import Path
 import torch
 import torch.nn as nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
-from .core import (A2Error, warmup_cosine, atomic_path, save_artifact, load_artifact, get_device, flatten_optimizer,
-                        unflatten_optimizer)
-from .dist import rank_world, barrier, init_distributed, gather_rows
-from .data import ImageSet, load_dataset, normalize, iterate_batches, NORMALIZATION, Shapes10Config
+from .core import (A2Error, warmup_cosine, atomic_path, save_artifact, load_artifact, get_device,
+                        flatten_optimizer, unflatten_optimizer)
+from .dist import rank_world, barrier, gather_rows
+from .data import ImageSet, normalize, iterate_batches, NORMALIZATION
 from .augment import ExpertAugment
 from .viewbank import ViewBank
 from .losses import nt_xent, info_nce, a1_loss, a2_full, a2_simclr, a2_infonce
 from .models import ContrastiveModel, ViewMaker, GradReverse
 
 # %% auto #0
-__all__ = ['VIEWS', 'LOSSES', 'TrainConfig', 'contrastive_loss', 'lr_at', 'LARS', 'Trainer', 'Encoder', 'load_encoder',
-           'config_from', 'main']
+__all__ = ['VIEWS', 'LOSSES', 'TrainConfig', 'contrastive_loss', 'lr_at', 'LARS', 'Trainer', 'Encoder', 'load_encoder']
 
 # %% ../nbs/04_train.ipynb #9d902e27
 VIEWS = ('expert', 'generated', 'viewmaker')
@@ -306,65 +305,3 @@ def load_encoder(path, device=None) -> Encoder:
     model = ContrastiveModel(c['backbone'], c['width'], tuple(c['proj_dims']))
     model.load_state_dict({k[6:]: v for k, v in t.items() if k.startswith('model.')})
     return Encoder(model, meta['dataset']).to(get_device(device))
-
-# %% ../nbs/04_train.ipynb #cdcbad15
-def _parse_value(default, text):
-    "`text` read as the type of `default` (tuples: comma-separated, elements typed like the default's)."
-    if isinstance(default, bool):
-        if text.lower() in ('1', 'true', 'yes'): return True
-        if text.lower() in ('0', 'false', 'no'): return False
-        raise A2Error(f"expected true or false, got {text!r}")
-    if isinstance(default, tuple): return tuple(_parse_value(default[0] if default else '', t) for t in text.split(',') if t)
-    try: return type(default)(text)
-    except ValueError: raise A2Error(f"expected {type(default).__name__}, got {text!r}") from None
-
-def config_from(sets, base: TrainConfig | None = None) -> TrainConfig:
-    "`base` (default: TrainConfig()) with `key=value` strings applied, each value parsed as its field's type."
-    base = base or TrainConfig(); kw = {}
-    for s in sets:
-        k, sep, v = s.partition('=')
-        if not sep or k not in {f.name for f in dataclasses.fields(TrainConfig)}:
-            raise A2Error(f"--set wants key=value with a TrainConfig field ({', '.join(f.name for f in dataclasses.fields(TrainConfig))}), got {s!r}")
-        try: kw[k] = _parse_value(getattr(base, k), v)
-        except A2Error as e: raise A2Error(f"{k}: {e}") from None
-    return dataclasses.replace(base, **kw).validate()
-
-@contextlib.contextmanager
-def _rank0_first():
-    "Rank 0 runs the block first (e.g. renders and caches a dataset), then the other ranks (which find the cache)."
-    rank, _ = rank_world()
-    if rank != 0: barrier()
-    yield
-    if rank == 0: barrier()
-
-def main(argv=None):
-    "`python -m a2lit.train`: train one config; under `torchrun` every process runs this and they train as one."
-    p = argparse.ArgumentParser(prog='python -m a2lit.train', description='Contrastive training of one TrainConfig; data-parallel under torchrun.')
-    p.add_argument('--out', required=True, help='run folder (checkpoint.safetensors, metrics.csv); resumed when it holds a checkpoint')
-    p.add_argument('--dataset', default='shapes10', help='shapes10 | cifar10 | cifar100 | tinyimagenet')
-    p.add_argument('--root', default='data', help='where datasets live')
-    p.add_argument('--n-train', type=int, default=None, help='Shapes-10 only: how many training images to render')
-    p.add_argument('--bank', default=None, help='a ViewBank file, for configs with generated views')
-    p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE', help='a TrainConfig field, e.g. epochs=5 or views=expert,expert,generated')
-    p.add_argument('--until', type=int, default=None, help='stop after this epoch (the schedule still spans epochs)')
-    p.add_argument('--device', default=None, help='cuda | mps | cpu (default: the best available; under torchrun the rank\'s GPU)')
-    p.add_argument('--backend', default=None, help='torch.distributed backend (default: nccl with CUDA, else gloo)')
-    p.add_argument('--no-sync-bn', action='store_true', help='keep per-process BatchNorm statistics under torchrun')
-    a = p.parse_args(argv)
-    rank, world = init_distributed(a.backend)
-    try:
-        cfg = config_from(a.set)
-        with _rank0_first(): train = load_dataset(a.dataset, a.root, shapes10=Shapes10Config(n_train=a.n_train) if a.n_train else None)
-        tr = Trainer(cfg, train, out=a.out, bank=ViewBank.load(a.bank) if a.bank else None, device=a.device,
-                     sync_bn=not a.no_sync_bn, progress=sys.stderr.isatty())
-        tr.log(f"training {cfg.loss} on {'+'.join(cfg.views)} views, {train.name} ({len(train)} images), {world} process(es) on {tr.dev}, "
-               f"{cfg.batch_size // world} images per process per step; epochs {tr.epoch + 1} to {a.until or cfg.epochs} of {cfg.epochs}")
-        tr.fit(a.until)
-    except A2Error as e:
-        print(f"a2lit.train: error: {e}", file=sys.stderr); sys.exit(2)
-    finally:
-        if torch.distributed.is_initialized(): torch.distributed.destroy_process_group()
-
-# %% ../nbs/04_train.ipynb #37b82775
-#| eval: false
-if __name__ == '__main__': main()

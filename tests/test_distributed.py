@@ -21,7 +21,8 @@ from a2lit.search import toy_problem, ViewsConfig
 from a2lit.viewbank import ViewBank, build_view_bank
 from a2lit.dist import gather_rows, init_distributed
 from a2lit.models import ContrastiveModel
-from a2lit.train import Trainer, TrainConfig, LOSSES, contrastive_loss, main
+from a2lit.train import Trainer, TrainConfig, LOSSES, contrastive_loss
+from a2lit.cli import fit_main as main
 
 torch.set_num_threads(1)
 WORLD = 2
