@@ -112,8 +112,8 @@ def load_demo(device=None, folder=None):
     folder = Path(folder) if folder else weights_dir()
     paths = {k: folder / v for k, v in DEMO_WEIGHTS.items()}
     missing = [str(p) for p in paths.values() if not p.exists()]
-    if missing: raise A2Error(f"no shipped Shapes-10 weights ({', '.join(missing)} missing); train them with tools/train_generator.py "
-                              f"and export them with a2lit.generator.export_weights")
+    if missing: raise A2Error(f"no shipped Shapes-10 weights ({', '.join(missing)} missing); train them with `a2lit gan train` "
+                              f"and export them with `a2lit gan export`")
     return load_generator(paths['generator'], device), load_latent_encoder(paths['encoder'], device)
 
 def unmet_targets(meta: dict) -> list:
@@ -121,7 +121,7 @@ def unmet_targets(meta: dict) -> list:
     return sorted(k for k, ok in meta.get('targets_met', {}).items() if not ok)
 
 def export_weights(run: str | Path, dest=None, quality: dict | None = None, half: bool = True):
-    "Copy the EMA generator and the encoder of a `tools/train_generator.py` run folder into `dest` (fp16 by default) with their provenance and `quality`."
+    "Copy the EMA generator and the encoder of an `a2lit gan train` run folder into `dest` (fp16 by default) with their provenance and `quality`."
     run, dest = Path(run), Path(dest) if dest else weights_dir()
     cmd = read_json(run / 'command.json')
     inv = run / 'invocations.jsonl'   # every start and resume of the run, e.g. the GAN's command and then the encoder's

@@ -181,7 +181,7 @@ def test_export_weights_records_provenance_and_unmet_targets(tmp_path):
     gcfg = GANConfig(tiny_config(16), batch_size=8)
     gt = GANTrainer(gcfg, data, run).train(steps=2, progress=False)
     LatentEncoderTrainer(LatentEncoderConfig.for_generator(gcfg.g, batch_size=8), gt.G_ema, data, run / 'encoder').train(steps=2, progress=False)
-    (run / 'command.json').write_text(json.dumps({'argv': ['tools/train_generator.py', '--out', str(run)], 'args': {'seed': 0},
+    (run / 'command.json').write_text(json.dumps({'argv': ['-m', 'a2lit.cli', 'gan', 'train', '--out', str(run)], 'args': {'seed': 0},
                                                    'commit': 'abc', 'torch': torch.__version__}))
     paths = export_weights(run, tmp_path / 'w', QUALITY)
     meta = load_artifact(paths['generator'])[1]
