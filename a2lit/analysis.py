@@ -4,12 +4,13 @@
 
 # %% ../nbs/06_analysis.ipynb #8bfb38f9
 from __future__ import annotations
-import csv, math
+import csv, io, math, numbers
 from pathlib import Path
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from .core import A2Error, atomic_path, get_device, image_grid, save_figure, warmup_cosine
+from .search import _need, _desc
 
 # %% auto #0
 __all__ = ['VIEW_PAIRS', 'StatisticsNetwork', 'MIEstimate', 'mine_mi', 'pair_similarity', 'alignment', 'pick_view',
@@ -43,9 +44,10 @@ class MIEstimate(float):
     def __repr__(self): return f"MIEstimate({float(self):.4f} nats, {len(self.curve)} epochs, {self.train_rows} train / {self.eval_rows} eval rows)"
 
 def _check_paired(a, b):
+    "Raise A2Error unless `a` and `b` are finite float tensors [N,Da] and [N,Db] (Da, Db >= 1) with the same rows."
     for n, x in (('a', a), ('b', b)):
-        if not isinstance(x, torch.Tensor) or x.ndim != 2 or not x.is_floating_point():
-            raise A2Error(f"{n} must be a float tensor [N,D], got {getattr(x, 'dtype', type(x).__name__)} {tuple(getattr(x, 'shape', ()))}")
+        if not isinstance(x, torch.Tensor) or x.ndim != 2 or not x.is_floating_point() or x.shape[1] == 0:
+            raise A2Error(f"{n} must be a float tensor [N,D] (D >= 1), got {getattr(x, 'dtype', type(x).__name__)} {tuple(getattr(x, 'shape', ()))}")
         if not torch.isfinite(x).all(): raise A2Error(f"{n} contains NaN or inf")
     if len(a) != len(b): raise A2Error(f"a and b must be paired row by row, got {len(a)} and {len(b)} rows")
 
@@ -66,7 +68,15 @@ def mine_mi(a, b,                      # paired samples: row i of `a` [N,Da] goe
     "Mutual information between paired samples, in nats: MINE's Donsker-Varadhan lower bound, estimated on held-out rows."
     _check_paired(a, b)
     N = len(a)
+    _need(holdout, 'holdout', 'a number in [0, 1)')
     if not 0 <= holdout < 1: raise A2Error(f"holdout must be in [0, 1), got {holdout}")
+    for k, v in (('epochs', epochs), ('batch_size', batch_size), ('negatives', negatives), ('eval_negatives', eval_negatives)):
+        _need(v, k, 'an integer >= 1', integer=True)
+    _need(lr, 'lr', 'a finite number > 0'); _need(ma_rate, 'ma_rate', 'a number in [0, 1]'); _need(seed, 'seed', 'an integer', integer=True)
+    if hidden is not None: _need(hidden, 'hidden', 'an integer >= 1 (or None: Da)', integer=True)
+    if lr <= 0: raise A2Error(f"lr must be a finite number > 0, got {lr}")
+    if not 0 <= ma_rate <= 1: raise A2Error(f"ma_rate must be a number in [0, 1], got {ma_rate}")
+    if hidden is not None and hidden < 1: raise A2Error(f"hidden must be an integer >= 1 (or None: Da), got {hidden}")
     if min(epochs, batch_size, negatives, eval_negatives) < 1:
         raise A2Error(f"epochs, batch_size, negatives and eval_negatives must be >= 1, got {epochs}, {batch_size}, {negatives}, {eval_negatives}")
     g = torch.Generator().manual_seed(seed)
@@ -111,8 +121,12 @@ def mine_mi(a, b,                      # paired samples: row i of `a` [N,Da] goe
 # %% ../nbs/06_analysis.ipynb #dcd76e4b
 def pair_similarity(a, b):
     "Cosine similarity of each row of `a` with the same row of `b` [...] (rows that are all zero count as similarity 0)."
+    for n, x in (('a', a), ('b', b)):
+        if not torch.is_tensor(x): raise A2Error(f"{n} must be a tensor of features [..., D], got {type(x).__name__}")
     if a.shape != b.shape: raise A2Error(f"a and b must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
     if a.ndim < 1 or a.shape[-1] == 0 or a.numel() == 0: raise A2Error(f"a and b must be non-empty features [..., D], got {tuple(a.shape)}")
+    for n, x in (('a', a), ('b', b)):
+        if not torch.isfinite(x).all(): raise A2Error(f"{n} contains NaN or inf")
     return (F.normalize(a.float(), dim=-1) * F.normalize(b.float(), dim=-1)).sum(-1)
 
 def alignment(a, b) -> float:
@@ -124,8 +138,9 @@ VIEW_PAIRS = (('Original', 'Expert'), ('Original', 'W-search'), ('W-search', 'Ex
 
 def pick_view(v, pick: str = 'random', seed: int = 0):
     "Features [N,D] as they are; [N,n,D] -> one view per row: the first ('first') or one drawn per row ('random', seeded)."
+    if not torch.is_tensor(v): raise A2Error(f"view features must be a tensor [N,D] or [N,n,D], got {type(v).__name__}")
     if v.ndim == 2: return v
-    if v.ndim != 3: raise A2Error(f"view features must be [N,D] or [N,n,D], got {tuple(v.shape)}")
+    if v.ndim != 3 or v.shape[1] == 0: raise A2Error(f"view features must be [N,D] or [N,n,D] with n >= 1, got {tuple(v.shape)}")
     if pick == 'first': return v[:, 0]
     if pick != 'random': raise A2Error(f"unknown pick {pick!r}; expected 'first' or 'random'")
     k = torch.randint(0, v.shape[1], (len(v),), generator=torch.Generator().manual_seed(seed))
@@ -136,6 +151,11 @@ def view_pair_table(features: dict,          # view type -> features of the same
                     pick: str = 'random', seed: int = 0,
                     **mine_kwargs) -> list:  # passed on to `mine_mi`
     "Rows {'View pair', 'I', 'E[f.f~]'}: MINE mutual information (nats) and alignment of the L2-normalised features of each pair."
+    if not isinstance(features, dict): raise A2Error(f"features must be a dict view type -> features, got {type(features).__name__}")
+    for k, v in features.items():
+        if not (torch.is_tensor(v) and v.ndim in (2, 3) and v.is_floating_point() and v.numel() > 0):
+            raise A2Error(f"features[{k!r}] must be non-empty float features [N,D] or [N,n,D], got {_desc(v)}")
+        if not torch.isfinite(v).all(): raise A2Error(f"features[{k!r}] contains NaN or inf")
     lens = {k: len(v) for k, v in features.items()}
     if len(set(lens.values())) > 1: raise A2Error(f"every view type must hold the same images, got row counts {lens}")
     feats = {k: F.normalize(pick_view(v, pick, seed + i).float(), dim=-1) for i, (k, v) in enumerate(features.items())}
@@ -178,12 +198,24 @@ def write_csv(rows: list, path, columns=None):
     return Path(path)
 
 def read_csv(path) -> list:
-    "Rows of a CSV file as dicts; values that parse as numbers become floats."
+    "Rows of a CSV file as dicts; values that parse as numbers become floats. A file that is not a whole CSV table is refused, named."
     def num(v):
         try: return float(v)
         except ValueError: return v
-    if not Path(path).exists(): raise A2Error(f"missing file {path}")
-    with open(path, newline='') as f: return [{k: num(v) for k, v in r.items()} for r in csv.DictReader(f)]
+    path = Path(path)
+    if not path.exists(): raise A2Error(f"missing file {path}")
+    if not path.is_file(): raise A2Error(f"{path} is not a file (a CSV table was expected)")
+    try: text = path.read_bytes().decode('utf-8-sig')
+    except UnicodeDecodeError: raise A2Error(f"{path} is not a CSV text file (not UTF-8: binary data?)") from None
+    if '\0' in text: raise A2Error(f"{path} is not a CSV text file (it holds NUL bytes: binary data?)")
+    try: table = [r for r in csv.reader(io.StringIO(text, newline='')) if r]   # blank lines are skipped, as csv.DictReader does
+    except csv.Error as e: raise A2Error(f"{path} is not a valid CSV file: {e}") from None
+    if not table: raise A2Error(f"{path} is empty: a CSV file needs at least its header row")
+    head = table[0]
+    if len(set(head)) != len(head): raise A2Error(f"{path} has a damaged header: it repeats a column name ({head})")
+    for i, r in enumerate(table[1:], 1):
+        if len(r) != len(head): raise A2Error(f"{path}: row {i} has {len(r)} fields, the header {len(head)}")
+    return [{k: num(v) for k, v in zip(head, r)} for r in table[1:]]
 
 # %% ../nbs/06_analysis.ipynb #dc689995
 def average_ranks(rows: list, columns: list, higher_is_better: bool = True) -> list:
@@ -252,25 +284,46 @@ def plot_similarity_histograms(sims: dict,      # label -> 1-D tensor of similar
     ax.set_xlabel(xlabel); ax.set_ylabel('density'); ax.legend(fontsize=8)
     return save_figure(fig, path)
 
-def _curve(c):
-    "A training log as {column: list of floats}: from a CSV path, a pandas DataFrame, a dict of lists, or a list of numbers."
-    if isinstance(c, (str, Path)): rows = read_csv(c); return {k: [r[k] for r in rows] for k in (rows[0] if rows else {})}
-    if hasattr(c, 'to_dict') and hasattr(c, 'columns'): return {k: list(v) for k, v in c.to_dict('list').items()}
-    if isinstance(c, dict): return {k: list(v) for k, v in c.items()}
-    return {'value': list(c)}
+def _curve(c, src):
+    "A training log as {column: list of values}: from a CSV path, a pandas DataFrame, a dict of lists, or a list of numbers."
+    if isinstance(c, (str, Path)):
+        rows = read_csv(c)
+        if not rows: raise A2Error(f"{src} has no rows, only a header")
+        return {k: [r[k] for r in rows] for k in rows[0]}
+    try:
+        if hasattr(c, 'to_dict') and hasattr(c, 'columns'): return {k: list(v) for k, v in c.to_dict('list').items()}
+        if isinstance(c, dict): return {k: list(v) for k, v in c.items()}
+        return {'value': list(c)}
+    except TypeError: raise A2Error(f"{src} must be a CSV path, a DataFrame, a dict of lists or a list of numbers, got {type(c).__name__}") from None
+
+def _numbers(vals, src, col):
+    "The values of column `col` as floats, None where a CSV cell is empty (not logged at that row); any other non-number is refused."
+    out = []
+    for i, v in enumerate(vals, 1):
+        if v is None or (isinstance(v, str) and not v.strip()): out.append(None)
+        elif isinstance(v, numbers.Real) and not isinstance(v, bool): out.append(float(v))
+        elif torch.is_tensor(v) and v.numel() == 1 and v.dtype != torch.bool and not v.is_complex(): out.append(float(v.item()))
+        else: raise A2Error(f"{src}: column {col!r} holds {v!r} in row {i}, not a number")
+    return out
 
 def plot_training_curves(curves: dict,        # run label -> a CSV path, a DataFrame, a dict of lists, or a list of values
                          y: str = 'loss', x: str | None = 'epoch',  # the columns to plot (x None, or missing: the row number)
                          path=None, ylabel: str | None = None, logy: bool = False):
     "Several runs' training curves on one plot; saved as PNG when `path` is given."
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    if not isinstance(curves, dict): raise A2Error(f"curves must be a dict run label -> curve, got {type(curves).__name__}")
+    lines = {}                                        # every curve is read and checked before a figure exists
     for label, c in curves.items():
-        c = _curve(c)
+        src = f"run {label!r}" + (f" ({c})" if isinstance(c, (str, Path)) else '')
+        c = _curve(c, src)
         yk = y if y in c else next(iter(c)) if len(c) == 1 else None
-        if yk is None: raise A2Error(f"run {label!r} has no column {y!r} (it has {list(c)})")
-        xs = c[x] if x in c else list(range(1, len(c[yk]) + 1))
-        ax.plot(xs, c[yk], label=label)
+        if yk is None: raise A2Error(f"{src} has no column {y!r} (it has {list(c)})")
+        ys = _numbers(c[yk], src, yk)
+        xs = _numbers(c[x], src, x) if x in c else list(range(1, len(ys) + 1))
+        if len(xs) != len(ys): raise A2Error(f"{src}: column {x!r} has {len(xs)} values, {yk!r} {len(ys)}")
+        lines[label] = [(u, v) for u, v in zip(xs, ys) if u is not None and v is not None]   # rows where both were logged
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for label, pts in lines.items(): ax.plot([u for u, _ in pts], [v for _, v in pts], label=label)
     ax.set_xlabel(x or 'step'); ax.set_ylabel(ylabel or y); ax.legend(fontsize=8)
     if logy: ax.set_yscale('log')
     return save_figure(fig, path)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_search.ipynb #488168fa
 from __future__ import annotations
-import contextlib, math
+import contextlib, math, numbers
 from dataclasses import dataclass
 import numpy as np
 import torch
@@ -15,9 +15,18 @@ from .core import A2Error, save_figure
 # %% auto #0
 __all__ = ['pairwise_distances', 'search_objective', 'adam_rows', 'SearchResult', 'maybe_autocast', 'check_latents',
            'view_features', 'check_search_args', 'ViewsConfig', 'w_search', 'ToyGenerator', 'ToyEncoder', 'toy_problem',
-           'mean_pairwise', 'plot_view_distances', 'w_perturb']
+           'mean_pairwise', 'plot_view_distances', 'check_perturb_args', 'w_perturb']
 
 # %% ../nbs/02_search.ipynb #fc7441be
+def _desc(x):
+    "How a bad argument is named in an error: a tensor's dtype and shape, anything else's type."
+    return f"{x.dtype} {tuple(x.shape)}" if torch.is_tensor(x) else type(x).__name__
+
+def _need(x, name, what, integer=False):
+    "Raise A2Error `{name} must be {what}, got x` unless `x` is a finite real number (an integer if `integer`); booleans are neither."
+    ok = isinstance(x, numbers.Integral if integer else numbers.Real) and not isinstance(x, (bool, np.bool_))
+    if not ok or not (isinstance(x, numbers.Integral) or math.isfinite(x)): raise A2Error(f"{name} must be {what}, got {x if ok else repr(x)}")
+
 def pairwise_distances(z):
     "Euclidean distances between the views of each image: features [B,n,F] -> [B,n,n] (zero diagonal, finite gradient)."
     return torch.linalg.vector_norm(z[:, :, None] - z[:, None], dim=-1)
@@ -27,8 +36,21 @@ def search_objective(z,                # features of the views [B,n,F] (view 0 i
                      eps1=0.3,         # target distance of every view from f0
                      eps2=0.5,         # target mean distance of a view from its siblings
                      lam=0.01,         # weight of the uniformity hinge
-                     anchor=False):    # view 0 is the reconstruction itself: leave it out of both means
+                     anchor=False,     # view 0 is the reconstruction itself: leave it out of both means
+                     check=True):      # refuse NaN/inf features (one host sync); w_search, whose inputs are checked, skips it
     "The W-search objective of every image: (loss [B], distances to f0 [B,n])."
+    if not (torch.is_tensor(z) and z.ndim == 3 and z.is_floating_point() and z.shape[1] > 0 and z.shape[2] > 0):
+        raise A2Error(f"z must be float features of the views [B,n,F], got {_desc(z)}")
+    if not (torch.is_tensor(f0) and f0.is_floating_point() and f0.shape == (z.shape[0], z.shape[2])):
+        raise A2Error(f"f0 must be float features [B,F] = [{z.shape[0]},{z.shape[2]}], one per image of z, got {_desc(f0)}")
+    for k, v in (('eps1', eps1), ('eps2', eps2)): _need(v, k, 'a finite number')
+    _need(lam, 'lam', 'a finite number >= 0')
+    if lam < 0: raise A2Error(f"lam (uniformity weight) must be >= 0, got {lam}")
+    if anchor and z.shape[1] < 2: raise A2Error(f"anchor=True needs n >= 2 views (the anchor and at least one searched view), got n={z.shape[1]}")
+    if lam > 0 and z.shape[1] < 2: raise A2Error(f"the uniformity term (lam={lam} > 0) needs n >= 2 views per image, got n={z.shape[1]}")
+    if check:
+        for k, v in (('z', z), ('f0', f0)):
+            if not torch.isfinite(v).all(): raise A2Error(f"{k} contains NaN or inf")
     d = torch.linalg.vector_norm(z - f0[:, None], dim=-1)
     s = slice(1, None) if anchor else slice(None)               # the searched views
     loss = ((d[:, s] - eps1) ** 2).mean(1)
@@ -72,10 +94,13 @@ def maybe_autocast(device, amp):
     return contextlib.nullcontext()
 
 def check_latents(w, name='w0', ndim=3):
-    if not torch.is_tensor(w) or w.ndim != ndim or not w.is_floating_point() or w.shape[0] == 0:
-        shape = '[B,L,D]' if ndim == 3 else '[B,n,L,D]'
-        got = f"{w.dtype} {tuple(w.shape)}" if torch.is_tensor(w) else type(w).__name__
-        raise A2Error(f"{name} must be a non-empty float tensor of latents {shape}, got {got}")
+    "Raise A2Error unless `w` is a non-empty float tensor of finite latents, [B,L,D] (`ndim` 3) or [B,n,L,D] (4; a tuple: either)."
+    dims = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+    if not torch.is_tensor(w) or w.ndim not in dims or not w.is_floating_point() or w.numel() == 0:
+        shape = ' or '.join({3: '[B,L,D]', 4: '[B,n,L,D]'}[d] for d in dims)
+        raise A2Error(f"{name} must be a non-empty float tensor of latents {shape}, got {_desc(w)}")
+    if not torch.isfinite(w).all():
+        raise A2Error(f"{name} holds {int((~torch.isfinite(w)).sum())} NaN or infinite values (of {w.numel()}); latents must be finite")
 
 def _noise(shape, generator, device):
     "Standard normal noise drawn on the generator's device (CPU by default), then moved: the same seed gives the same views everywhere."
@@ -85,13 +110,24 @@ def _noise(shape, generator, device):
 @torch.no_grad()
 def view_features(g, f, w, chunk=256, amp=True):
     "Features f(g(w)) of latents [B,L,D] -> [B,F] or [B,n,L,D] -> [B,n,F], float32, batched, no gradients."
+    check_latents(w, 'w', (3, 4))
+    _need(chunk, 'chunk', 'an integer >= 1', integer=True)
+    if chunk < 1: raise A2Error(f"chunk must be an integer >= 1, got {chunk}")
     lead = w.shape[:-2]
     flat = w.reshape(-1, *w.shape[-2:])
     with maybe_autocast(flat.device, amp):
         z = torch.cat([f(g(flat[i:i + chunk])).float() for i in range(0, len(flat), chunk)])
     return z.view(*lead, -1)
 
-def check_search_args(n, eps1, eps2, lam, sigma, lr, max_steps, tol, keep_anchor, chunk, check_every):
+def check_search_args(n, eps1, eps2, lam, sigma, lr, max_steps, tol, keep_anchor, chunk=None, check_every=None):
+    "Raise A2Error naming the first setting of `w_search` that is not a number of the right kind (NaN, inf and booleans are not) or is out of range."
+    _need(n, 'n (views per image)', 'an integer >= 1', integer=True)
+    for k, v, what in (('eps1', eps1, '> 0'), ('eps2', eps2, '> 0'), ('lam', lam, '>= 0'), ('sigma', sigma, '> 0'), ('lr', lr, '> 0'), ('tol', tol, '>= 0')):
+        _need(v, k, f'a finite number {what}')
+    _need(max_steps, 'max_steps', 'an integer >= 0', integer=True)
+    for k, v in (('chunk', chunk), ('check_every', check_every)):
+        if v is not None: _need(v, k, 'an integer >= 1 (or None: the default)', integer=True)
+    if not isinstance(keep_anchor, (bool, np.bool_)): raise A2Error(f"keep_anchor must be True or False, got {keep_anchor!r}")
     if n < 1: raise A2Error(f"n (views per image) must be >= 1, got {n}")
     if eps1 <= 0: raise A2Error(f"eps1 (distance of each view from f0) must be > 0, got {eps1}")
     if lam < 0: raise A2Error(f"lam (uniformity weight) must be >= 0, got {lam}")
@@ -103,7 +139,7 @@ def check_search_args(n, eps1, eps2, lam, sigma, lr, max_steps, tol, keep_anchor
     if lr <= 0: raise A2Error(f"lr must be > 0, got {lr}")
     if max_steps < 0: raise A2Error(f"max_steps must be >= 0, got {max_steps}")
     if tol < 0: raise A2Error(f"tol must be >= 0, got {tol}")
-    if chunk < 1 or (check_every or 1) < 1: raise A2Error(f"chunk and check_every must be >= 1, got {chunk} and {check_every}")
+    if (chunk is not None and chunk < 1) or (check_every is not None and check_every < 1): raise A2Error(f"chunk and check_every must be >= 1, got {chunk} and {check_every}")
 
 # %% ../nbs/02_search.ipynb #e8df1d9a
 @dataclass
@@ -149,17 +185,17 @@ def w_search(g,                    # generator: latents [B,L,D] -> images [B,3,H
              progress=False):      # a tqdm bar over finished images
     "W-search: `n` views per image on the `eps1` sphere around f(g(w0)), kept apart by the `eps2` hinge; per-image stopping."
     check_latents(w0)
+    check_search_args(n, eps1, eps2, lam, sigma, lr, max_steps, tol, keep_anchor, chunk, check_every)
     w0 = w0.detach()
     B, L, D = w0.shape; dev = w0.device
     if check_every is None: check_every = 1 if dev.type == 'cpu' else 10   # on the CPU a sync costs nothing: look every step
     if chunk is None: chunk = max(1, 256 // n) if dev.type == 'cpu' else 256   # CPU: batches past ~256 latents run slower per latent (bench/search_pool.py)
-    check_search_args(n, eps1, eps2, lam, sigma, lr, max_steps, tol, keep_anchor, chunk, check_every)
     start = w0[:, None] + sigma * _noise((B, n, L, D), generator, dev)
     if keep_anchor: start[:, 0] = w0
     f0 = view_features(g, f, w0, chunk * n, amp)
     if f0.ndim != 2 or len(f0) != B: raise A2Error(f"f(g(w0)) must be features [B,F] = [{B},F], got {tuple(f0.shape)}")
     norms = f0.norm(dim=1)
-    if ((norms - 1).abs() > 1e-2).any():
+    if not ((norms - 1).abs() <= 1e-2).all():                 # NaN norms fail too
         raise A2Error(f"f must return L2-normalised features (eps1 and eps2 are distances on the unit sphere), got norms {norms.min():.3g}..{norms.max():.3g}")
     s = 1 if keep_anchor else 0                           # views 0..s-1 are fixed
     ns = n - s
@@ -187,7 +223,7 @@ def w_search(g,                    # generator: latents [B,L,D] -> images [B,3,H
             with maybe_autocast(dev, amp): z = f(g(x.reshape(R * ns, L, D)))
             z = z.float().view(R, ns, -1)
             if keep_anchor: z = torch.cat([f0r[:, None], z], 1)   # the anchor's features are f0: no need to render it
-            loss, d = search_objective(z, f0r, eps1, eps2, lam, keep_anchor)
+            loss, d = search_objective(z, f0r, eps1, eps2, lam, keep_anchor, check=False)
             loss_ = loss.detach()
             newly = ~stopped & ((loss_ <= tol) | (t >= max_steps))
             fin_loss = torch.where(newly, loss_, fin_loss); fin_d = torch.where(newly[:, None], d.detach(), fin_d)
@@ -242,6 +278,7 @@ def toy_problem(kind='linear', L=4, D=16, size=8, dim=32, decay=1.0, seed=0):
 # %% ../nbs/02_search.ipynb #15dca40a
 def mean_pairwise(z):
     "Each image's mean distance between its views: features [B,n,F] -> [B]."
+    if not torch.is_tensor(z) or z.ndim != 3 or z.shape[1] < 2: raise A2Error(f"mean_pairwise needs features [B,n,F] with n >= 2 views per image, got {_desc(z)}")
     n = z.shape[1]
     return pairwise_distances(z).sum((1, 2)) / (n * (n - 1))
 
@@ -266,12 +303,17 @@ def plot_view_distances(dists: dict,          # label -> distances ||f(view) - f
     return save_figure(fig, path)
 
 # %% ../nbs/02_search.ipynb #cf2bdc26
+def check_perturb_args(n, sigma, sigma_name='sigma'):
+    "Raise A2Error unless `n` is an integer >= 1 and `sigma` a finite number >= 0 (W-perturb's settings)."
+    _need(n, 'n (views per image)', 'an integer >= 1', integer=True)
+    _need(sigma, sigma_name, 'a finite number >= 0')
+    if n < 1: raise A2Error(f"n (views per image) must be >= 1, got {n}")
+    if sigma < 0: raise A2Error(f"{sigma_name} must be >= 0, got {sigma}")
+
 def w_perturb(w0,               # latents [B,L,D]
               n=ViewsConfig.n,  # views per image
               sigma=ViewsConfig.perturb_sigma,  # noise std (paper: 0.2)
               generator=None):  # torch.Generator for the noise
     "W-perturb: `n` noisy copies of every latent, w0 + sigma * N(0, I): [B,L,D] -> [B,n,L,D]."
-    check_latents(w0)
-    if n < 1: raise A2Error(f"n (views per image) must be >= 1, got {n}")
-    if sigma < 0: raise A2Error(f"sigma must be >= 0, got {sigma}")
+    check_latents(w0); check_perturb_args(n, sigma)
     return w0.detach()[:, None] + sigma * _noise((len(w0), n, *w0.shape[1:]), generator, w0.device)

@@ -14,10 +14,10 @@ from .core import A2Error, atomic_path, write_json, save_artifact, load_artifact
 from .dist import rank_world, barrier
 from .data import to_uint8
 from .search import (ViewsConfig, w_search, w_perturb, view_features, maybe_autocast, check_latents,
-                          check_search_args)
+                          check_search_args, check_perturb_args, _need, _desc)
 
 # %% auto #0
-__all__ = ['METHODS', 'write_safetensors_stream', 'open_safetensors', 'ViewBank', 'render_views', 'build_view_bank']
+__all__ = ['METHODS', 'SEARCH_KW', 'write_safetensors_stream', 'open_safetensors', 'ViewBank', 'render_views', 'build_view_bank']
 
 # %% ../nbs/02a_viewbank.ipynb #7c79be60
 _ST_DTYPES = {torch.float32: 'F32', torch.float64: 'F64', torch.float16: 'F16', torch.int64: 'I64', torch.int32: 'I32', torch.uint8: 'U8'}
@@ -52,10 +52,48 @@ def write_safetensors_stream(path,            # destination, replaced atomically
             fh.flush(); os.fsync(fh.fileno())
     return Path(path)
 
+_ST_BYTES = {'BOOL': 1, 'U8': 1, 'I8': 1, 'F8_E4M3': 1, 'F8_E5M2': 1, 'I16': 2, 'U16': 2, 'F16': 2, 'BF16': 2,
+             'I32': 4, 'U32': 4, 'F32': 4, 'I64': 8, 'U64': 8, 'F64': 8}
+
+def _check_header(path):
+    "Read the header of the safetensors file `path`; raise A2Error saying what is wrong unless its tensors tile the data exactly."
+    bad = lambda what: A2Error(f"corrupt or truncated safetensors file {path}: {what}")
+    size = path.stat().st_size
+    if size < 8: raise bad(f"{size} bytes, less than the 8-byte header length (not a safetensors file)")
+    with open(path, 'rb') as fh:
+        n = struct.unpack('<Q', fh.read(8))[0]
+        if n > min(size - 8, 100_000_000): raise bad(f"its first 8 bytes give a header of {n} bytes, the file has {size - 8} more (not a safetensors file?)")
+        try: h = json.loads(fh.read(n).decode('utf-8'))
+        except (UnicodeDecodeError, json.JSONDecodeError): raise bad("its header is not JSON (not a safetensors file?)") from None
+    if not isinstance(h, dict): raise bad(f"its header is a JSON {type(h).__name__}, not an object")
+    meta = h.pop('__metadata__', None)
+    if meta is not None and not (isinstance(meta, dict) and all(isinstance(v, str) for v in meta.values())): raise bad("its __metadata__ is not a map of strings")
+    data, spans = size - 8 - n, []
+    size_ok = lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0
+    for name, t in h.items():
+        if not (isinstance(t, dict) and isinstance(t.get('shape'), list) and all(map(size_ok, t['shape'])) and isinstance(t.get('data_offsets'), list)
+                and len(t['data_offsets']) == 2 and all(map(size_ok, t['data_offsets']))):
+            raise bad(f"tensor {name!r} has no valid shape and data_offsets: {json.dumps(t)[:200]}")
+        (b, e), item = t['data_offsets'], _ST_BYTES.get(t.get('dtype'))
+        if b > e: raise bad(f"tensor {name!r} has data_offsets [{b}, {e}], which end before they begin")
+        if e > data: raise bad(f"tensor {name!r} has data_offsets [{b}, {e}] past the end of the data ({data} bytes)")
+        if item is not None and math.prod(t['shape']) * item != e - b:
+            raise bad(f"tensor {name!r} of shape {t['shape']} ({t['dtype']}) needs {math.prod(t['shape']) * item} bytes, its data_offsets [{b}, {e}] hold {e - b}")
+        spans.append((b, e, name))
+    end, prev = 0, None
+    for b, e, name in sorted(spans):
+        if b < end: raise bad(f"tensors {prev!r} and {name!r} overlap (data_offsets up to {end} and from {b})")
+        if b > end: raise bad(f"no tensor holds bytes {end}..{b} of the data")
+        end, prev = e, name
+    if end != data: raise bad(f"its tensors hold {end} bytes of data, the file {data}")
+
 def open_safetensors(path, verify=False):
     "Every tensor of a safetensors file, memory-mapped by safetensors (nothing read until used), and its metadata; refuses corrupt or truncated files (and, if `verify`, modified ones)."
     path = Path(path)
     if not path.exists(): raise A2Error(f"missing file {path}")
+    if path.is_dir(): raise A2Error(f"{path} is a directory, not a safetensors file")
+    try: _check_header(path)
+    except OSError as e: raise A2Error(f"cannot read {path}: {e}") from None
     try:
         with safe_open(str(path), 'pt') as f: meta = f.metadata() or {}
         tensors = load_file(str(path))
@@ -72,11 +110,15 @@ def open_safetensors(path, verify=False):
 class ViewBank:
     "n stored views per image: latents [N,n,L,D], uint8 images [N,n,3,H,W], optional per-view extras, and how they were made."
     def __init__(self, latents, images, meta=None, extras=None, path=None):
-        if not torch.is_tensor(latents) or latents.ndim != 4: raise A2Error(f"ViewBank latents must be [N,n,L,D], got {getattr(latents, 'shape', latents)}")
+        if not torch.is_tensor(latents) or latents.ndim != 4 or not latents.is_floating_point(): raise A2Error(f"ViewBank latents must be float [N,n,L,D], got {_desc(latents)}")
         if not torch.is_tensor(images) or images.dtype != torch.uint8 or images.ndim != 5 or images.shape[2] != 3:
             raise A2Error(f"ViewBank images must be uint8 [N,n,3,H,W], got {getattr(images, 'dtype', '')} {tuple(getattr(images, 'shape', ()))}")
         if images.shape[:2] != latents.shape[:2]:
             raise A2Error(f"ViewBank images {tuple(images.shape[:2])} and latents {tuple(latents.shape[:2])} disagree on [N,n]")
+        for k, v in (extras or {}).items():
+            if not torch.is_tensor(v) or v.ndim == 0 or len(v) != len(images):
+                raise A2Error(f"ViewBank extra {k!r} must hold one row per image ({len(images)}), got {_desc(v)}")
+        if meta is not None and not isinstance(meta, dict): raise A2Error(f"ViewBank meta must be a dict, got {type(meta).__name__}")
         self.latents, self.images, self.extras, self.path = latents, images, dict(extras or {}), path
         self.meta = {**(meta or {}), 'n': self.n_views, 'size': self.size, 'n_images': len(self)}
     def __len__(self): return self.images.shape[0]
@@ -98,15 +140,25 @@ class ViewBank:
 
     @classmethod
     def load(cls, path, verify=False):
-        "Open a bank memory-mapped (nothing is read until used); `verify` re-hashes the data."
+        "Open a bank memory-mapped (nothing is read until used); `verify` re-hashes the data. A file that is not a whole bank is refused, named."
         ts, meta = open_safetensors(path, verify)
         if 'latents' not in ts or 'images' not in ts or 'a2lit' not in meta: raise A2Error(f"{path} is not a view bank (no latents/images/a2lit metadata)")
+        try: info = json.loads(meta['a2lit'])
+        except json.JSONDecodeError as e: raise A2Error(f"{path} is not a view bank: its a2lit metadata is not JSON ({e})") from None
+        if not isinstance(info, dict): raise A2Error(f"{path} is not a view bank: its a2lit metadata is a JSON {type(info).__name__}, not an object")
         lat, img = ts.pop('latents'), ts.pop('images')
-        return cls(lat, img, json.loads(meta['a2lit']), ts, Path(path))
+        try: return cls(lat, img, info, ts, Path(path))
+        except A2Error as e: raise A2Error(f"view bank {path}: {e}") from None
 
     def sample(self, indices, generator=None):
         "One view per image, chosen uniformly among its n: uint8 [len(indices),3,H,W] on the bank's device."
-        idx = torch.as_tensor(indices).to(self.images.device, torch.long)
+        try: idx = torch.as_tensor(indices)
+        except (TypeError, ValueError, RuntimeError): raise A2Error(f"indices must be integers, got {type(indices).__name__}") from None
+        if idx.numel() == 0: idx = idx.long()                   # [] is float to torch
+        if idx.dtype == torch.bool or idx.is_floating_point() or idx.is_complex(): raise A2Error(f"indices must be integers, got {idx.dtype}")
+        if idx.numel() and (idx.min() < 0 or idx.max() >= len(self)):
+            raise A2Error(f"indices must lie in 0..{len(self) - 1} (the bank's images), got {idx.min().item()}..{idx.max().item()}")
+        idx = idx.to(self.images.device, torch.long)
         k = torch.randint(0, self.n_views, idx.shape, generator=generator, device=generator.device if generator else 'cpu')
         return self.images[idx, k.to(self.images.device)]
 
@@ -126,6 +178,7 @@ class ViewBank:
 
 # %% ../nbs/02a_viewbank.ipynb #7e2bffae
 METHODS = ('search', 'perturb')
+SEARCH_KW = ('chunk', 'check_every', 'amp', 'betas', 'adam_eps')   # what build_view_bank passes on to w_search
 
 def _model_hash(m, given, name):
     "The caller's hash string for `m`, else `state_hash` of an nn.Module."
@@ -167,22 +220,30 @@ def build_view_bank(g,                  # generator: latents [B,L,D] -> images i
                     shard=None,         # (rank, world): make only chunks i with i % world == rank, no merge (None: torch.distributed's)
                     **kw):              # ViewsConfig fields overriding `cfg` (n=4, eps1=0.2, ...); the rest go to w_search (chunk, amp, ...)
     "Make, store and return the view bank of every latent in `latents0`, chunk by chunk and resumably; under torchrun each rank makes its share."
+    if shard is not None and not (isinstance(shard, (tuple, list)) and len(shard) == 2 and all(isinstance(v, int) and not isinstance(v, bool) for v in shard)):
+        raise A2Error(f"shard must be (rank, world) with 0 <= rank < world, got {shard!r}")
     rank, world = rank_world() if shard is None else shard
     if not 0 <= rank < world: raise A2Error(f"shard must be (rank, world) with 0 <= rank < world, got {shard}")
     together = shard is None and world > 1                   # one process group: ranks wait for each other, rank 0 merges
     if method not in METHODS: raise A2Error(f"method must be one of {METHODS}, got {method!r}")
+    if cfg is not None and not isinstance(cfg, ViewsConfig): raise A2Error(f"cfg must be a ViewsConfig, got {type(cfg).__name__}")
     check_latents(latents0, 'latents0')
     names = {f.name for f in dataclasses.fields(ViewsConfig)}
     cfg = dataclasses.replace(cfg or ViewsConfig(), **{k: v for k, v in kw.items() if k in names})
     search_kw = {k: v for k, v in kw.items() if k not in names}
+    if set(search_kw) - set(SEARCH_KW):
+        raise A2Error(f"build_view_bank got unknown settings {', '.join(sorted(set(search_kw) - set(SEARCH_KW)))}; "
+                      f"expected ViewsConfig fields ({', '.join(sorted(names))}) or w_search's {', '.join(SEARCH_KW)}")
     n, eps1, eps2, lam, lr, max_steps, tol, keep_anchor, chunk_size = (cfg.n, cfg.eps1, cfg.eps2, cfg.lam, cfg.lr, cfg.max_steps, cfg.tol,
                                                                        cfg.keep_anchor, cfg.chunk_size)
+    _need(chunk_size, 'chunk_size', 'an integer >= 1', integer=True)
     if chunk_size < 1: raise A2Error(f"chunk_size must be >= 1, got {chunk_size}")
+    _need(seed, 'seed', 'an integer', integer=True)
     sigma = cfg.sigma if method == 'search' else cfg.perturb_sigma
     if method == 'search':
         if f is None: raise A2Error("method='search' needs the encoder f")
-        check_search_args(n, eps1, eps2, lam, sigma, lr, max_steps, tol, keep_anchor,
-                           search_kw.get('chunk') or 1, search_kw.get('check_every') or 1)
+        check_search_args(n, eps1, eps2, lam, sigma, lr, max_steps, tol, keep_anchor, search_kw.get('chunk'), search_kw.get('check_every'))
+    else: check_perturb_args(n, sigma, 'perturb_sigma')
     path, N = Path(path), len(latents0)
     dev = torch.device(device) if device else (_module_device(g) or latents0.device)
     meta = dict(method=method, n=n, sigma=sigma, seed=seed, chunk_size=chunk_size, g_hash=_model_hash(g, g_hash, 'g'),
