@@ -45,6 +45,7 @@ def write_safetensors_stream(path,            # destination, replaced atomically
             for name, dtype, shape, chunks in entries:
                 written, want = 0, header[name]['data_offsets'][1] - header[name]['data_offsets'][0]
                 for c in chunks:
+                    if c.numel() == 0: continue              # nothing to write (an oracle bank's empty latents)
                     b = memoryview(c.detach().to('cpu', dtype).contiguous().numpy()).cast('B')
                     fh.write(b); h.update(b); written += b.nbytes
                 if written != want: raise A2Error(f"tensor {name!r}: chunks gave {written} bytes, its shape {list(shape)} needs {want}")
