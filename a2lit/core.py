@@ -4,12 +4,12 @@
 
 # %% ../nbs/infra/core.ipynb #1da00fca
 from __future__ import annotations
-import contextlib, dataclasses, hashlib, json, math, os, tempfile
+import contextlib, dataclasses, errno, fnmatch, hashlib, json, math, os, re, stat, tempfile, threading
 from dataclasses import asdict
 from pathlib import Path
 import torch
 import torch.nn as nn
-from safetensors import safe_open
+from safetensors import safe_open, SafetensorError
 from safetensors.torch import save_file, load_file
 
 # %% auto #0
@@ -24,22 +24,42 @@ class A2Error(ValueError):
 
 # %% ../nbs/infra/core.ipynb #6072d775
 _PARTIAL = '*.tmp'   # atomic_path's temporary files: '.NAME.RANDOM.tmp'
+_SAFETENSORS_PARTIAL = re.compile(r'\.tmp[A-Za-z0-9]{6}')   # save_file's own: it writes '.tmpXXXXXX' beside its target, then renames it
+_STATUS = '/proc/self/status'   # Linux shows the umask here (since 4.7): read without setting it
+_UMASK_LOCK = threading.Lock()
+
+def _umask() -> int:
+    "The process's umask: read from /proc where Linux shows it, else set to 077 and back at once (under a lock) as os.umask must."
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path(_STATUS).read_text().splitlines():
+            if line.startswith('Umask:'): return int(line.split()[1], 8)
+    with _UMASK_LOCK: mask = os.umask(0o077); os.umask(mask)   # in that instant another thread's new file is private, never open to all
+    return mask
 
 @contextlib.contextmanager
 def atomic_path(path):
-    "Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."
+    "Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds, with the mode `open()` gives a new file."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix=_PARTIAL[1:], dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix=_PARTIAL[1:], dir=path.parent)   # private (0600) while it is written
     os.close(fd)
     try:
         yield Path(tmp)
+        # after the block: safetensors' save_file replaces the file with its own 0600 one; a filesystem without modes (FAT) refuses, harmlessly
+        with contextlib.suppress(OSError): os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp): os.remove(tmp)
 
+def _mine(p: Path) -> bool:
+    "Whether `p` itself (a link is not followed) is a regular file owned by this user."
+    try: st = p.lstat()
+    except OSError: return False
+    return stat.S_ISREG(st.st_mode) and st.st_uid == getattr(os, 'getuid', lambda: st.st_uid)()
+
 def sweep_partial_writes(folder) -> int:
-    "Remove the temporary files of atomic writes that SIGKILL cut short under `folder` (nothing reads them); returns how many."
-    left = [t for t in Path(folder).rglob('.' + _PARTIAL) if t.is_file()]
+    "Remove the temporary files of atomic writes that SIGKILL cut short under `folder` (nothing reads them): this user's regular files only, never through a link; returns how many."
+    left = [Path(d) / f for d, _, files in os.walk(folder) for f in files   # os.walk does not enter linked folders
+            if (fnmatch.fnmatchcase(f, '.' + _PARTIAL) or _SAFETENSORS_PARTIAL.fullmatch(f)) and _mine(Path(d) / f)]
     for t in left: t.unlink(missing_ok=True)
     return len(left)
 
@@ -73,27 +93,48 @@ def state_hash(module_or_state) -> str:
     return h.hexdigest()[:16]
 
 # %% ../nbs/infra/core.ipynb #e626dec0
+_HASHES = ('tensors_hash', 'meta_hash')   # the header's own fields; meta_hash covers all the others
+
+def _meta_hash(meta: dict) -> str:
+    "A short sha256 of the canonical JSON of `meta` without its two hash fields."
+    body = {k: v for k, v in meta.items() if k not in _HASHES}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(',', ':')).encode()).hexdigest()[:16]
+
+def _write_error(e: Exception, path) -> OSError:
+    "safetensors' own error for a failed write as the OSError it stands for, in one line naming `path`: ENOSPC for a full disk, else its OS error, else EIO."
+    msg = ' '.join(str(e).split())
+    num = re.search(r'os error (\d+)', msg)
+    code = errno.ENOSPC if 'no space' in msg.lower() else int(num[1]) if num else errno.EIO
+    return OSError(code, os.strerror(code) if num or code == errno.ENOSPC else f"{os.strerror(code)} (safetensors: {msg})", str(path))
+
 def save_artifact(path, tensors: dict, meta: dict | None = None):
-    "Save `tensors` to `path` (.safetensors) with `meta` (and the tensors' hash) in its header, in one atomic rename; `path`.json mirrors `meta` for people."
+    "Save `tensors` to `path` (.safetensors) with `meta` and the hashes of both in its header, in one atomic rename; `path`.json mirrors the header for people."
     path = Path(path)
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-    meta = dict(meta or {}); meta['tensors_hash'] = tensor_hash(*[tensors[k] for k in sorted(tensors)])
-    header = json.dumps(meta, sort_keys=True, default=str)
-    with atomic_path(path) as tmp: save_file(tensors, str(tmp), metadata={'a2lit': header})
-    write_json(path.with_name(path.name + '.json'), json.loads(header))
+    meta = json.loads(json.dumps({k: v for k, v in (meta or {}).items() if k not in _HASHES}, default=str))   # as it will read back
+    meta.update(tensors_hash=tensor_hash(*[tensors[k] for k in sorted(tensors)]), meta_hash=_meta_hash(meta))
+    try:
+        with atomic_path(path) as tmp: save_file(tensors, str(tmp), metadata={'a2lit': json.dumps(meta, sort_keys=True)})
+    except SafetensorError as e: raise _write_error(e, path) from None   # a full disk: the old file is intact, no temporary file is left
+    write_json(path.with_name(path.name + '.json'), meta)
     return path
 
 def load_artifact(path, check=True):
-    "Load tensors and metadata written by `save_artifact`; refuse files that are missing, truncated or do not match their recorded hash."
+    "Load tensors and metadata written by `save_artifact`; refuse files that are missing, truncated or do not match the hashes they record."
     path = Path(path)
     if not path.exists(): raise A2Error(f"missing artifact {path}")
     try:
         with safe_open(str(path), 'pt') as f: header = (f.metadata() or {}).get('a2lit')
         tensors = load_file(str(path))
+        meta = json.loads(header) if header else None
     except Exception as e: raise A2Error(f"corrupt or truncated artifact {path}: {e}") from None
-    meta = json.loads(header) if header else read_json(path.with_name(path.name + '.json'))   # older files: the sidecar
+    if meta is None: meta = read_json(path.with_name(path.name + '.json'))   # older files: the sidecar
+    if not isinstance(meta, dict): raise A2Error(f"corrupt artifact {path}: its metadata is not a JSON object")
     if check and meta.get('tensors_hash') not in (None, tensor_hash(*[tensors[k] for k in sorted(tensors)])):
         raise A2Error(f"artifact {path} does not match the hash it records (modified or partly written)")
+    if check and 'meta_hash' in meta and meta['meta_hash'] != _meta_hash(meta):   # files written before meta_hash existed have none
+        raise A2Error(f"artifact {path}: its metadata does not match the hash it records (edited after it was written); "
+                      "restore it, or remove it and rerun what wrote it")
     return tensors, meta
 
 # %% ../nbs/infra/core.ipynb #a7f1c0de
@@ -177,12 +218,24 @@ def latest_checkpoint(folder, pattern='ckpt-*.safetensors'):
     return None
 
 # %% ../nbs/infra/core.ipynb #e99cf588
+def _mps_available() -> bool: return getattr(torch.backends, 'mps', None) is not None and torch.backends.mps.is_available()
+
 def get_device(device=None) -> torch.device:
-    "`device` if given, else the best available: cuda, then mps, then cpu."
-    if device not in (None, 'auto'): return torch.device(device)
-    if torch.cuda.is_available(): return torch.device('cuda')
-    if getattr(torch.backends, 'mps', None) is not None and torch.backends.mps.is_available(): return torch.device('mps')
-    return torch.device('cpu')
+    "`device` if given (refused in one line when unknown or absent here), else the best available: cuda, then mps, then cpu."
+    if device in (None, 'auto'):
+        if torch.cuda.is_available(): return torch.device('cuda')
+        if _mps_available(): return torch.device('mps')
+        return torch.device('cpu')
+    try: d = torch.device(device)
+    except (RuntimeError, TypeError, ValueError): raise A2Error(f"--device {device}: not a device; expected auto, cpu, cuda, cuda:N or mps") from None
+    if d.type == 'cuda':
+        if not torch.cuda.is_available(): raise A2Error(f"--device {device}: no CUDA device is available here")
+        n = torch.cuda.device_count()
+        if d.index is not None and d.index >= n: raise A2Error(f"--device {device}: this machine has {n} CUDA device{'s' if n > 1 else ''} (cuda:0 to cuda:{n - 1})")
+    elif d.type == 'mps' and not _mps_available(): raise A2Error(f"--device {device}: no MPS device (Apple GPU) is available here")
+    elif hasattr(getattr(torch, d.type, None), 'is_available') and not getattr(torch, d.type).is_available():
+        raise A2Error(f"--device {device}: no {d.type} device is available here")
+    return d
 
 # %% ../nbs/infra/core.ipynb #fa4fe4f1
 def save_module(m: nn.Module, path, kind: str, meta: dict | None = None,

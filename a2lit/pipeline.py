@@ -30,7 +30,7 @@ from .config import (ROWS, MAIN_TABLE, ABLATION, ExperimentConfig, row_config, s
 __all__ = ['STAGES', 'lock_run_dir', 'release_run_dir', 'claim_run_dir', 'stage_key', 'stage_done', 'mark_done', 'stage',
            'load_data', 'stage_data', 'train_row', 'stage_simclr', 'shipped_weights', 'generator_missing', 'stage_gan',
            'load_g', 'stage_invert', 'stage_views', 'stage_train', 'stage_eval', 'row_label', 'reported_rows',
-           'results', 'results_rows', 'results_markdown', 'view_pair_analysis', 'stage_report', 'run']
+           'read_scores', 'results', 'results_rows', 'results_markdown', 'view_pair_analysis', 'stage_report', 'run']
 
 # %% ../nbs/07a_pipeline.ipynb #ab58540d
 _FREE = ('seeds', 'rows', 'device', 'out')   # may change between runs of one folder
@@ -306,12 +306,30 @@ def reported_rows(cfg: ExperimentConfig) -> list:
     have = lambda r: all((run_dir(cfg) / 'eval' / f'{r}-s{s}.json').exists() for s in cfg.seeds)
     return [r for r in ROWS if r in selected_rows(cfg) or have(r)]
 
+_SCORES = ('knn5', 'knn5_cos', 'linear')
+_JSON_TYPES = {list: 'an array', str: 'a string', int: 'a number', float: 'a number', bool: 'a boolean', type(None): 'null'}
+
+def read_scores(p: Path) -> dict:
+    "The scores (fractions) of the eval record `p`; one A2Error naming the file, what is wrong and the fix when it is missing, corrupt or damaged."
+    fix = "remove it and rerun the eval stage"
+    if not p.exists(): raise A2Error(f"missing eval record {p}: run the eval stage")
+    try: r = read_json(p)
+    except A2Error as e: raise A2Error(f"{e}; {fix}") from None
+    if not isinstance(r, dict): bad = f"holds {_JSON_TYPES.get(type(r), type(r).__name__)}, not an object of scores"
+    else:
+        miss = [m for m in _SCORES if m not in r]
+        odd = [m for m in _SCORES if m in r and (type(r[m]) not in (int, float) or not 0 <= r[m] <= 1)]   # NaN and inf fail the range too
+        bad = (f"has no {' or '.join(miss)} score" if miss else
+               f"has {odd[0]} = {json.dumps(r[odd[0]])[:40]}, not a fraction between 0 and 1" if odd else None)
+    if bad: raise A2Error(f"damaged eval record {p}: it {bad}; {fix}")
+    return {m: float(r[m]) for m in _SCORES}
+
 def results(cfg: ExperimentConfig) -> dict:
-    "Per reported row: mean and std over seeds of each score (fractions), from eval/."
+    "Per reported row: mean and std over seeds of each score (fractions), from eval/ (a damaged record is refused in one line)."
     out = {}
     for row in reported_rows(cfg):
-        runs = [read_json(run_dir(cfg) / 'eval' / f'{row}-s{s}.json') for s in cfg.seeds]
-        out[row] = {m: _mean_std([r[m] for r in runs]) for m in ('knn5', 'knn5_cos', 'linear')}
+        runs = [read_scores(run_dir(cfg) / 'eval' / f'{row}-s{s}.json') for s in cfg.seeds]
+        out[row] = {m: _mean_std([r[m] for r in runs]) for m in _SCORES}
     return out
 
 _METRICS = {'knn5': '5-NN (%)', 'knn5_cos': '5-NN cosine (%)', 'linear': 'Linear (%)'}
@@ -350,7 +368,7 @@ def view_pair_analysis(cfg: ExperimentConfig, n_images=4096) -> list | None:
 def stage_report(cfg: ExperimentConfig, log=print) -> dict:
     "Tables (Markdown + CSV) of the main table and the ablation, the raw-pixel floor, the comparison A2 W-search vs SimCLR."
     out = run_dir(cfg) / 'report'
-    res, raw = results(cfg), read_json(run_dir(cfg) / 'eval' / 'raw-pixels.json')
+    res, raw = results(cfg), read_scores(run_dir(cfg) / 'eval' / 'raw-pixels.json')
     seeds = f"{len(cfg.seeds)} seed{'s' if len(cfg.seeds) > 1 else ''} ({', '.join(map(str, cfg.seeds))})"
     md = [f"# a2lit results: preset `{cfg.preset}` on {cfg.data.name}",
           f"Backbone {cfg.train.backbone} (width {cfg.train.width}), {cfg.train.epochs} epochs, batch {cfg.train.batch_size}, {seeds}; "
