@@ -178,7 +178,7 @@ class ViewBank:
         return self
 
 # %% ../nbs/02a_viewbank.ipynb #7e2bffae
-METHODS = ('search', 'perturb')
+METHODS = ('search', 'perturb', 'recon')   # W-search, W-perturb, and the reconstruction g(w0) itself (one view)
 SEARCH_KW = ('chunk', 'check_every', 'amp', 'betas', 'adam_eps')   # what build_view_bank passes on to w_search
 
 def _model_hash(m, given, name):
@@ -209,7 +209,7 @@ def build_view_bank(g,                  # generator: latents [B,L,D] -> images i
                     f,                  # frozen encoder (images -> normalised features); optional for 'perturb'
                     latents0,           # the inverted latents of the whole set [N,L,D]
                     path,               # where the bank goes (parts are kept in <path>.parts/ meanwhile)
-                    method='search',    # 'search' (W-search) or 'perturb' (W-perturb)
+                    method='search',    # 'search' (W-search), 'perturb' (W-perturb) or 'recon' (g(w0): the GAN's domain gap alone)
                     cfg: ViewsConfig | None = None,  # how the views are made (default: ViewsConfig(), the paper's values)
                     seed=0,             # noise seed (each chunk derives its own from it)
                     g_hash=None,        # names g when it is not an nn.Module (else its state_hash)
@@ -240,11 +240,12 @@ def build_view_bank(g,                  # generator: latents [B,L,D] -> images i
     _need(chunk_size, 'chunk_size', 'an integer >= 1', integer=True)
     if chunk_size < 1: raise A2Error(f"chunk_size must be >= 1, got {chunk_size}")
     _need(seed, 'seed', 'an integer', integer=True)
-    sigma = cfg.sigma if method == 'search' else cfg.perturb_sigma
+    sigma = {'search': cfg.sigma, 'perturb': cfg.perturb_sigma, 'recon': None}[method]
     if method == 'search':
         if f is None: raise A2Error("method='search' needs the encoder f")
         check_search_args(n, eps1, eps2, lam, sigma, lr, max_steps, tol, keep_anchor, search_kw.get('chunk'), search_kw.get('check_every'))
-    else: check_perturb_args(n, sigma, 'perturb_sigma')
+    elif method == 'perturb': check_perturb_args(n, sigma, 'perturb_sigma')
+    else: n = 1                                              # a reconstruction is one view: g(w0)
     path, N = Path(path), len(latents0)
     dev = torch.device(device) if device else (_module_device(g) or latents0.device)
     meta = dict(method=method, n=n, sigma=sigma, seed=seed, chunk_size=chunk_size, g_hash=_model_hash(g, g_hash, 'g'),
@@ -286,7 +287,7 @@ def build_view_bank(g,                  # generator: latents [B,L,D] -> images i
                          keep_anchor=keep_anchor, generator=gen, **search_kw)
             lat, extras = r.latents, {'distances': r.distances, 'loss': r.loss, 'steps': r.steps}
         else:
-            lat = w_perturb(w0, n, sigma, gen)
+            lat = w_perturb(w0, n, sigma, gen) if method == 'perturb' else w0[:, None]
             extras = {} if f is None else {'distances': (view_features(g, f, lat) - view_features(g, f, w0)[:, None]).norm(dim=-1)}
         tensors = {'latents': lat, 'images': render_views(g, lat), **extras}
         save_artifact(part(i), {k: v.cpu() for k, v in tensors.items()}, {'build_key': key, 'rows': [s, e]})
