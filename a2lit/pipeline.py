@@ -103,21 +103,33 @@ def _lost(cfg, outputs: dict) -> list:
     d = run_dir(cfg)
     return [p for p, size in outputs.items() if not (d / p).is_file() or (d / p).stat().st_size != size]
 
+def _digests(cfg, paths) -> dict:
+    "A short sha256 of each (small) file the stage read, by run-folder path; missing files are None."
+    d = run_dir(cfg)
+    return {str(p): hashlib.sha256((d / p).read_bytes()).hexdigest()[:16] if (d / p).is_file() else None for p in paths}
+
 def stage(name,
-          outputs=None):   # cfg -> the files (relative to the run folder) the stage leaves; checked before it is skipped
-    "Make `fn(cfg, log) -> info` the stage `name`: skipped when its done record has this run's key and its outputs are all there, else run and recorded."
+          outputs=None,    # cfg -> the files (relative to the run folder) the stage leaves; checked before it is skipped
+          inputs=None):    # cfg -> small files of the folder it reads (records, not models); a change in one runs it again
+    "Make `fn(cfg, log) -> info` the stage `name`: skipped when its done record has this run's key, its outputs are all there and its inputs unchanged; else run and recorded."
     def deco(fn):
         @functools.wraps(fn)
         def run_stage(cfg: ExperimentConfig, log=print) -> dict:
             key = stage_key(cfg, name)
             if rec := stage_done(cfg, name, key):
                 lost = _lost(cfg, rec.get('outputs', {}))
-                if not lost: return rec
-                what = 'missing' if not (run_dir(cfg) / lost[0]).exists() else 'changed'
-                log(f"{name}: finished before, but {lost[0]} is {what}" + (f" (and {len(lost) - 1} more)" if len(lost) > 1 else '') + ": running it again")
+                now = _digests(cfg, rec.get('inputs', {})) if inputs else {}
+                changed = [p for p, h in rec.get('inputs', {}).items() if now.get(p) != h] + sorted(set(_digests(cfg, inputs(cfg)) if inputs else {}) - set(rec.get('inputs', {})))
+                if not lost and not changed: return rec
+                if lost: what = f"{lost[0]} is {'missing' if not (run_dir(cfg) / lost[0]).exists() else 'changed'}" + (f" (and {len(lost) - 1} more)" if len(lost) > 1 else '')
+                else: what = f"its input {changed[0]} changed" + (f" (and {len(changed) - 1} more)" if len(changed) > 1 else '')
+                log(f"{name}: finished before, but {what}: running it again")
             info = fn(cfg, log) or {}
-            outs = {} if outputs is None or rank_world()[0] else {str(p): (run_dir(cfg) / p).stat().st_size for p in outputs(cfg)}
-            return mark_done(cfg, name, key, **info, **({'outputs': outs} if outs else {}))
+            extra = {}
+            if rank_world()[0] == 0:
+                if outputs is not None: extra['outputs'] = {str(p): (run_dir(cfg) / p).stat().st_size for p in outputs(cfg)}
+                if inputs is not None: extra['inputs'] = _digests(cfg, inputs(cfg))
+            return mark_done(cfg, name, key, **info, **{k: v for k, v in extra.items() if v})
         STAGES[name] = run_stage
         return run_stage
     return deco
@@ -364,7 +376,8 @@ def view_pair_analysis(cfg: ExperimentConfig, n_images=4096) -> list | None:
     for k, p in banks.items(): fs[k] = feats(ViewBank.load(p, verify=True).sample(torch.arange(len(x)), generator=g))
     return view_pair_table(fs, seed=cfg.seeds[0])
 
-@stage('report', outputs=lambda cfg: ['report/results.md', 'report/results.csv'])
+@stage('report', outputs=lambda cfg: ['report/results.md', 'report/results.csv'],
+       inputs=lambda cfg: ['eval/raw-pixels.json'] + [f'eval/{r}-s{s}.json' for r in reported_rows(cfg) for s in cfg.seeds])
 def stage_report(cfg: ExperimentConfig, log=print) -> dict:
     "Tables (Markdown + CSV) of the main table and the ablation, the raw-pixel floor, the comparison A2 W-search vs SimCLR."
     out = run_dir(cfg) / 'report'

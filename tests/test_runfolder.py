@@ -55,3 +55,14 @@ def test_a_subset_run_keeps_the_rows_already_reported(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     rows = [x['row'] for x in csv.DictReader(open(tmp_path / 'runs/tiny/report/results.csv'))]
     assert {'simclr', 'a2-wsearch'} <= set(rows), rows
+
+def test_the_report_follows_its_eval_records(tmp_path):
+    args = ['--out', 'runs', '--set', 'rows=simclr', '--set', 'seeds=0']
+    assert a2lit('run', 'tiny', *args, cwd=tmp_path).returncode == 0
+    rec = tmp_path / 'runs/tiny/eval/simclr-s0.json'
+    d = __import__('json').loads(rec.read_text()); d['linear'] = 0.5; rec.write_text(__import__('json').dumps(d))
+    r = a2lit('report', 'tiny', *args, cwd=tmp_path)
+    assert r.returncode == 0 and 'report: finished before, but its input eval/simclr-s0.json changed: running it again' in r.stdout, r.stdout
+    row = next(x for x in csv.DictReader(open(tmp_path / 'runs/tiny/report/results.csv')) if x['row'] == 'simclr')
+    fct.test_eq(float(row['linear_mean']), 50.0)
+    assert 'report: up to date' in a2lit('report', 'tiny', *args, cwd=tmp_path).stdout
