@@ -8,20 +8,70 @@ import argparse, contextlib, dataclasses, json, os, platform, sys, time
 from pathlib import Path
 import torch
 import torch.nn as nn
+from safetensors import SafetensorError
 from .core import A2Error
 from .dist import Rank0Error, init_distributed
-from .data import Shapes10Config, load_dataset
+from .data import DATASETS, Shapes10Config, load_dataset
 from .baselines import train_classifier
 from .gan import GAN_COMMANDS, gan_main, git_commit, set_threads
 from .dist import rank_world, barrier
 from .viewbank import ViewBank
 from .train import Trainer, TrainConfig
 from .evaluate import extract_features, knn_accuracy, score_features
-from .config import PRESETS, EvalConfig, get_config, apply_overrides
+from .config import (PRESETS, EvalConfig, get_config, apply_overrides, check_device, check_value, config_items,
+                          field_meta)
 from .pipeline import STAGES, run
 
 # %% auto #0
-__all__ = ['set_deterministic', 'probe_scores', 'calibrate', 'calibrate_main', 'config_from', 'fit_main', 'main']
+__all__ = ['SEED', 'DIST_TIMEOUT', 'cli_boundary', 'set_deterministic', 'probe_scores', 'calibrate', 'calibrate_main',
+           'config_from', 'fit_main', 'config_main', 'main']
+
+# %% ../nbs/07b_cli.ipynb #0760e255
+class _Parser(argparse.ArgumentParser):
+    "argparse whose own errors (an unknown option, `--seed abc`) are one line too, like every other error."
+    def error(self, message):
+        print(f"a2lit: error: {message} ({self.prog} --help lists the options)", file=sys.stderr); sys.exit(2)
+
+_ENVIRONMENT = (OSError, SafetensorError, MemoryError, torch.OutOfMemoryError)   # not the user's input: the disk, a file, memory
+
+def _one_line(e) -> str: return ' '.join(str(e).split()) or type(e).__name__
+
+def _by_ctrl_c(e) -> bool:
+    "Whether Ctrl-C caused `e`: a C extension being imported when it came reports an ImportError caused by the KeyboardInterrupt."
+    seen = set()
+    while e is not None and id(e) not in seen:
+        if isinstance(e, KeyboardInterrupt): return True
+        seen.add(id(e)); e = e.__cause__ or e.__context__
+    return False
+
+@contextlib.contextmanager
+def cli_boundary(kept: str = 'checkpoints are kept: rerun the same command to continue',   # said after Ctrl-C
+                 fix: str = 'fix it and rerun the same command to continue'):              # said after an error of the environment
+    "Run a command's body: a user error is one line and exit status 2, the environment's 1, Ctrl-C 130; under torchrun the group is left in any case."
+    rank = int(os.environ.get('RANK', 0))   # torchrun's rank of this process (0 without torchrun)
+    def say(msg):   # errors found before the processes join are the same on every rank: rank 0 alone prints them
+        if rank == 0 or torch.distributed.is_initialized(): print(f"a2lit: error{f' (rank {rank})' if rank else ''}: {msg}", file=sys.stderr)
+    def stopped():
+        if rank == 0: print(f"a2lit: interrupted; {kept}", file=sys.stderr)
+        sys.exit(130)
+    try: yield
+    except KeyboardInterrupt: stopped()
+    except Exception as e:
+        if _by_ctrl_c(e): stopped()
+        if isinstance(e, Rank0Error): sys.exit(2)   # rank 0 has printed its error
+        if isinstance(e, A2Error): say(_one_line(e)); sys.exit(2)
+        if isinstance(e, _ENVIRONMENT):             # a full disk: the file being written is discarded, earlier ones are intact
+            say(f"{'safetensors: ' if isinstance(e, SafetensorError) else ''}{_one_line(e)}; {fix}"); sys.exit(1)
+        raise                                       # a bug: its traceback is the report
+    finally:
+        if torch.distributed.is_initialized(): torch.distributed.destroy_process_group()
+
+def _single(fn, argv):
+    "Run a one-process subcommand `fn(argv)` inside `cli_boundary`."
+    with cli_boundary(): fn(argv)
+
+SEED = field_meta(TrainConfig, 'seed')                      # --seed: the trainer's range
+DIST_TIMEOUT = {'range': '(0, 8760]', 'note': 'hours'}     # up to a year: far longer overflows the process group's timeout
 
 # %% ../nbs/07b_cli.ipynb #561a2419
 def set_deterministic(on: bool = True):
@@ -41,11 +91,12 @@ def calibrate(overrides=(), backbone: str = 'small5', width: int = 32, epochs: i
     "Raw pixels vs a short SimCLR run on the first `n` training images of a Shapes-10 variant (`overrides`: Shapes10Config key=value); appends the record to `record`."
     t0 = time.time()
     s10 = Shapes10Config(); data_kw = apply_overrides(s10, overrides)
+    demo = PRESETS['demo']()   # its evaluation, and its SimCLR settings where not given
+    tau, lr, batch = (d if v is None else v for v, d in ((tau, demo.train.tau), (lr, demo.train.lr), (batch, demo.train.batch_size)))
+    tc = dataclasses.replace(demo.train, backbone=backbone, width=width, epochs=epochs, lr=lr, tau=tau, batch_size=batch, seed=seed).validate()   # before any work
     train, test = (load_dataset('shapes10', root, s, shapes10=s10) for s in ('train', 'test'))
     if not 256 <= n <= len(train): raise A2Error(f"calibrate: --n must be between 256 and {len(train)}, got {n}")
     train = train.subset(torch.arange(n))
-    demo = PRESETS['demo']()   # its evaluation, and its SimCLR settings where not given
-    tau, lr, batch = (d if v is None else v for v, d in ((tau, demo.train.tau), (lr, demo.train.lr), (batch, demo.train.batch_size)))
     rec = dict(note=note, data=data_kw, backbone=backbone, width=width, epochs=epochs, n=n, tau=tau, lr=lr, batch=batch, seed=seed)
     feats = lambda net: [extract_features(net, d.images, 'shapes10') for d in (train, test)]
     score = lambda f: probe_scores(demo.eval, f[0], train.labels, f[1], test.labels, train.num_classes)
@@ -53,7 +104,6 @@ def calibrate(overrides=(), backbone: str = 'small5', width: int = 32, epochs: i
     if supervised:
         f = feats(train_classifier(train, epochs=10, seed=seed)[0])   # the supervised network's backbone
         rec['supervised_knn5'] = knn_accuracy(f[0], train.labels, f[1], test.labels)
-    tc = dataclasses.replace(demo.train, backbone=backbone, width=width, epochs=epochs, lr=lr, tau=tau, batch_size=batch, seed=seed)
     t1 = time.time(); tr = Trainer(tc, train, progress=False, log=lambda s: None); tr.fit()
     rec['simclr_s'] = round(time.time() - t1, 1)
     rec['simclr'] = score(feats(tr.model.backbone))
@@ -68,8 +118,8 @@ def calibrate(overrides=(), backbone: str = 'small5', width: int = 32, epochs: i
 # %% ../nbs/07b_cli.ipynb #9edd8519
 def calibrate_main(argv=None):
     "`a2lit calibrate ...`: one calibration probe (`calibrate`)."
-    p = argparse.ArgumentParser(prog='a2lit calibrate', description='Raw pixels vs a short SimCLR run (the demo preset\'s settings) on a '
-                                'Shapes-10 variant, measured on its test images; the record is appended to --record.')
+    p = _Parser(prog='a2lit calibrate', description='Raw pixels vs a short SimCLR run (the demo preset\'s settings) on a '
+                'Shapes-10 variant, measured on its test images; the record is appended to --record.')
     p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE', help='a Shapes10Config field, e.g. n_hues=2 or scale=0.4,0.8')
     p.add_argument('--backbone', default='small5'); p.add_argument('--width', type=int, default=32)
     p.add_argument('--epochs', type=int, default=30); p.add_argument('--n', type=int, default=5000, help='training images (the first N)')
@@ -83,6 +133,7 @@ def calibrate_main(argv=None):
     p.add_argument('--data', default='data', help='the datasets folder')
     p.add_argument('--record', default='reports/calibration/probes.jsonl', help='the JSON-lines file the record is appended to')
     a = p.parse_args(argv)
+    check_value('--threads', a.threads, int, {'range': '[0, inf)'})
     set_threads(a.threads)
     calibrate(a.set, a.backbone, a.width, a.epochs, a.n, a.tau, a.lr, a.batch, a.seed, a.supervised, a.note, a.data, a.record)
 
@@ -103,81 +154,74 @@ def _rank0_first():
 
 def fit_main(argv=None):
     "`a2lit fit`: train one config; under `torchrun` every process runs this and they train as one."
-    p = argparse.ArgumentParser(prog='a2lit fit', description='Contrastive training of one TrainConfig; data-parallel under torchrun.')
+    p = _Parser(prog='a2lit fit', description='Contrastive training of one TrainConfig; data-parallel under torchrun.')
     p.add_argument('--out', required=True, help='run folder (checkpoint.safetensors, metrics.csv); resumed when it holds a checkpoint')
-    p.add_argument('--dataset', default='shapes10', help='shapes10 | cifar10 | cifar100 | tinyimagenet')
+    p.add_argument('--dataset', default='shapes10', help=' | '.join(DATASETS))
     p.add_argument('--root', default='data', help='where datasets live')
     p.add_argument('--n-train', type=int, default=None, help='Shapes-10 only: how many training images to render')
     p.add_argument('--bank', default=None, help='a ViewBank file, for configs with generated views')
     p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE', help='a TrainConfig field, e.g. epochs=5 or views=expert,expert,generated')
     p.add_argument('--until', type=int, default=None, help='stop after this epoch (the schedule still spans epochs)')
     p.add_argument('--device', default=None, help='cuda | mps | cpu (default: the best available; under torchrun the rank\'s GPU)')
-    p.add_argument('--backend', default=None, help='torch.distributed backend (default: nccl with CUDA, else gloo)')
+    p.add_argument('--backend', default=None, choices=['nccl', 'gloo', 'mpi', 'ucc'], help='torch.distributed backend (default: nccl with CUDA, else gloo)')
     p.add_argument('--no-sync-bn', action='store_true', help='keep per-process BatchNorm statistics under torchrun')
     a = p.parse_args(argv)
-    rank, world = init_distributed(a.backend)
-    try:
+    with cli_boundary():
+        check_value('--dataset', a.dataset, str, {'choices': DATASETS})   # every option before the processes join: refused on every rank alike
+        for flag, v in (('--n-train', a.n_train), ('--until', a.until)):
+            if v is not None: check_value(flag, v, int, {'range': '[1, inf)'})
+        if a.device is not None: check_device('--device', a.device)
         cfg = config_from(a.set)
+        rank, world = init_distributed(a.backend)
         with _rank0_first(): train = load_dataset(a.dataset, a.root, shapes10=Shapes10Config(n_train=a.n_train) if a.n_train else None)
         tr = Trainer(cfg, train, out=a.out, bank=ViewBank.load(a.bank) if a.bank else None, device=a.device,
                      sync_bn=not a.no_sync_bn, progress=sys.stderr.isatty())
         tr.log(f"training {cfg.loss} on {'+'.join(cfg.views)} views, {train.name} ({len(train)} images), {world} process(es) on {tr.dev}, "
                f"{cfg.batch_size // world} images per process per step; epochs {tr.epoch + 1} to {a.until or cfg.epochs} of {cfg.epochs}")
         tr.fit(a.until)
-    except A2Error as e:
-        print(f"a2lit fit: error: {e}", file=sys.stderr); sys.exit(2)
-    finally:
-        if torch.distributed.is_initialized(): torch.distributed.destroy_process_group()
 
 # %% ../nbs/07b_cli.ipynb #a855e2dd
-def _single(fn, argv):
-    "Run a one-process subcommand: bad input is one line and exit status 2, a full disk exit 1, Ctrl-C exit 130."
-    try: fn(argv)
-    except A2Error as e: print(f"a2lit: error: {e}", file=sys.stderr); sys.exit(2)
-    except OSError as e: print(f"a2lit: error: {e}; fix it and rerun the same command to continue", file=sys.stderr); sys.exit(1)
-    except KeyboardInterrupt:
-        print("a2lit: interrupted; checkpoints are kept: rerun the same command to continue", file=sys.stderr); sys.exit(130)
+def config_main(argv=None):
+    "`a2lit config PRESET`: every key of PRESET's config with its value after `--set`, one `key = value` line each, validated."
+    p = _Parser(prog='a2lit config', description="Every config key of a preset and its value (after --set), one 'key = value' line each, "
+                "checked as a2lit run checks them; each line, written key=value, is a --set of a2lit run, a2lit STAGE and a2lit config.")
+    p.add_argument('preset', help=f"one of {', '.join(PRESETS)}")
+    p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE', help='override a config value, e.g. train.epochs=5')
+    a = p.parse_args(argv)
+    for k, v in config_items(get_config(a.preset, a.set)).items(): print(f"{k} = {v}".rstrip())
 
 def main(argv=None):
-    "The `a2lit` command: `a2lit run PRESET` (every stage) or `a2lit STAGE PRESET` (under torchrun every process runs it); `a2lit gan ACTION ...`; `a2lit fit ...`; `a2lit calibrate ...`."
+    "The `a2lit` command: `a2lit run PRESET` (every stage) or `a2lit STAGE PRESET` (under torchrun every process runs it); `a2lit config PRESET`; `a2lit gan ACTION ...`; `a2lit fit ...`; `a2lit calibrate ...`."
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ['calibrate']: return _single(calibrate_main, argv[1:])
     if argv[:1] == ['fit']: return fit_main(argv[1:])
+    if argv[:1] == ['config']: return _single(config_main, argv[1:])
     if argv[:1] == ['gan'] and argv[1:2] and argv[1] in (*GAN_COMMANDS, '-h', '--help'): return _single(gan_main, argv[1:])   # else: the gan stage
-    p = argparse.ArgumentParser(prog='a2lit', description='Constructive Assimilation: reproduce the paper on a preset.',
-                                epilog=f"Also: a2lit gan {{{','.join(GAN_COMMANDS)}}} ... trains, measures and exports a generator run folder "
-                                       "(a2lit gan --help); a2lit fit ... trains one TrainConfig (a2lit fit --help); a2lit calibrate ... runs a Shapes-10 calibration probe (a2lit calibrate --help).")
+    p = _Parser(prog='a2lit', description='Constructive Assimilation: reproduce the paper on a preset.',
+                epilog="a2lit config PRESET lists every key --set can change, with its value. "
+                       f"Also: a2lit gan {{{','.join(GAN_COMMANDS)}}} ... trains, measures and exports a generator run folder "
+                       "(a2lit gan --help); a2lit fit ... trains one TrainConfig (a2lit fit --help); a2lit calibrate ... runs a Shapes-10 calibration probe (a2lit calibrate --help).")
     p.add_argument('command', choices=['run', *STAGES], help='run = every stage in order; or one stage')
     p.add_argument('preset', help=f"one of {', '.join(PRESETS)}")
     p.add_argument('--out', default=None, help='output root (default runs/); the run folder is OUT/PRESET')
     p.add_argument('--seed', type=int, action='append', default=None, help='a training seed (repeat for several; default: the preset\'s)')
-    p.add_argument('--device', default=None, help='cuda | mps | cpu (default: the best available)')
+    p.add_argument('--device', default=None, help='cpu | cuda | cuda:N | mps (default: the best available)')
     p.add_argument('--deterministic', action='store_true', help='repeatable GPU results (slower); CPU runs are repeatable without it')
-    p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE', help='override a config value, e.g. train.epochs=5')
+    p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
+                   help='override a config value, e.g. train.epochs=5 (a2lit config PRESET lists every key)')
     p.add_argument('--dist-timeout', type=float, default=24, metavar='HOURS',
                    help='under torchrun: how long a process waits for the others (rank 0 runs gan, invert, eval and report alone)')
     a = p.parse_args(argv)
-    rank = int(os.environ.get('RANK', 0))   # torchrun's rank of this process (0 without torchrun)
-    def say(msg):   # errors found before the processes join are the same on every rank: rank 0 alone prints them
-        if rank == 0 or torch.distributed.is_initialized(): print(f"a2lit: error{f' (rank {rank})' if rank else ''}: {msg}", file=sys.stderr)
-    try:
-        cfg = get_config(a.preset, a.set)   # validated on every rank before any collective
-        if a.out: cfg.out = a.out
-        if a.seed: cfg.seeds = tuple(a.seed)
-        if a.device: cfg.device = a.device
+    with cli_boundary('finished stages are kept: rerun the same command to resume', 'nothing partial was kept: fix it and rerun the same command to resume'):
+        for s in a.seed or (): check_value('--seed', s, int, SEED)
+        if a.device is not None: check_device('--device', a.device)
+        check_value('--dist-timeout', a.dist_timeout, float, DIST_TIMEOUT)
+        flags = ([f'out={a.out}'] if a.out is not None else []) + ([f"seeds={','.join(map(str, a.seed))}"] if a.seed else []) + \
+                ([f'device={a.device}'] if a.device is not None else [])
+        cfg = get_config(a.preset, [*a.set, *flags])   # every value checked on every rank, before any collective and before anything is written
         if a.deterministic: set_deterministic()
-        init_distributed(timeout_s=int(a.dist_timeout * 3600))   # joins torchrun's group; nothing without torchrun
+        init_distributed(timeout_s=max(1, round(a.dist_timeout * 3600)))   # joins torchrun's group; nothing without torchrun
         run(cfg, None if a.command == 'run' else [a.command])
-    except Rank0Error: sys.exit(2)          # rank 0 has printed its error
-    except A2Error as e:
-        say(e); sys.exit(2)
-    except OSError as e:   # a full disk, a read-only folder: the file being written is discarded, earlier ones are intact
-        say(f"{e}; nothing partial was kept: fix it and rerun the same command to resume"); sys.exit(1)
-    except KeyboardInterrupt:
-        if rank == 0: print("a2lit: interrupted; finished stages are kept: rerun the same command to resume", file=sys.stderr)
-        sys.exit(130)
-    finally:
-        if torch.distributed.is_initialized(): torch.distributed.destroy_process_group()
 
 # %% ../nbs/07b_cli.ipynb #e5f7a9b1
 #| eval: false

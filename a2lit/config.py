@@ -4,62 +4,170 @@
 
 # %% ../nbs/07_config.ipynb #3bd0c7cf
 from __future__ import annotations
-import dataclasses, math
+import dataclasses, math, re, typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from .core import A2Error, apply_overrides
+from .core import A2Error, apply_overrides, get_device
 from .data import DATASETS
 from .search import ViewsConfig
 from .train import TrainConfig
 
 # %% auto #0
-__all__ = ['ROWS', 'MAIN_TABLE', 'ABLATION', 'PRESETS', 'DataConfig', 'GanStageConfig', 'InvertConfig', 'EvalConfig',
-           'ExperimentConfig', 'row_config', 'selected_rows', 'validate_config', 'get_config', 'run_dir']
+__all__ = ['VIEWS_RANGES', 'ROWS', 'MAIN_TABLE', 'ABLATION', 'PRESETS', 'in_interval', 'check_value', 'check_fields',
+           'field_meta', 'plain_name', 'check_device', 'DataConfig', 'GanStageConfig', 'InvertConfig', 'EvalConfig',
+           'ExperimentConfig', 'row_config', 'selected_rows', 'validate_config', 'config_items', 'get_config',
+           'run_dir']
+
+# %% ../nbs/07_config.ipynb #9cca798f
+def _bound(t: str):
+    "One end of an interval as written: a number, 'inf', or a power such as '2**32'."
+    t = t.strip()
+    if t in ('inf', '-inf'): return float(t)
+    if '**' in t: b, e = t.split('**'); return int(b) ** int(e)
+    return float(t) if any(c in t for c in '.eE') else int(t)
+
+def _interval(text: str):
+    "'(0, 1]' -> (0, 1, True, False): the two ends and whether each is open."
+    if text[:1] not in ('(', '[') or text[-1:] not in (')', ']') or text.count(',') != 1: raise ValueError(f"not an interval: {text!r}")
+    lo, hi = text[1:-1].split(',')
+    return _bound(lo), _bound(hi), text[0] == '(', text[-1] == ')'
+
+def in_interval(v, text: str) -> bool:
+    "Whether the number `v` lies in the interval `text` ('(0, 1]', '[1, inf)', ...)."
+    lo, hi, lo_open, hi_open = _interval(text)
+    return (lo < v if lo_open else lo <= v) and (v < hi if hi_open else v <= hi)
+
+def _stated(text: str) -> str:
+    "How a message states an interval: '> 0' or '>= 1' for a half-line, 'in (0, 1]' otherwise."
+    lo, hi, lo_open, _ = _interval(text)
+    return f"{'>' if lo_open else '>='} {text[1:-1].split(',')[0].strip()}" if hi == math.inf else f"in {text}"
+
+_TYPES = {'int': int, 'float': float, 'str': str, 'bool': bool, 'tuple': tuple}
+
+def _annotation(tp):
+    "A field's annotation as (type, item types): 'tuple[int, ...]' -> (tuple, (int, Ellipsis)); 'float' -> (float, ()); one this checker does not know -> (None, ())."
+    if not isinstance(tp, str): return typing.get_origin(tp) or tp, tuple(typing.get_args(tp))   # annotations evaluated already
+    m = re.fullmatch(r'\s*(\w+)\s*(?:\[(.*)\])?\s*', tp)
+    if not m or m[1] not in _TYPES: return None, ()
+    items = tuple(Ellipsis if a.strip() == '...' else _TYPES.get(a.strip()) for a in m[2].split(',')) if m[2] else ()
+    return _TYPES[m[1]], items
+
+def _one_of(choices) -> str:
+    c = list(choices)
+    return f"{c[0]!r} or {c[1]!r}" if len(c) == 2 else f"one of {', '.join(map(str, c))}"
+
+_KIND = {int: 'a finite integer', float: 'a finite number'}
+
+def check_value(name: str, v, tp, meta=None,
+                terse: bool = False):   # name the type only when it is what is wrong ('tau must be > 0', as TrainConfig says it)
+    "Raise an A2Error naming `name` unless `v` is of the annotated type `tp` ('int', 'tuple[float, float]', or a type) and within `meta`'s range, choices and check."
+    meta = meta or {}
+    t, items = _annotation(tp)
+    label = f"{name} ({meta['note']})" if meta.get('note') else name
+    if t is tuple:
+        if not isinstance(v, (tuple, list)): raise A2Error(f"{label} must be a tuple, got {v!r}")
+        fixed = bool(items) and items[-1] is not Ellipsis
+        if fixed and len(v) != len(items): raise A2Error(f"{label} must have {len(items)} items, got {tuple(v)}")
+        if meta.get('nonempty') and not v: raise A2Error(f"{label} must name at least one value, got ()")
+        for i, x in enumerate(v):
+            it = (items[i] if fixed else items[0]) if items else None
+            check_value(f"{name}[{i}]", x, it, {k: w for k, w in meta.items() if k not in ('nonempty', 'check')}, terse)
+        if meta.get('check'): meta['check'](label, v)
+        return
+    if t in (int, float):
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and (isinstance(v, int) if t is int else isinstance(v, int) or math.isfinite(v))
+        rng = meta.get('range')
+        if ok and (rng is None or in_interval(v, rng)): pass
+        else:
+            stated = _stated(rng) if rng else ''
+            kind = _KIND[t] if not ok or not (terse or (t is float and stated.startswith('in '))) else ''
+            raise A2Error(f"{label} must be {' '.join(s for s in (kind, stated) if s)}, got {v}")
+    elif t is bool:
+        if not isinstance(v, bool): raise A2Error(f"{label} must be true or false, got {v!r}")
+    elif t is str:
+        if not (isinstance(v, str) and v): raise A2Error(f"{label} must be a non-empty string, got {v!r}")
+        if meta.get('choices') is not None and v not in meta['choices']: raise A2Error(f"{label} must be {_one_of(meta['choices'])}, got {v!r}")
+    if meta.get('check'): meta['check'](label, v)
+
+def check_fields(obj, prefix: str = '',
+                 table: dict | None = None,   # field name -> metadata, for a dataclass declared elsewhere (its `field(metadata=...)` wins)
+                 terse: bool = False):
+    "Check every field of the dataclass `obj` against its annotation and metadata (`check_value`); nested dataclasses are left to their own call. Returns `obj`."
+    for f in dataclasses.fields(obj):
+        v = getattr(obj, f.name)
+        if dataclasses.is_dataclass(v) and not isinstance(v, type): continue
+        check_value(prefix + f.name, v, f.type, {**(table or {}).get(f.name, {}), **f.metadata}, terse)
+    return obj
+
+def field_meta(cls, name: str) -> dict:
+    "The metadata `name` declares in the dataclass `cls` (its range, choices...)."
+    return dict(next(f.metadata for f in dataclasses.fields(cls) if f.name == name))
+
+_PLAIN = re.compile(r'[A-Za-z0-9_][A-Za-z0-9._-]*')
+
+def plain_name(name: str, v: str):
+    "Raise an A2Error unless `v` can name a folder and nothing else: letters, digits, '.', '_', '-', not starting with '.' (never a path, '.' or '..')."
+    if not _PLAIN.fullmatch(v):
+        raise A2Error(f"{name}={v!r} must be a plain name (letters, digits, '.', '_' and '-'; no path separator, not '.' or '..'): "
+                      "the run folder is OUT/PRESET; choose where it goes with --out")
+
+_DEVICE = re.compile(r'auto|cpu|mps|cuda(:\d+)?')
+
+def check_device(name: str, v: str):
+    "Raise an A2Error unless `v` is auto, cpu, cuda, cuda:N or mps, and this machine has it."
+    if not _DEVICE.fullmatch(v): raise A2Error(f"{name} {v}: expected cpu, cuda, cuda:N or mps (or auto: the best available)")
+    get_device(v)   # refuses a device this machine lacks
 
 # %% ../nbs/07_config.ipynb #eccd6c60
+_SEED = field_meta(TrainConfig, 'seed')   # the trainer's own seed range
+
 @dataclass
 class DataConfig:
-    name: str = 'shapes10'          # shapes10 | cifar10 | cifar100 | tinyimagenet
+    name: str = field(default='shapes10', metadata={'choices': DATASETS})   # shapes10 | cifar10 | cifar100 | tinyimagenet
     root: str = 'data'              # where datasets live (Shapes-10 is rendered and cached here)
     download: bool = False          # fetch real datasets when missing (needs internet)
-    n_train: int = 10_000           # Shapes-10 only: training images
-    n_test: int = 2_000             # Shapes-10 only: test images
-    train_subset: int = 0           # train on the first N training images only (0: all); every row sees the same N
+    n_train: int = field(default=10_000, metadata={'range': '[1, inf)'})   # Shapes-10 only: training images
+    n_test: int = field(default=2_000, metadata={'range': '[1, inf)'})     # Shapes-10 only: test images
+    train_subset: int = field(default=0, metadata={'range': '[0, inf)'})   # train on the first N training images only (0: all); every row sees the same N
 
 @dataclass
 class GanStageConfig:
-    source: str = 'shipped'         # shipped: the package's trained weights for this dataset; train: train here
-    arch: str = 'demo'              # demo | paper | tiny (a2lit.generator's configs)
-    kimg: float = 25_000            # GAN length when trained here (thousands of real images shown)
-    batch_size: int = 64            # StyleGAN2-ADA CIFAR: 64
-    encoder_kimg: float = 1_000     # latent-encoder length when trained here
-    psi: float = 0.7                # truncation inside every synthesis call (paper: 0.7)
+    source: str = field(default='shipped', metadata={'choices': ('shipped', 'train')})   # shipped: the package's trained weights for this dataset; train: train here
+    arch: str = field(default='demo', metadata={'choices': ('demo', 'paper', 'tiny')})   # a2lit.generator's configs
+    kimg: float = field(default=25_000, metadata={'range': '(0, inf)'})        # GAN length when trained here (thousands of real images shown)
+    batch_size: int = field(default=64, metadata={'range': '[1, inf)'})        # StyleGAN2-ADA CIFAR: 64
+    encoder_kimg: float = field(default=1_000, metadata={'range': '(0, inf)'}) # latent-encoder length when trained here
+    psi: float = field(default=0.7, metadata={'range': '(0, 1]', 'note': 'truncation'})   # truncation inside every synthesis call (paper: 0.7)
 
 @dataclass
 class InvertConfig:
-    steps: int = 1000               # Adam refinement steps after the encoder's guess (paper: ~1000)
-    lr: float = 0.01                # paper: 0.01
-    batch_size: int = 256
+    steps: int = field(default=1000, metadata={'range': '[0, inf)'})      # Adam refinement steps after the encoder's guess (paper: ~1000)
+    lr: float = field(default=0.01, metadata={'range': '(0, inf)'})       # paper: 0.01
+    batch_size: int = field(default=256, metadata={'range': '[1, inf)'})
 
 @dataclass
 class EvalConfig:
-    k: int = 5                      # paper: 5-NN, majority vote, Euclidean, backbone features
-    probe_epochs: int = 100         # paper: 100-epoch linear probe
-    probe_method: str = 'sgd'       # sgd (paper) | lbfgs (full batch, fast)
+    k: int = field(default=5, metadata={'range': '[1, inf)'})               # paper: 5-NN, majority vote, Euclidean, backbone features
+    probe_epochs: int = field(default=100, metadata={'range': '[1, inf)'})  # paper: 100-epoch linear probe
+    probe_method: str = field(default='sgd', metadata={'choices': ('sgd', 'lbfgs')})   # sgd (paper) | lbfgs (full batch, fast)
 
 @dataclass
 class ExperimentConfig:
-    preset: str = 'demo'
+    preset: str = field(default='demo', metadata={'check': plain_name})   # the run folder's name: never a path
     out: str = 'runs'               # run folders are out/<preset>
-    seeds: tuple = (0,)             # one training run per row per seed
-    device: str = 'auto'
-    rows: tuple = ()                # which rows of ROWS to train (empty: all)
+    seeds: tuple[int, ...] = field(default=(0,), metadata=_SEED)   # one training run per row per seed
+    device: str = field(default='auto', metadata={'check': check_device})
+    rows: tuple[str, ...] = ()      # which rows of ROWS to train (empty: all)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     gan: GanStageConfig = field(default_factory=GanStageConfig)
     invert: InvertConfig = field(default_factory=InvertConfig)
     views: ViewsConfig = field(default_factory=ViewsConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+
+VIEWS_RANGES = {k: {'range': r} for k, r in dict(   # ViewsConfig is 02_search's: its annotations give the types, these the ranges
+    n='[1, inf)', eps1='(0, inf)', eps2='(0, inf)', lam='[0, inf)', sigma='(0, inf)', lr='(0, inf)', max_steps='[0, inf)',
+    tol='[0, inf)', perturb_sigma='[0, inf)', chunk_size='[1, inf)').items()}
 
 # %% ../nbs/07_config.ipynb #4d32e869
 ROWS = {  # name -> (views, loss, alpha, bank)
@@ -155,35 +263,20 @@ PRESETS = {
 }
 
 # %% ../nbs/07_config.ipynb #cdcb7763
-def _check(name, value, lo=0, strict=True, integer=False):
-    "Raise A2Error unless `value` is a finite number > `lo` (>= `lo` if not `strict`)."
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and (value > lo if strict else value >= lo)
-    if not ok or (integer and int(value) != value):
-        raise A2Error(f"{name} must be a finite {'integer' if integer else 'number'} {'>' if strict else '>='} {lo}, got {value}")
+def _once(key, values, what):
+    if len(set(values)) < len(values): raise A2Error(f"{key} {', '.join(map(str, values))}: each {what} once")
 
 def validate_config(cfg: ExperimentConfig) -> ExperimentConfig:
-    "Raise an A2Error naming the first out-of-range value of any stage, before any stage runs."
-    d, g, i, v, e = cfg.data, cfg.gan, cfg.invert, cfg.views, cfg.eval
-    if d.name not in DATASETS: raise A2Error(f"data.name must be one of {', '.join(DATASETS)}, got {d.name!r}")
-    for k in ('n_train', 'n_test'): _check(f'data.{k}', getattr(d, k), 1, False, True)
-    _check('data.train_subset', d.train_subset, 0, False, True)
+    "Raise an A2Error naming the first bad value of any stage, before any stage runs: every field against its declaration, then what ties fields together."
+    check_fields(cfg)                                      # preset, out, seeds, device, rows; the stages' configs next
+    if not cfg.seeds: raise A2Error("seeds must name at least one seed")
+    _once('seeds', cfg.seeds, 'seed'); _once('rows', cfg.rows, 'row')
+    for k in ('data', 'gan', 'invert', 'views', 'eval'): check_fields(getattr(cfg, k), f'{k}.', VIEWS_RANGES if k == 'views' else None)
+    d, g, v, e = cfg.data, cfg.gan, cfg.views, cfg.eval
     if d.name == 'shapes10' and d.train_subset > d.n_train:
         raise A2Error(f"data.train_subset={d.train_subset} is larger than the training set (data.n_train={d.n_train})")
-    if g.source not in ('shipped', 'train'): raise A2Error(f"gan.source must be 'shipped' or 'train', got {g.source!r}")
-    if g.arch not in ('demo', 'paper', 'tiny'): raise A2Error(f"gan.arch must be one of demo, paper, tiny, got {g.arch!r}")
-    for k in ('kimg', 'encoder_kimg'): _check(f'gan.{k}', getattr(g, k))
-    _check('gan.batch_size', g.batch_size, 1, False, True)
-    if not (isinstance(g.psi, (int, float)) and 0 < g.psi <= 1): raise A2Error(f"gan.psi (truncation) must be in (0, 1], got {g.psi}")
-    _check('invert.steps', i.steps, 0, False, True); _check('invert.lr', i.lr); _check('invert.batch_size', i.batch_size, 1, False, True)
-    _check('views.n', v.n, 1, False, True)
-    for k in ('eps1', 'eps2', 'sigma'): _check(f'views.{k}', getattr(v, k))
-    for k in ('lam', 'tol', 'perturb_sigma'): _check(f'views.{k}', getattr(v, k), 0, False)
-    _check('views.max_steps', v.max_steps, 0, False, True); _check('views.chunk_size', v.chunk_size, 1, False, True)
     if v.lam > 0 and v.n < 2: raise A2Error(f"views.n must be >= 2 when views.lam > 0 (the uniformity term compares views), got n={v.n}")
-    _check('eval.k', e.k, 1, False, True); _check('eval.probe_epochs', e.probe_epochs, 1, False, True)
-    if e.probe_method not in ('sgd', 'lbfgs'): raise A2Error(f"eval.probe_method must be 'sgd' or 'lbfgs', got {e.probe_method!r}")
-    if not cfg.seeds: raise A2Error("seeds must name at least one seed")
-    for r in selected_rows(cfg): row_config(cfg, r, 0).validate()
+    for r in selected_rows(cfg): row_config(cfg, r, cfg.seeds[0]).validate()   # each row's TrainConfig, as the trainer gets it
     if d.name == 'shapes10':   # the other datasets' sizes are known only once loaded (the trainer checks them then)
         n, what = (d.train_subset, 'data.train_subset') if d.train_subset else (d.n_train, 'data.n_train')
         for k, b in (('train.batch_size', cfg.train.batch_size), ('gan.batch_size', g.batch_size)):
@@ -193,15 +286,34 @@ def validate_config(cfg: ExperimentConfig) -> ExperimentConfig:
 
 _PER_ROW = ('train.views', 'train.loss', 'train.alpha', 'train.seed')   # set by ROWS and seeds
 
+def _as_text(v) -> str:
+    "A value as `--set` reads it back: true/false, comma-separated tuples."
+    if isinstance(v, bool): return 'true' if v else 'false'
+    if isinstance(v, (tuple, list)): return ','.join(map(_as_text, v))
+    return str(v)
+
+def config_items(obj, prefix: str = '') -> dict:
+    "Every key of the (nested) config `obj` and its value as `--set` reads it: {'preset': 'tiny', ..., 'train.epochs': '2', ...}."
+    out = {}
+    for f in dataclasses.fields(obj):
+        v = getattr(obj, f.name)
+        if dataclasses.is_dataclass(v): out.update(config_items(v, f'{prefix}{f.name}.'))
+        else: out[prefix + f.name] = _as_text(v)
+    return out
+
 def get_config(preset: str, overrides=()) -> ExperimentConfig:
-    "The config of `preset` with `key=value` overrides applied (nested keys with dots: `train.epochs=5`)."
+    "The config of `preset` with `key=value` overrides applied (nested keys with dots: `train.epochs=5`), validated."
     if preset not in PRESETS: raise A2Error(f"unknown preset {preset!r}; expected one of {', '.join(PRESETS)}")
     cfg = PRESETS[preset]()
+    keys = config_items(cfg)
     for kv in overrides:   # one at a time, so the first bad one is the one named
         key = kv.split('=', 1)[0]
         if '=' in kv and key in _PER_ROW:
             raise A2Error(f"{key} is decided by each row of the table, not by the preset; choose rows with --set rows=... (one of {', '.join(ROWS)})")
-        apply_overrides(cfg, [kv])
+        try: apply_overrides(cfg, [kv])
+        except A2Error as e:
+            if '=' in kv and key not in keys: raise A2Error(f"{e}; a2lit config {preset} lists every key") from None
+            raise
     return validate_config(cfg)
 
 # %% ../nbs/07_config.ipynb #20231585

@@ -5,7 +5,7 @@
 # %% ../nbs/04_train.ipynb #88492155
 from __future__ import annotations
 import csv, hashlib, io, json, time
-from dataclasses import dataclass, asdict
+from dataclasses import dataclass, asdict, field
 from pathlib import Path
 import torch
 import torch.nn as nn
@@ -18,7 +18,7 @@ from .data import ImageSet, normalize, iterate_batches, NORMALIZATION
 from .augment import ExpertAugment
 from .viewbank import ViewBank
 from .losses import nt_xent, info_nce, a1_loss, a2_full, a2_simclr, a2_infonce
-from .models import ContrastiveModel, ViewMaker, GradReverse
+from .models import BACKBONES, ContrastiveModel, ViewMaker, GradReverse
 
 # %% auto #0
 __all__ = ['VIEWS', 'LOSSES', 'TrainConfig', 'contrastive_loss', 'lr_at', 'LARS', 'Trainer', 'Encoder', 'load_encoder']
@@ -30,40 +30,43 @@ LOSSES = {  # name -> number of views it takes
 
 @dataclass
 class TrainConfig:
-    views: tuple = ('expert', 'expert')   # 2 views: simclr/infonce/a1; 3 views: the A2 losses (third = assimilated view)
+    # each number declares its range: `validate` (through a2lit.config.check_fields) refuses a value outside it, or NaN
+    views: tuple[str, ...] = ('expert', 'expert')   # 2 views: simclr/infonce/a1; 3 views: the A2 losses (third = assimilated view)
     loss: str = 'simclr'
-    tau: float = 0.5                      # paper: 0.5
-    alpha: float = 0.5                    # paper: A2-SimCLR / A2-InfoNCE weight 0.5
-    backbone: str = 'resnet18'            # paper: ResNet-18, CIFAR stem
-    width: int = 64
-    proj_dims: tuple = (2048, 2048)       # paper CIFAR: 512-2048-2048 with BN (TinyImageNet: 512-512-128)
-    epochs: int = 800                     # paper CIFAR: 800 (TinyImageNet 1000)
-    batch_size: int = 512                 # paper: 512
-    optimizer: str = 'sgd'                # sgd | lars | adam
-    lr: float = 0.06                      # paper CIFAR: 0.06 (TinyImageNet 0.5)
-    momentum: float = 0.9
-    weight_decay: float = 5e-4            # paper CIFAR: 5e-4 (TinyImageNet 1e-4)
-    warmup_epochs: int = 10               # paper: 10, then cosine to 0
-    gen_crop: tuple = (1.0, 1.0)          # generated views: flip only (TinyImageNet: crop scale 0.9-1)
-    viewmaker_lr: float = 1e-3            # ViewMaker: Adam 1e-3, L1 budget 0.05
-    viewmaker_budget: float = 0.05
-    viewmaker_width: int = 32             # ViewMaker's base channels and residual blocks (Tamkin et al.: 32, 5)
-    viewmaker_blocks: int = 5
+    tau: float = field(default=0.5, metadata={'range': '(0, inf)'})                 # paper: 0.5
+    alpha: float = field(default=0.5, metadata={'range': '[0, inf)'})               # paper: A2-SimCLR / A2-InfoNCE weight 0.5
+    backbone: str = 'resnet18'                                                      # paper: ResNet-18, CIFAR stem
+    width: int = field(default=64, metadata={'range': '[1, inf)'})
+    proj_dims: tuple[int, ...] = field(default=(2048, 2048), metadata={'range': '[1, inf)', 'nonempty': True})   # paper CIFAR: 512-2048-2048 with BN (TinyImageNet: 512-512-128)
+    epochs: int = field(default=800, metadata={'range': '[1, inf)'})                # paper CIFAR: 800 (TinyImageNet 1000)
+    batch_size: int = field(default=512, metadata={'range': '[2, inf)'})            # paper: 512; a contrastive loss needs two images in a batch
+    optimizer: str = 'sgd'                                                          # sgd | lars | adam
+    lr: float = field(default=0.06, metadata={'range': '(0, inf)'})                 # paper CIFAR: 0.06 (TinyImageNet 0.5)
+    momentum: float = field(default=0.9, metadata={'range': '[0, 1)'})
+    weight_decay: float = field(default=5e-4, metadata={'range': '[0, inf)'})       # paper CIFAR: 5e-4 (TinyImageNet 1e-4)
+    warmup_epochs: int = field(default=10, metadata={'range': '[0, inf)'})          # paper: 10, then cosine to 0
+    gen_crop: tuple[float, float] = field(default=(1.0, 1.0), metadata={'range': '(0, 1]'})   # generated views: flip only (TinyImageNet: crop scale 0.9-1)
+    viewmaker_lr: float = field(default=1e-3, metadata={'range': '(0, inf)'})       # ViewMaker: Adam 1e-3, L1 budget 0.05
+    viewmaker_budget: float = field(default=0.05, metadata={'range': '(0, 1]'})     # mean |change| of a [0, 1] image
+    viewmaker_width: int = field(default=32, metadata={'range': '[1, inf)'})        # ViewMaker's base channels and residual blocks (Tamkin et al.: 32, 5)
+    viewmaker_blocks: int = field(default=5, metadata={'range': '[0, inf)'})
     amp: bool = True                      # autocast on CUDA (bf16 where supported)
     channels_last: bool = True            # on CUDA and CPU (measured on 2 CPU cores: ~20% faster steps for both backbones)
-    seed: int = 0
+    seed: int = field(default=0, metadata={'range': '[0, 2**32)'})   # the trainer seeds torch with seed * 1_000_003 + epoch: within torch's 64 bits
 
     def validate(self):
-        "Raise an A2Error naming the first bad value."
+        "Raise an A2Error naming the first bad value: the names of views, loss, optimizer and backbone, then every field against its declared type and range."
+        from a2lit.config import check_fields   # a2lit.config imports this module: the checker is imported when first used
+        if not isinstance(self.views, (tuple, list)): raise A2Error(f"views must be a tuple of view names, got {self.views!r}")
         for v in self.views:
             if v not in VIEWS: raise A2Error(f"unknown view {v!r}; expected one of {', '.join(VIEWS)}")
         if self.loss not in LOSSES: raise A2Error(f"unknown loss {self.loss!r}; expected one of {', '.join(LOSSES)}")
         if len(self.views) != LOSSES[self.loss]:
             raise A2Error(f"loss {self.loss!r} takes {LOSSES[self.loss]} views, got {len(self.views)}: {self.views}")
         if self.optimizer not in ('sgd', 'lars', 'adam'): raise A2Error(f"unknown optimizer {self.optimizer!r}; expected sgd, lars or adam")
-        for k in ('tau', 'lr', 'epochs', 'batch_size'):
-            if getattr(self, k) <= 0: raise A2Error(f"{k} must be > 0, got {getattr(self, k)}")
-        if self.alpha < 0: raise A2Error(f"alpha must be >= 0, got {self.alpha}")
+        if self.backbone not in BACKBONES: raise A2Error(f"unknown backbone {self.backbone!r}; expected one of {', '.join(BACKBONES)}")
+        check_fields(self, terse=True)   # 'tau must be > 0, got 0.0'; 'lr must be a finite number > 0, got nan'
+        if self.gen_crop[0] > self.gen_crop[1]: raise A2Error(f"gen_crop must be (lo, hi) with lo <= hi, got {tuple(self.gen_crop)}")
         return self
 
 # %% ../nbs/04_train.ipynb #bae411db
