@@ -9,17 +9,15 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 from safetensors import SafetensorError
-from .core import A2Error
-from .dist import Rank0Error, init_distributed
+from .core import A2Error, apply_overrides, check_device, check_value, field_meta
+from .dist import Rank0Error, init_distributed, rank_world, barrier
 from .data import DATASETS, Shapes10Config, load_dataset
 from .baselines import train_classifier
 from .gan import GAN_COMMANDS, gan_main, git_commit, set_threads
-from .dist import rank_world, barrier
 from .viewbank import ViewBank
 from .train import Trainer, TrainConfig
 from .evaluate import extract_features, knn_accuracy, score_features
-from .config import (PRESETS, EvalConfig, get_config, apply_overrides, check_device, check_value, config_items,
-                          field_meta)
+from .config import PRESETS, EvalConfig, get_config, config_items
 from .pipeline import STAGES, run
 
 # %% auto #0

@@ -4,7 +4,7 @@
 
 # %% ../nbs/infra/core.ipynb #1da00fca
 from __future__ import annotations
-import contextlib, dataclasses, errno, fnmatch, hashlib, json, math, os, re, stat, tempfile, threading
+import contextlib, dataclasses, errno, fnmatch, hashlib, json, math, os, re, stat, tempfile, threading, typing
 from dataclasses import asdict
 from pathlib import Path
 import torch
@@ -16,7 +16,8 @@ from safetensors.torch import save_file, load_file
 __all__ = ['A2Error', 'atomic_path', 'sweep_partial_writes', 'write_json', 'read_json', 'tensor_hash', 'state_hash',
            'save_artifact', 'load_artifact', 'flatten_optimizer', 'unflatten_optimizer', 'check_state', 'config_diff',
            'save_checkpoint', 'load_checkpoint', 'latest_checkpoint', 'get_device', 'save_module', 'load_module',
-           'parse_value', 'config_fields', 'apply_overrides', 'warmup_cosine', 'save_figure', 'image_grid']
+           'in_interval', 'check_value', 'check_fields', 'field_meta', 'plain_name', 'check_device', 'parse_value',
+           'config_fields', 'apply_overrides', 'warmup_cosine', 'save_figure', 'image_grid']
 
 # %% ../nbs/infra/core.ipynb #e0a95f7b
 class A2Error(ValueError):
@@ -255,10 +256,112 @@ def load_module(path, kind: str,
     m.load_state_dict({k: v.to(dtype) for k, v in t.items()})
     return m.to(get_device(device)).eval().requires_grad_(False)
 
+# %% ../nbs/infra/core.ipynb #9cca798f
+def _bound(t: str):
+    "One end of an interval as written: a number, 'inf', or a power such as '2**32'."
+    t = t.strip()
+    if t in ('inf', '-inf'): return float(t)
+    if '**' in t: b, e = t.split('**'); return int(b) ** int(e)
+    return float(t) if any(c in t for c in '.eE') else int(t)
+
+def _interval(text: str):
+    "'(0, 1]' -> (0, 1, True, False): the two ends and whether each is open."
+    if text[:1] not in ('(', '[') or text[-1:] not in (')', ']') or text.count(',') != 1: raise ValueError(f"not an interval: {text!r}")
+    lo, hi = text[1:-1].split(',')
+    return _bound(lo), _bound(hi), text[0] == '(', text[-1] == ')'
+
+def in_interval(v, text: str) -> bool:
+    "Whether the number `v` lies in the interval `text` ('(0, 1]', '[1, inf)', ...)."
+    lo, hi, lo_open, hi_open = _interval(text)
+    return (lo < v if lo_open else lo <= v) and (v < hi if hi_open else v <= hi)
+
+def _stated(text: str) -> str:
+    "How a message states an interval: '> 0' or '>= 1' for a half-line, 'in (0, 1]' otherwise."
+    lo, hi, lo_open, _ = _interval(text)
+    return f"{'>' if lo_open else '>='} {text[1:-1].split(',')[0].strip()}" if hi == math.inf else f"in {text}"
+
+_TYPES = {'int': int, 'float': float, 'str': str, 'bool': bool, 'tuple': tuple}
+
+def _annotation(tp):
+    "A field's annotation as (type, item types): 'tuple[int, ...]' -> (tuple, (int, Ellipsis)); 'float' -> (float, ()); one this checker does not know -> (None, ())."
+    if not isinstance(tp, str): return typing.get_origin(tp) or tp, tuple(typing.get_args(tp))   # annotations evaluated already
+    m = re.fullmatch(r'\s*(\w+)\s*(?:\[(.*)\])?\s*', tp)
+    if not m or m[1] not in _TYPES: return None, ()
+    items = tuple(Ellipsis if a.strip() == '...' else _TYPES.get(a.strip()) for a in m[2].split(',')) if m[2] else ()
+    return _TYPES[m[1]], items
+
+def _one_of(choices) -> str:
+    c = list(choices)
+    return f"{c[0]!r} or {c[1]!r}" if len(c) == 2 else f"one of {', '.join(map(str, c))}"
+
+_KIND = {int: 'a finite integer', float: 'a finite number'}
+
+def check_value(name: str, v, tp, meta=None,
+                terse: bool = False):   # name the type only when it is what is wrong ('tau must be > 0', as TrainConfig says it)
+    "Raise an A2Error naming `name` unless `v` is of the annotated type `tp` ('int', 'tuple[float, float]', or a type) and within `meta`'s range, choices and check."
+    meta = meta or {}
+    t, items = _annotation(tp)
+    label = f"{name} ({meta['note']})" if meta.get('note') else name
+    if t is tuple:
+        if not isinstance(v, (tuple, list)): raise A2Error(f"{label} must be a tuple, got {v!r}")
+        fixed = bool(items) and items[-1] is not Ellipsis
+        if fixed and len(v) != len(items): raise A2Error(f"{label} must have {len(items)} items, got {tuple(v)}")
+        if meta.get('nonempty') and not v: raise A2Error(f"{label} must name at least one value, got ()")
+        for i, x in enumerate(v):
+            it = (items[i] if fixed else items[0]) if items else None
+            check_value(f"{name}[{i}]", x, it, {k: w for k, w in meta.items() if k not in ('nonempty', 'check')}, terse)
+        if meta.get('check'): meta['check'](label, v)
+        return
+    if t in (int, float):
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and (isinstance(v, int) if t is int else isinstance(v, int) or math.isfinite(v))
+        rng = meta.get('range')
+        if ok and (rng is None or in_interval(v, rng)): pass
+        else:
+            stated = _stated(rng) if rng else ''
+            kind = _KIND[t] if not ok or not (terse or (t is float and stated.startswith('in '))) else ''
+            raise A2Error(f"{label} must be {' '.join(s for s in (kind, stated) if s)}, got {v}")
+    elif t is bool:
+        if not isinstance(v, bool): raise A2Error(f"{label} must be true or false, got {v!r}")
+    elif t is str:
+        if not (isinstance(v, str) and v): raise A2Error(f"{label} must be a non-empty string, got {v!r}")
+        if meta.get('choices') is not None and v not in meta['choices']: raise A2Error(f"{label} must be {_one_of(meta['choices'])}, got {v!r}")
+    if meta.get('check'): meta['check'](label, v)
+
+def check_fields(obj, prefix: str = '',
+                 table: dict | None = None,   # field name -> metadata, for a dataclass declared elsewhere (its `field(metadata=...)` wins)
+                 terse: bool = False):
+    "Check every field of the dataclass `obj` against its annotation and metadata (`check_value`); nested dataclasses are left to their own call. Returns `obj`."
+    for f in dataclasses.fields(obj):
+        v = getattr(obj, f.name)
+        if dataclasses.is_dataclass(v) and not isinstance(v, type): continue
+        check_value(prefix + f.name, v, f.type, {**(table or {}).get(f.name, {}), **f.metadata}, terse)
+    return obj
+
+def field_meta(cls, name: str) -> dict:
+    "The metadata `name` declares in the dataclass `cls` (its range, choices...)."
+    return dict(next(f.metadata for f in dataclasses.fields(cls) if f.name == name))
+
+_PLAIN = re.compile(r'[A-Za-z0-9_][A-Za-z0-9._-]*')
+
+def plain_name(name: str, v: str):
+    "Raise an A2Error unless `v` can name a folder and nothing else: letters, digits, '.', '_', '-', not starting with '.' (never a path, '.' or '..')."
+    if not _PLAIN.fullmatch(v):
+        raise A2Error(f"{name}={v!r} must be a plain name (letters, digits, '.', '_' and '-'; no path separator, not '.' or '..'): "
+                      "the run folder is OUT/PRESET; choose where it goes with --out")
+
+_DEVICE = re.compile(r'auto|cpu|mps|cuda(:\d+)?')
+
+def check_device(name: str, v: str):
+    "Raise an A2Error unless `v` is auto, cpu, cuda, cuda:N or mps, and this machine has it."
+    if not _DEVICE.fullmatch(v): raise A2Error(f"{name} {v}: expected cpu, cuda, cuda:N or mps (or auto: the best available)")
+    get_device(v)   # refuses a device this machine lacks
+
 # %% ../nbs/infra/core.ipynb #2eb3ed2e
-def parse_value(key: str, text: str, current):
-    "`text`, given on the command line for `key`, read as the type of `key`'s `current` value."
+def parse_value(key: str, text: str, current,
+                tp=None):   # the field's annotation: a float field whose default is an int still reads '0.5'
+    "`text`, given on the command line for `key`, read as the type `key` is declared with (else the type of its `current` value)."
     t = type(current)
+    if tp is not None and (ann := _annotation(tp)[0]) in (int, float, bool, str, tuple): t = ann if not (ann is tuple and isinstance(current, list)) else list
     try:
         if t is bool:
             if text.lower() in ('1', 'true', 'yes', 'on'): return True
@@ -287,7 +390,7 @@ def apply_overrides(obj, overrides) -> dict:
             o, prefix = getattr(o, p), prefix + p + '.'
         if prefix.count('.') < len(path) or leaf not in config_fields(o) or dataclasses.is_dataclass(getattr(o, leaf)):
             raise A2Error(f"unknown config key {key!r}; expected one of {', '.join(prefix + f for f in config_fields(o))}")
-        done[key] = parse_value(key, text, getattr(o, leaf))
+        done[key] = parse_value(key, text, getattr(o, leaf), {f.name: f.type for f in dataclasses.fields(o)}[leaf])
         setattr(o, leaf, done[key])
     return done
 

@@ -6,7 +6,7 @@
 from __future__ import annotations
 import hashlib
 import torch
-from .core import A2Error, tensor_hash
+from .core import A2Error
 from .data import ImageSet, Shapes10Config, draw_shapes10_factors, render_shapes10_factors
 from .viewbank import ViewBank
 

@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
-from .core import (A2Error, warmup_cosine, atomic_path, save_artifact, load_artifact, get_device,
+from .core import (A2Error, check_fields, warmup_cosine, atomic_path, save_artifact, load_artifact, get_device,
                         flatten_optimizer, unflatten_optimizer)
 from .dist import rank_world, barrier, gather_rows
 from .data import ImageSet, normalize, iterate_batches, NORMALIZATION
@@ -56,7 +56,6 @@ class TrainConfig:
 
     def validate(self):
         "Raise an A2Error naming the first bad value: the names of views, loss, optimizer and backbone, then every field against its declared type and range."
-        from a2lit.config import check_fields   # a2lit.config imports this module: the checker is imported when first used
         if not isinstance(self.views, (tuple, list)): raise A2Error(f"views must be a tuple of view names, got {self.views!r}")
         for v in self.views:
             if v not in VIEWS: raise A2Error(f"unknown view {v!r}; expected one of {', '.join(VIEWS)}")

@@ -10,8 +10,7 @@ import a2lit.core as core_mod
 import a2lit.cli as a2cli
 import a2lit.quality as quality
 from safetensors import SafetensorError
-from a2lit.core import (A2Error, save_artifact, load_artifact, write_json, read_json, save_checkpoint, load_checkpoint,
-                        latest_checkpoint, sweep_partial_writes, get_device)
+from a2lit.core import A2Error, save_artifact, load_artifact, write_json, read_json, save_checkpoint, load_checkpoint, latest_checkpoint, sweep_partial_writes, get_device
 from a2lit.viewbank import write_safetensors_stream
 
 A2LIT = str(Path(sys.executable).parent / 'a2lit')   # the installed console script
