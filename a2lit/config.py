@@ -110,37 +110,26 @@ def _demo():
     "Shapes-10 on a CPU: SimCLR, A1 and A2 with W-search, two seeds each; about half an hour on 2 cores."
     return ExperimentConfig(
         preset='demo', seeds=(0, 1), rows=('simclr', 'a1-wsearch', 'a2-wsearch'),   # 2 seeds: the report states the spread
-        # W-search is the costly stage on a CPU (~400 latent-steps/s per core, ~30 steps per view), so the demo trains every row
-        # on the first 2,500 training images. SimCLR's online 5-NN with the 4-stage backbone, one thread: 29.4% (2,500 x 60 epochs)
-        # vs 31.6% (5,000 x 30) vs 35.2% (10,000 x 15). With the 5-stage backbone 60 epochs took 937 s in all (training 545 s), over
-        # the 15-minute budget: 50 epochs (125k images per run).
+        # W-search is the costly stage on a CPU (~400 latent-steps/s per core), so every row trains on 2,500 training images
         data=DataConfig(train_subset=2_500),
-        # Adam lr 6e-3: SimCLR 5-NN after 15 epochs on 10,000 images 37.8% / 37.4% (seeds 0 / 1) against 34.5% / 33.1% at 2e-3 (1.5e-2: 37.2%).
-        # The 5-stage SmallConvNet: SimCLR 5-NN 50.1% vs 31.6% with 4 stages, linear 72.4% vs 52.3% (5,000 x 30 epochs; tools/calibrate.py,
-        # records in reports/calibration/), for ~20% more time per step (30 epochs on one thread: 168 s vs 139 s)
-        # Batch 64 at Adam lr 3e-3: 4x the steps for the same images, SimCLR 5-NN 58.3% / linear 79.6% against 50.1% / 72.4% at batch 256
-        # and lr 6e-3 (5,000 x 30 epochs; batch 64 at 6e-3: 56.9%, 128: 54.9%); the demo took 973 s at batch 64 (reports/demo: SimCLR 5-NN
-        # 48.1% / linear 71.2%, was 39.9% / 65.0% at batch 256 in 793 s): A2's three-view runs went from ~1,190 to ~930 images/s at the small batch
-        # 120 epochs: at 50 SimCLR's 5-NN (48.1%) did not beat raw pixels (48.9%); what separates them is the number of images seen
-        # (tools/calibrate.py, one thread: 2,500 x 120 epochs 60.1% vs raw 48.9%, linear 85.0%, 338 s; 5,000 x 60 68.8% vs 58.4%, 327 s,
-        # but inversion and W-search cost twice as much on 5,000 images; 10,000 x 100 96.2% vs 65.9% in 1,174 s)
+        # what separates SimCLR from raw pixels on Shapes-10 is the number of images seen: 2,500 x 120 epochs (300k images) gave
+        # 5-NN 60.1% against raw pixels' 48.9% (reports/calibration/probes.jsonl, from `a2lit calibrate`). The 5-stage CNN sees
+        # the whole 32 px frame (its receptive field 35 px, the 4-stage one's 19), worth ~15-20 points there; batch 64 gives four
+        # times the steps of 256 for the same images (58.3% vs 50.1% 5-NN at 5,000 x 30 epochs)
         train=TrainConfig(backbone='small5', width=32, proj_dims=(512, 128), epochs=120, batch_size=64, optimizer='adam', lr=3e-3,
                           weight_decay=1e-6, warmup_epochs=1, viewmaker_width=8, viewmaker_blocks=2),  # a ViewMaker the CPU can afford
         gan=GanStageConfig(source='shipped', arch='demo'),
-        # 2 views per image (the paper stores 8): W-search converged after 32 steps per view on average in a probe (max 100)
+        # 2 stored views per image (the paper stores 8) and 100 steps at most: W-search needs ~30 steps per view here
         invert=InvertConfig(steps=20, batch_size=500), views=ViewsConfig(n=2, max_steps=100),
-        eval=EvalConfig(probe_method='lbfgs'))
+        eval=EvalConfig(probe_method='lbfgs'))   # full-batch L-BFGS: the same linear probe, in seconds on a CPU
 
 def _shapes10_full():
-    "Every row of the main table and the ablation on Shapes-10, two seeds, on 2 CPU cores."
+    "Every row of the main table and the ablation on Shapes-10, two seeds, on 2 CPU cores (111 minutes in reports/shapes10-full)."
     c = _demo(); c.preset, c.seeds, c.rows = 'shapes10-full', (0, 1), ()
-    # measured on 2 cores (the run in reports/shapes10-full, 2026-11-30, 111 min with calibration probes beside it at nice 19):
-    # inversion 5,000 x 50 steps 370 s, W-perturb + W-search 5,000 x 4 views 1,934 s, 24 trainings 4,218 s (81-94 s with two
-    # expert/generated views, ~120 s with three, ~225 s A1 ViewMaker, ~350 s ViewMaker + ViewMaker)
     c.data = DataConfig(train_subset=5_000)
-    # 5,000 x 30 = 150k images per run. Still the 4-stage backbone: its report (reports/shapes10-full, 111 min) was measured with it;
-    # the 5-stage one makes training ~1.3x slower (the demo's 545 s vs 411 s), so it waits for a re-run that shows it fits 150 min
-    c.train = dataclasses.replace(c.train, backbone='small', epochs=30, batch_size=256, lr=6e-3)   # as the report was run
+    # 24 trainings of 5,000 x 30 epochs (150k images each) with the 4-stage CNN at batch 256 fit 150 minutes with the
+    # inversion (5,000 x 50 steps) and W-search (4 views); the settings of the report in reports/shapes10-full
+    c.train = dataclasses.replace(c.train, backbone='small', epochs=30, batch_size=256, lr=6e-3)
     c.views = ViewsConfig(n=4, max_steps=100); c.invert = InvertConfig(steps=50, batch_size=500)
     return c
 
