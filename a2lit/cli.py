@@ -4,12 +4,12 @@
 
 # %% ../nbs/07b_cli.ipynb #4db5d979
 from __future__ import annotations
-import argparse, contextlib, dataclasses, json, os, platform, sys, time
+import contextlib, dataclasses, json, os, platform, sys, time
 from pathlib import Path
 import torch
 import torch.nn as nn
 from safetensors import SafetensorError
-from .core import A2Error, apply_overrides, check_device, check_value, field_meta
+from .core import A2Error, OneLineParser, apply_overrides, check_device, check_value, field_meta
 from .dist import Rank0Error, init_distributed, rank_world, barrier
 from .data import DATASETS, Shapes10Config, load_dataset
 from .baselines import train_classifier
@@ -25,11 +25,6 @@ __all__ = ['SEED', 'DIST_TIMEOUT', 'cli_boundary', 'set_deterministic', 'probe_s
            'config_from', 'fit_main', 'config_main', 'main']
 
 # %% ../nbs/07b_cli.ipynb #0760e255
-class _Parser(argparse.ArgumentParser):
-    "argparse whose own errors (an unknown option, `--seed abc`) are one line too, like every other error."
-    def error(self, message):
-        print(f"a2lit: error: {message} ({self.prog} --help lists the options)", file=sys.stderr); sys.exit(2)
-
 _ENVIRONMENT = (OSError, SafetensorError, MemoryError, torch.OutOfMemoryError)   # not the user's input: the disk, a file, memory
 
 def _one_line(e) -> str: return ' '.join(str(e).split()) or type(e).__name__
@@ -116,7 +111,7 @@ def calibrate(overrides=(), backbone: str = 'small5', width: int = 32, epochs: i
 # %% ../nbs/07b_cli.ipynb #9edd8519
 def calibrate_main(argv=None):
     "`a2lit calibrate ...`: one calibration probe (`calibrate`)."
-    p = _Parser(prog='a2lit calibrate', description='Raw pixels vs a short SimCLR run (the demo preset\'s settings) on a '
+    p = OneLineParser(prog='a2lit calibrate', description='Raw pixels vs a short SimCLR run (the demo preset\'s settings) on a '
                 'Shapes-10 variant, measured on its test images; the record is appended to --record.')
     p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE', help='a Shapes10Config field, e.g. n_hues=2 or scale=0.4,0.8')
     p.add_argument('--backbone', default='small5'); p.add_argument('--width', type=int, default=32)
@@ -152,7 +147,7 @@ def _rank0_first():
 
 def fit_main(argv=None):
     "`a2lit fit`: train one config; under `torchrun` every process runs this and they train as one."
-    p = _Parser(prog='a2lit fit', description='Contrastive training of one TrainConfig; data-parallel under torchrun.')
+    p = OneLineParser(prog='a2lit fit', description='Contrastive training of one TrainConfig; data-parallel under torchrun.')
     p.add_argument('--out', required=True, help='run folder (checkpoint.safetensors, metrics.csv); resumed when it holds a checkpoint')
     p.add_argument('--dataset', default='shapes10', help=' | '.join(DATASETS))
     p.add_argument('--root', default='data', help='where datasets live')
@@ -181,7 +176,7 @@ def fit_main(argv=None):
 # %% ../nbs/07b_cli.ipynb #a855e2dd
 def config_main(argv=None):
     "`a2lit config PRESET`: every key of PRESET's config with its value after `--set`, one `key = value` line each, validated."
-    p = _Parser(prog='a2lit config', description="Every config key of a preset and its value (after --set), one 'key = value' line each, "
+    p = OneLineParser(prog='a2lit config', description="Every config key of a preset and its value (after --set), one 'key = value' line each, "
                 "checked as a2lit run checks them; each line, written key=value, is a --set of a2lit run, a2lit STAGE and a2lit config.")
     p.add_argument('preset', help=f"one of {', '.join(PRESETS)}")
     p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE', help='override a config value, e.g. train.epochs=5')
@@ -195,7 +190,7 @@ def main(argv=None):
     if argv[:1] == ['fit']: return fit_main(argv[1:])
     if argv[:1] == ['config']: return _single(config_main, argv[1:])
     if argv[:1] == ['gan'] and argv[1:2] and argv[1] in (*GAN_COMMANDS, '-h', '--help'): return _single(gan_main, argv[1:])   # else: the gan stage
-    p = _Parser(prog='a2lit', description='Constructive Assimilation: reproduce the paper on a preset.',
+    p = OneLineParser(prog='a2lit', description='Constructive Assimilation: reproduce the paper on a preset.',
                 epilog="a2lit config PRESET lists every key --set can change, with its value. "
                        f"Also: a2lit gan {{{','.join(GAN_COMMANDS)}}} ... trains, measures and exports a generator run folder "
                        "(a2lit gan --help); a2lit fit ... trains one TrainConfig (a2lit fit --help); a2lit calibrate ... runs a Shapes-10 calibration probe (a2lit calibrate --help).")

@@ -4,7 +4,7 @@
 
 # %% ../nbs/infra/core.ipynb #1da00fca
 from __future__ import annotations
-import contextlib, dataclasses, errno, fnmatch, hashlib, json, math, os, re, stat, tempfile, threading, typing
+import argparse, contextlib, dataclasses, errno, fnmatch, hashlib, json, math, os, re, stat, sys, tempfile, threading, typing
 from dataclasses import asdict
 from pathlib import Path
 import torch
@@ -17,7 +17,7 @@ __all__ = ['A2Error', 'atomic_path', 'sweep_partial_writes', 'write_json', 'read
            'save_artifact', 'load_artifact', 'flatten_optimizer', 'unflatten_optimizer', 'check_state', 'config_diff',
            'save_checkpoint', 'load_checkpoint', 'latest_checkpoint', 'get_device', 'save_module', 'load_module',
            'in_interval', 'check_value', 'check_fields', 'field_meta', 'plain_name', 'check_device', 'parse_value',
-           'config_fields', 'apply_overrides', 'warmup_cosine', 'save_figure', 'image_grid']
+           'config_fields', 'apply_overrides', 'OneLineParser', 'warmup_cosine', 'save_figure', 'image_grid']
 
 # %% ../nbs/infra/core.ipynb #e0a95f7b
 class A2Error(ValueError):
@@ -393,6 +393,12 @@ def apply_overrides(obj, overrides) -> dict:
         done[key] = parse_value(key, text, getattr(o, leaf), {f.name: f.type for f in dataclasses.fields(o)}[leaf])
         setattr(o, leaf, done[key])
     return done
+
+# %% ../nbs/infra/core.ipynb #321c6cd0
+class OneLineParser(argparse.ArgumentParser):
+    "argparse whose own errors (an unknown option, `--seed abc`) are one line and exit status 2, like every other bad input."
+    def error(self, message):
+        print(f"a2lit: error: {message} ({self.prog} --help lists the options)", file=sys.stderr); sys.exit(2)
 
 # %% ../nbs/infra/core.ipynb #3d69fbec
 def warmup_cosine(lr: float, step: int, total: int,   # the rate at `step` of a schedule of `total` steps

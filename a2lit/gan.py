@@ -9,7 +9,8 @@ from pathlib import Path
 import torch
 import statistics
 import torch.nn.functional as F
-from .core import A2Error, atomic_path, write_json, read_json, save_artifact, load_artifact, latest_checkpoint
+from .core import (A2Error, OneLineParser, check_value, check_device, atomic_path, write_json, read_json,
+                        save_artifact, load_artifact, latest_checkpoint)
 from .data import ImageSet, Shapes10Config, load_dataset
 from .baselines import SmallConvNet, train_classifier
 from .generator import demo_config, paper_config, tiny_config
@@ -21,7 +22,7 @@ from .quality import (classifier_outputs, sample_quality, reconstruction_quality
 # %% auto #0
 __all__ = ['ARCHS', 'RUN_FILES', 'GAN_COMMANDS', 'load_split', 'train_generator', 'run_logger', 'git_commit', 'record_invocation',
            'copy_checkpoint', 'resume_from', 'run_classifier', 'load_run', 'evaluate_run', 'export_run',
-           'probe_refine_lr', 'gan_cost', 'set_threads', 'gan_parser', 'gan_main']
+           'probe_refine_lr', 'gan_cost', 'set_threads', 'gan_parser', 'check_gan_args', 'gan_main']
 
 # %% ../nbs/01d_gan.ipynb #2fc98b66
 ARCHS = {'demo': demo_config, 'paper': paper_config, 'tiny': tiny_config}   # generator width/depth presets, by name
@@ -266,7 +267,7 @@ def _threads(p, default):
 # %% ../nbs/01d_gan.ipynb #d3c402b1
 def gan_parser() -> argparse.ArgumentParser:
     "The arguments of `a2lit gan ACTION ...`."
-    p = argparse.ArgumentParser(prog='a2lit gan', description="Train a generator and its latent encoder in a run folder, resumably; measure it; "
+    p = OneLineParser(prog='a2lit gan', description="Train a generator and its latent encoder in a run folder, resumably; measure it; "
                                 "export its weights; probe the inversion's learning rate; count what training costs. "
                                 "(`a2lit gan PRESET` is the pipeline's gan stage.)")
     sub = p.add_subparsers(dest='action', required=True, metavar='ACTION')
@@ -306,10 +307,26 @@ def gan_parser() -> argparse.ArgumentParser:
     return p
 
 # %% ../nbs/01d_gan.ipynb #82474d5e
+_GAN_ARGS = {   # option -> (type, range): every number `a2lit gan` takes, checked before anything is loaded
+    'size': ('int', '[4, 4096]'), 'n_train': ('int', '[1, inf)'), 'n_test': ('int', '[1, inf)'), 'batch': ('int', '[1, inf)'),
+    'lr': ('float', '(0, inf)'), 'r1_gamma': ('float', '[0, inf)'), 'ema_kimg': ('float', '(0, inf)'), 'seed': ('int', '[0, 2**32)'),
+    'eval_samples': ('int', '[1, inf)'), 'eval_recon': ('int', '[1, inf)'), 'eval_steps': ('int', '[0, inf)'), 'eval_lr': ('float', '(0, inf)'),
+    'threads': ('int', '[0, 1024]'), 'kimg': ('float', '[0, inf)'), 'encoder_kimg': ('float', '[0, inf)'), 'ckpt_minutes': ('float', '(0, inf)'),
+    'sample_minutes': ('float', '(0, inf)'), 'steps': ('int', '[0, inf)'), 'n': ('int', '[1, inf)'), 'skip': ('int', '[0, inf)')}
+
+def check_gan_args(a):
+    "Raise an A2Error naming the first option of `a2lit gan` out of its range (the device too: one this machine has)."
+    for k, (tp, rng) in _GAN_ARGS.items():
+        v = getattr(a, k, None)
+        if v is not None: check_value('--' + k.replace('_', '-'), v, tp, {'range': rng})
+    for lr in getattr(a, 'lrs', None) or (): check_value('--lrs', lr, 'float', {'range': '(0, inf)'})
+    if getattr(a, 'device', None) is not None: check_device('--device', a.device)
+
 def gan_main(argv=None):
     "`a2lit gan ACTION ...`: what `gan_parser` describes; bad input raises A2Error."
     argv = list(sys.argv[2:] if argv is None else argv)
     a = gan_parser().parse_args(argv)
+    check_gan_args(a)
     set_threads(a.threads)
     if a.action == 'cost':
         rec = gan_cost(a.config, a.size, a.batch, a.steps, a.device)
