@@ -4,7 +4,6 @@ import pytest
 import torch
 import fastcore.test as fct
 from safetensors.torch import save_file
-from a2lit.core import A2Error
 from a2lit.search import w_search, w_perturb, search_objective, view_features, mean_pairwise, check_search_args, toy_problem
 from a2lit.viewbank import ViewBank, build_view_bank, open_safetensors
 from a2lit.analysis import mine_mi, alignment, pair_similarity, view_pair_table, read_csv, write_csv, plot_training_curves

@@ -1,12 +1,10 @@
 "Loaders on small fake folders written in the exact layouts the real datasets ship in, and their errors."
 import os, pickle
-from pathlib import Path
 import numpy as np
 import pytest
 import torch
 import fastcore.test as fct
 from PIL import Image
-from a2lit.core import A2Error
 from a2lit.data import load_dataset, ImageSet
 from a2lit.baselines import train_classifier
 

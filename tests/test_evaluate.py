@@ -1,5 +1,5 @@
 "k-NN and the linear probe against independent computations: a brute-force k-NN that follows the documented tie rules, lightly's weighted k-NN monitor, constructed separable / shuffled data, and bad input."
-import math, warnings
+import math
 from collections import Counter
 import pytest
 import torch

@@ -4,7 +4,7 @@ in every stage, no file load that can run code, and bit-identical reruns on CPU.
 Every fault gives one line (`a2lit: error: ...` naming what was wrong and what was expected), a non-zero exit, no traceback,
 and no partial file. Most CLI cases call `a2lit.cli.main` in-process (the console script's function, without the
 4 s torch import); subprocesses are used where the process is the point: signals, and the reference runs."""
-import errno, glob, hashlib, json, math, os, pathlib, pickle, random, re, shutil, signal, subprocess, sys, time
+import errno, glob, hashlib, os, pathlib, pickle, random, re, shutil, signal, subprocess, sys, time
 from pathlib import Path
 import pytest, torch
 import fastcore.test as fct
@@ -13,13 +13,14 @@ import a2lit.core as core_mod
 import a2lit.data as data_mod
 import a2lit.train as train_mod
 import a2lit.cli as a2cli
+from cli_helpers import cli
 import a2lit.config as config
 import a2lit.pipeline as pipeline
 from a2lit.core import A2Error, save_artifact, load_artifact, write_json, read_json
-from a2lit.data import ImageSet, load_dataset, iterate_batches
+from a2lit.data import ImageSet, iterate_batches
 from a2lit.search import w_search, w_perturb
 from a2lit.viewbank import ViewBank
-from a2lit.losses import nt_xent, a2_simclr, a2_infonce
+from a2lit.losses import nt_xent, a2_simclr
 from a2lit.train import TrainConfig
 from a2lit.evaluate import knn_accuracy, linear_probe
 from a2lit.analysis import mine_mi
@@ -34,14 +35,6 @@ def no_partial(root):
     left = [p for p in Path(root).rglob('*') if p.name.endswith('.tmp')]
     assert not left, left
 
-def cli(capsys, *args, rc=2):
-    "Call the CLI in-process; return its one stderr line after checking the exit code and that there is no traceback."
-    with pytest.raises(SystemExit) as e: a2cli.main(list(args))
-    err = capsys.readouterr().err
-    lines = err.strip().splitlines()
-    assert e.value.code == rc, (e.value.code, err)
-    assert len(lines) == 1 and lines[0].startswith('a2lit: error:') and 'Traceback' not in err, err
-    return lines[0]
 
 def tensors_digest(path):
     "sha256 of every tensor of a safetensors file (name, dtype, shape, bytes), ignoring the header's timestamps."

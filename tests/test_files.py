@@ -8,6 +8,7 @@ import pytest, torch
 import fastcore.test as fct
 import a2lit.core as core_mod
 import a2lit.cli as a2cli
+from cli_helpers import cli
 import a2lit.quality as quality
 from safetensors import SafetensorError
 from a2lit.core import A2Error, save_artifact, load_artifact, write_json, read_json, save_checkpoint, load_checkpoint, latest_checkpoint, sweep_partial_writes, get_device
@@ -22,14 +23,6 @@ def partials(root):
     "Temporary files of interrupted writes under `root`: ours ('.NAME.RANDOM.tmp') and safetensors' own ('.tmpXXXXXX')."
     return [p for p in Path(root).rglob('*') if p.name.endswith('.tmp') or core_mod._SAFETENSORS_PARTIAL.fullmatch(p.name)]
 
-def cli(capsys, *args, rc=2):
-    "Call the CLI in-process; return its one stderr line after checking the exit code and that there is no traceback."
-    with pytest.raises(SystemExit) as e: a2cli.main(list(args))
-    err = capsys.readouterr().err
-    lines = err.strip().splitlines()
-    assert e.value.code == rc, (e.value.code, err)
-    assert len(lines) == 1 and lines[0].startswith('a2lit: error:') and 'Traceback' not in err, err
-    return lines[0]
 
 # ------------------------------------------------------------------ modes: the user's umask, as open() gives
 @pytest.mark.parametrize('umask, want', [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])

@@ -1,12 +1,12 @@
 "a2lit.generator: shapes, truncation, seeds, save/load, inversion, exact GAN resume, checkpoint faults, shipped weights."
-import json, math
+import json
 from dataclasses import replace
 from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
 import fastcore.test as fct
-from a2lit.core import A2Error, load_artifact, save_artifact, state_hash, tensor_hash
+from a2lit.core import load_artifact, save_artifact, state_hash
 from a2lit.data import ImageSet
 from a2lit.core import latest_checkpoint, flatten_optimizer
 from a2lit.data import from_uint8

@@ -1,7 +1,6 @@
 "Damaged or hostile inputs give one clear A2Error and run nothing: CIFAR meta files and labels."
 import os, pickle
 import numpy as np
-import pytest
 import fastcore.test as fct
 from a2lit.data import load_dataset
 

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 import fastcore.test as fct
-from a2lit.data import load_dataset, Shapes10Config, ImageSet, draw_shapes10_factors
+from a2lit.data import load_dataset, Shapes10Config, ImageSet
 from a2lit.oracle import oracle_bank, oracle_factors
 
 CFG = Shapes10Config(n_train=300, n_test=8)

@@ -1,5 +1,5 @@
 "The run folder: one command at a time, stages that rerun when their outputs are gone, reports that keep every finished row."
-import csv, os, subprocess, sys, time
+import csv, os, subprocess, sys
 from pathlib import Path
 import torch
 import fastcore.test as fct

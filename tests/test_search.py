@@ -1,13 +1,12 @@
 "W-search on known toy maps, its objective against an independent computation, Adam equivalence, and the view bank: round trip, memory mapping, SIGKILL + resume."
 import os, signal, subprocess, sys, textwrap, time
 from pathlib import Path
-import numpy as np
 import pytest
 import torch
 import fastcore.test as fct
-from a2lit.core import A2Error, state_hash
+from a2lit.core import state_hash
 from a2lit.search import w_search, w_perturb, toy_problem, view_features, search_objective, mean_pairwise
-from a2lit.viewbank import ViewBank, build_view_bank, open_safetensors
+from a2lit.viewbank import ViewBank, build_view_bank
 
 torch.set_num_threads(1)
 EPS1, EPS2, LAM = 0.3, 0.4, 0.01     # eps2 = 0.4 is reachable at eps1 = 0.3 (8 views on that sphere can be ~0.45 apart)

@@ -1,6 +1,5 @@
 "Trainer faults: a run killed (SIGKILL) mid-training and resumed equals an uninterrupted one; bad views, losses, banks, batches and checkpoints are refused; a NaN loss stops the run and keeps the last good checkpoint."
-import csv, dataclasses, json, math, os, pickle, signal, subprocess, sys, textwrap, time
-from pathlib import Path
+import csv, dataclasses, json, os, pickle, signal, subprocess, sys, textwrap, time
 import pytest
 import torch
 import fastcore.test as fct
