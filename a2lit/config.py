@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_config.ipynb #3bd0c7cf
 from __future__ import annotations
-import dataclasses
+import dataclasses, math
 from dataclasses import dataclass, field
 from pathlib import Path
 from .core import A2Error, apply_overrides, check_fields, field_meta, plain_name, check_device
@@ -13,9 +13,10 @@ from .search import ViewsConfig
 from .train import TrainConfig
 
 # %% auto #0
-__all__ = ['VIEWS_RANGES', 'ROWS', 'MAIN_TABLE', 'ABLATION', 'PRESETS', 'DataConfig', 'GanStageConfig', 'InvertConfig',
-           'EvalConfig', 'ExperimentConfig', 'row_config', 'selected_rows', 'validate_config', 'config_items',
-           'get_config', 'run_dir']
+__all__ = ['VIEWS_RANGES', 'ROWS', 'MAIN_TABLE', 'ABLATION', 'PAPER_ROWS', 'STUDY', 'SWEEPS', 'LONG_INVERSION_LR', 'PRESETS',
+           'DEMO_SECONDS', 'DataConfig', 'GanStageConfig', 'InvertConfig', 'EvalConfig', 'ExperimentConfig',
+           'row_config', 'selected_rows', 'BankSpec', 'bank_spec', 'bank_label', 'row_label', 'banks_needed',
+           'second_inversions', 'estimate_minutes', 'validate_config', 'config_items', 'get_config', 'run_dir']
 
 # %% ../nbs/07_config.ipynb #eccd6c60
 _SEED = field_meta(TrainConfig, 'seed')   # the trainer's own seed range
@@ -56,7 +57,7 @@ class ExperimentConfig:
     out: str = 'runs'               # run folders are out/<preset>
     seeds: tuple[int, ...] = field(default=(0,), metadata=_SEED)   # one training run per row per seed
     device: str = field(default='auto', metadata={'check': check_device})
-    rows: tuple[str, ...] = ()      # which rows of ROWS to train (empty: all)
+    rows: tuple[str, ...] = ()      # which rows of ROWS to train (empty: the paper's, PAPER_ROWS)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     gan: GanStageConfig = field(default_factory=GanStageConfig)
@@ -69,7 +70,7 @@ VIEWS_RANGES = {k: {'range': r} for k, r in dict(   # ViewsConfig is 02_search's
     tol='[0, inf)', perturb_sigma='[0, inf)', chunk_size='[1, inf)').items()}
 
 # %% ../nbs/07_config.ipynb #4d32e869
-ROWS = {  # name -> (views, loss, alpha, bank)
+ROWS = {  # name -> (views, loss, alpha, bank); a bank is named by what makes it (`bank_spec`)
     'simclr':              (('expert', 'expert'), 'simclr', 0.5, None),
     'a1-wsearch':          (('expert', 'generated'), 'a1', 0.5, 'search'),
     'a1-wperturb':         (('expert', 'generated'), 'a1', 0.5, 'perturb'),
@@ -83,9 +84,23 @@ ROWS = {  # name -> (views, loss, alpha, bank)
     'a2full-wsearch':      (('expert', 'expert', 'generated'), 'a2_full', 0.5, 'search'),
     'a2simclr-wsearch':    (('expert', 'expert', 'generated'), 'a2_simclr', 0.5, 'search'),
     'a2infonce1-wsearch':  (('expert', 'expert', 'generated'), 'a2_infonce', 1.0, 'search'),
+    # the study of when generated views help: views of known quality beside W-search ('a2-expert' and 'a2-wsearch' above belong to it)
+    'a2-recon':            (('expert', 'expert', 'generated'), 'a2_infonce', 0.5, 'recon'),           # g(w0): the generator's domain gap alone
+    'a2-oracle25':         (('expert', 'expert', 'generated'), 'a2_infonce', 0.5, 'oracle-s0.25'),    # nuisance factors moved a quarter of the way
+    'a2-oracle100':        (('expert', 'expert', 'generated'), 'a2_infonce', 0.5, 'oracle-s1'),       # every nuisance factor drawn afresh, class kept
+    'a2-oracle100-flip':   (('expert', 'expert', 'generated'), 'a2_infonce', 0.5, 'oracle-s1-flip'),  # the same, class changed as often as W-search's
+    'a1-oracle100':        (('expert', 'generated'), 'a1', 0.5, 'oracle-s1'),                         # the oracle view replacing an expert one
+    'a2-wsearch-inv150':   (('expert', 'expert', 'generated'), 'a2_infonce', 0.5, 'search-inv150'),   # W-search from a closer inversion
+    'a2-wsearch-eps15':    (('expert', 'expert', 'generated'), 'a2_infonce', 0.5, 'search-eps0.15'),  # eps1 sweep ('a2-wsearch': the preset's 0.3)
+    'a2-wsearch-eps50':    (('expert', 'expert', 'generated'), 'a2_infonce', 0.5, 'search-eps0.5'),
+    'a2-wsearch-alpha25':  (('expert', 'expert', 'generated'), 'a2_infonce', 0.25, 'search'),         # alpha sweep ('a2-wsearch': 0.5)
+    'a2-wsearch-alpha100': (('expert', 'expert', 'generated'), 'a2_infonce', 1.0, 'search'),          # the same training as 'a2infonce1-wsearch'
 }
 MAIN_TABLE = ['simclr', 'a1-wsearch', 'a1-wperturb', 'a1-viewmaker', 'viewmaker-viewmaker', 'a2-expert', 'a2-wsearch', 'a2-wperturb', 'a2-viewmaker']
 ABLATION = ['a2full-wsearch', 'a2simclr-wsearch', 'a2-wsearch', 'a2infonce1-wsearch']
+PAPER_ROWS = [r for r in ROWS if r in MAIN_TABLE or r in ABLATION]   # what a preset that names no rows trains
+STUDY = ['simclr', 'a2-expert', 'a2-recon', 'a2-wsearch', 'a2-oracle25', 'a2-oracle100', 'a2-oracle100-flip', 'a1-oracle100']
+SWEEPS = ['simclr', 'a2-wsearch', 'a2-wsearch-eps15', 'a2-wsearch-eps50', 'a2-wsearch-alpha25', 'a2-wsearch-alpha100', 'a2-wsearch-inv150']
 
 def row_config(cfg: ExperimentConfig, row: str, seed: int) -> TrainConfig:
     "The training config of `row` at `seed`: the experiment's TrainConfig with the row's views, loss and alpha."
@@ -93,7 +108,85 @@ def row_config(cfg: ExperimentConfig, row: str, seed: int) -> TrainConfig:
     views, loss, alpha, _ = ROWS[row]
     return dataclasses.replace(cfg.train, views=views, loss=loss, alpha=alpha, seed=seed)
 
-def selected_rows(cfg): return list(cfg.rows) or list(ROWS)
+def selected_rows(cfg): return list(cfg.rows) or list(PAPER_ROWS)
+
+# %% ../nbs/07_config.ipynb #c93617c5
+LONG_INVERSION_LR = 0.03   # `search-inv<STEPS>`: the lr of 01_generator's 150-step refinement (30.2 dB on training images)
+_BANK_FORMS = ("search, perturb, recon, search-eps<EPS1>, search-inv<STEPS> (or both: search-eps<EPS1>-inv<STEPS>), "
+               "oracle-s<STRENGTH> or oracle-s<STRENGTH>-flip")
+
+@dataclass(frozen=True)
+class BankSpec:
+    "How one view bank is made."
+    name: str
+    method: str                         # search | perturb | recon (build_view_bank's methods) | oracle (02b_oracle)
+    views: ViewsConfig | None = None    # W-search / W-perturb settings: the preset's, with the name's changes
+    invert: tuple | None = None         # (steps, lr) of the second inversion its w0 come from; None: the invert stage's own
+    strength: float | None = None       # oracle: the fraction of the way each nuisance factor moves to a fresh draw
+    flip: bool = False                  # oracle: change the class as often as the run's W-search views do (measured in the views stage)
+    note: str = ''                      # what differs from the preset's settings, in words
+    @property
+    def uses_generator(self) -> bool: return self.method != 'oracle' or self.flip   # a flip rate is measured on W-search views
+    @property
+    def latents(self) -> str: return 'invert/w_plus.safetensors' if self.invert is None else f'invert/w_plus-inv{self.invert[0]}.safetensors'
+
+def _plain_number(name, text, ok, what, integer=False):
+    "The number `text` in bank name `name`, when it is written plainly (as `str` or the `g` format writes it) and `ok`."
+    try: v = int(text) if integer else float(text)
+    except ValueError: v = None
+    if v is None or not math.isfinite(v) or not ok(v) or (str(v) if integer else f'{v:g}') != text:
+        raise A2Error(f"view bank {name!r}: {text!r} is not {what} written plainly (e.g. {'150' if integer else '0.25'})")
+    return v
+
+def bank_spec(cfg: ExperimentConfig, name: str) -> BankSpec:
+    "How the view bank `name` is made in the run `cfg`; one A2Error listing the forms a bank name takes when it is none of them."
+    bad = A2Error(f"unknown view bank {name!r}; a bank is named {_BANK_FORMS}")
+    head, *mods = name.split('-') if isinstance(name, str) else ['']
+    v = cfg.views
+    if head in ('perturb', 'recon') and not mods: return BankSpec(name, head, v)
+    if head == 'oracle' and 1 <= len(mods) <= 2 and mods[0][:1] == 's' and mods[1:] in ([], ['flip']):
+        s = _plain_number(name, mods[0][1:], lambda s: 0 <= s <= 1, 'a strength in [0, 1]')
+        return BankSpec(name, 'oracle', strength=s, flip=len(mods) == 2)
+    if head != 'search': raise bad
+    inv, note = None, ''
+    for m in mods:
+        if m.startswith('eps') and v is cfg.views:
+            e1 = _plain_number(name, m[3:], lambda e: e > 0, 'an eps1 > 0')
+            reach = e1 * math.sqrt(2 * v.n / (v.n - 1)) if v.n > 1 else math.inf   # the largest mean distance of n points on the sphere
+            v = dataclasses.replace(v, eps1=e1, eps2=min(v.eps2, 0.9 * reach))
+            if v.eps2 < cfg.views.eps2:
+                note = f"eps2 {v.eps2:.3g} = 0.9 x {reach:.3g}, the largest mean distance of {v.n} views at eps1 {e1:g} (the preset's eps2 {cfg.views.eps2:g} is out of reach)"
+        elif m.startswith('inv') and inv is None: inv = (_plain_number(name, m[3:], lambda s: s >= 0, 'a number of steps', integer=True), LONG_INVERSION_LR)
+        else: raise bad
+    return BankSpec(name, 'search', v, inv, note=note)
+
+def bank_label(name: str) -> str:
+    "How a table names the views of bank `name`: W-search, W-perturb, g(w0), W-search (eps1 0.15), oracle (strength 1, class flips), ..."
+    head, *mods = name.split('-')
+    say = lambda m: ('class flips' if m == 'flip' else f"eps1 {m[3:]}" if m.startswith('eps') else
+                     f"{m[3:]}-step inversion" if m.startswith('inv') else f"strength {m[1:]}")
+    base = {'search': 'W-search', 'perturb': 'W-perturb', 'recon': 'g(w0)', 'oracle': 'oracle'}.get(head, name)
+    return base + (f" ({', '.join(map(say, mods))})" if mods else '')
+
+_LABELS = {'expert': 'expert', 'generated': None, 'viewmaker': 'ViewMaker'}
+
+def row_label(row):
+    "(View 1, View 2, View 3, Loss) of a row, as the paper writes them."
+    views, loss, alpha, bank = ROWS[row]
+    names = [bank_label(bank) if v == 'generated' else _LABELS[v] for v in views] + ['-'] * (3 - len(views))
+    lname = {'simclr': 'SimCLR', 'infonce': 'InfoNCE', 'a1': 'A1', 'a2_full': 'A2-full', 'a2_simclr': f'A2-SimCLR (alpha {alpha:g})',
+             'a2_infonce': f'A2-InfoNCE (alpha {alpha:g})'}[loss]
+    return (*names, lname)
+
+def banks_needed(cfg: ExperimentConfig) -> list:
+    "The view banks the selected rows train on, and the `search` bank a class-flip oracle bank's rate is measured on; in build order."
+    used = {ROWS[r][3] for r in selected_rows(cfg) if ROWS[r][3]}
+    if any(bank_spec(cfg, b).flip for b in used): used.add('search')
+    return sorted(used, key=lambda b: (bank_spec(cfg, b).flip, b))
+
+def second_inversions(cfg: ExperimentConfig) -> dict:
+    "The latents files beside invert/w_plus.safetensors that the needed banks start from: path -> (steps, lr)."
+    return {s.latents: s.invert for s in (bank_spec(cfg, b) for b in banks_needed(cfg)) if s.invert}
 
 # %% ../nbs/07_config.ipynb #2d7caf32
 def _tiny():
@@ -142,13 +235,55 @@ def _paper(name, **kw):
         setattr(obj, leaf, v)
     return c
 
+def _study():
+    "When do generated views help? W-search beside g(w0), oracle views and a third expert view, 5 paired seeds; ~134 minutes on 2 CPU cores."
+    c = _demo()   # the demo's data (2,500 images), backbone (small5, width 32) and optimiser (Adam, lr 3e-3, batch 64): its comments give why
+    # 5 seeds: the paired 95% interval is +-2.78 x sd / sqrt(5) = +-1.24 paired sds (2 seeds: +-8.98, 3: +-2.48)
+    c.preset, c.seeds, c.rows = 'study', (0, 1, 2, 3, 4), tuple(STUDY)
+    # 8 rows x 5 seeds at the demo's 120 epochs would take 3.3 hours; 80 epochs (200k images seen, not 300k) fit 150 minutes
+    c.train = dataclasses.replace(c.train, epochs=80)
+    return c
+
+def _study_sweeps():
+    "The study's sweeps: W-search's eps1 (0.15, 0.3, 0.5), A2's alpha (0.25, 0.5, 1) and a longer inversion, 4 paired seeds; ~116 minutes on 2 CPU cores."
+    c = _study()  # the same data, backbone, optimiser and 80 epochs: its 'simclr' and 'a2-wsearch' train as the study's do at seeds 0-3
+    # 4 seeds, not 3: the paired 95% interval is +-1.59 paired sds instead of +-2.48, and 7 rows still fit 150 minutes
+    c.preset, c.seeds, c.rows = 'study-sweeps', (0, 1, 2, 3), tuple(SWEEPS)
+    return c
+
 PRESETS = {
-    'tiny': _tiny, 'demo': _demo, 'shapes10-full': _shapes10_full,
+    'tiny': _tiny, 'demo': _demo, 'shapes10-full': _shapes10_full, 'study': _study, 'study-sweeps': _study_sweeps,
     'cifar10': lambda: _paper('cifar10'),                                                    # paper CIFAR-10 values throughout
     'cifar100': lambda: _paper('cifar100'),                                                  # W-search: ViewsConfig.for_dataset
     'tinyimagenet': lambda: _paper('tinyimagenet', **{                                       # paper: 64 px, 512-512-128 head,
         'train': TrainConfig(proj_dims=(512, 128), epochs=1000, lr=0.5, weight_decay=1e-4, gen_crop=(0.9, 1.0))}),  # 1000 ep, lr 0.5, wd 1e-4
 }
+
+# %% ../nbs/07_config.ipynb #6e2c398c
+DEMO_SECONDS = dict(   # `a2lit run demo` on 2 CPU cores (reports/demo/log.txt): 2,500 images, small5 width 32, batch 64
+    epoch2=1.76,                       # a training epoch with two views (SimCLR, A1; mean of four 120-epoch runs)
+    epoch3=2.58,                       # with three (A2)
+    invert_step=60.4 / (2_500 * 20),   # one image, one refinement step (the encoder's guess included)
+    search_view=216 / (2_500 * 2),     # one stored W-search view (at most 100 steps; the demo's took ~30)
+    eval_run=8.1 / 7,                  # scoring one run: 5-NN and the L-BFGS probe (6 runs and raw pixels in 8.1 s)
+    classifier=60,                     # allowance: the report's classifier, 10 epochs on 10,000 images (see above)
+    render=10)                         # allowance: an oracle, recon or W-perturb bank (rendering only)
+
+def estimate_minutes(cfg: ExperimentConfig, worst: bool = False) -> float:
+    "Minutes `a2lit run` takes on 2 CPU cores, scaled from the demo's stage times (`worst`: every W-search view takes all 100 steps)."
+    t, D = cfg.train, DEMO_SECONDS
+    if (t.backbone, t.width, t.batch_size, cfg.data.name) != ('small5', 32, 64, 'shapes10'):
+        raise A2Error("estimate_minutes knows the demo's costs only: Shapes-10, backbone small5 of width 32, batch 64")
+    rows, N = selected_rows(cfg), cfg.data.train_subset or cfg.data.n_train
+    if any('viewmaker' in ROWS[r][0] for r in rows): raise A2Error("estimate_minutes knows the demo's costs only, and the demo trains no ViewMaker")
+    scale = N / 2_500
+    run = lambda r: D['epoch3' if len(ROWS[r][0]) == 3 else 'epoch2'] * t.epochs * scale
+    train = sum(map(run, rows)) * len(cfg.seeds) + (0 if 'simclr' in rows else run('simclr'))   # SimCLR at the first seed is f, always trained
+    specs = [bank_spec(cfg, b) for b in banks_needed(cfg)]
+    inv = N * D['invert_step'] * (cfg.invert.steps + sum(s for s, _ in second_inversions(cfg).values())) if any(s.uses_generator for s in specs) else 0
+    search = D['search_view'] * N * cfg.views.n * (100 / 30 if worst else 1) * min(1, cfg.views.max_steps / 100)
+    views = sum(search if s.method == 'search' else D['render'] * scale for s in specs) + (D['classifier'] if specs else 0)
+    return (train + inv + views + D['eval_run'] * (len(cfg.seeds) * len(rows) + 1) * scale) / 60
 
 # %% ../nbs/07_config.ipynb #cdcb7763
 def _once(key, values, what):
@@ -165,6 +300,12 @@ def validate_config(cfg: ExperimentConfig) -> ExperimentConfig:
         raise A2Error(f"data.train_subset={d.train_subset} is larger than the training set (data.n_train={d.n_train})")
     if v.lam > 0 and v.n < 2: raise A2Error(f"views.n must be >= 2 when views.lam > 0 (the uniformity term compares views), got n={v.n}")
     for r in selected_rows(cfg): row_config(cfg, r, cfg.seeds[0]).validate()   # each row's TrainConfig, as the trainer gets it
+    for r in (r for r in selected_rows(cfg) if ROWS[r][3]):                  # each row's view bank: a name bank_spec reads, data it can be made of
+        try: s = bank_spec(cfg, ROWS[r][3])
+        except A2Error as e: raise A2Error(f"row {r!r}: {e}") from None
+        if s.method == 'oracle' and d.name != 'shapes10':
+            raise A2Error(f"row {r!r} trains on oracle views (bank {s.name!r}), which re-render Shapes-10 images from their factors; "
+                          f"{d.name} images have none: choose rows without oracle views (--set rows=...)")
     if d.name == 'shapes10':   # the other datasets' sizes are known only once loaded (the trainer checks them then)
         n, what = (d.train_subset, 'data.train_subset') if d.train_subset else (d.n_train, 'data.n_train')
         for k, b in (('train.batch_size', cfg.train.batch_size), ('gan.batch_size', g.batch_size)):

@@ -20,17 +20,21 @@ from .invert import save_latent_encoder, load_latent_encoder, invert_dataset
 from .quality import psnr, QUALITY_TARGETS, weights_dir, unmet_targets
 from .gan import ARCHS, train_generator
 from .viewbank import build_view_bank, ViewBank
+from .oracle import oracle_bank
 from .train import Trainer, load_encoder
 from .evaluate import knn_accuracy, extract_features, score_features
-from .analysis import markdown_table, write_csv, plot_training_curves, view_pair_table, average_ranks
-from .config import (ROWS, MAIN_TABLE, ABLATION, ExperimentConfig, row_config, selected_rows, validate_config,
-                          run_dir)
+from .analysis import markdown_table, write_csv, plot_training_curves, average_ranks
+from .stats import (paired_table, paired_markdown_rows, class_change, cached_classifier, predict, bank_table, view_pairs, figure_points,
+                         plot_paired_vs_rate, PAIRED_COLUMNS, BANK_COLUMNS)
+from .config import (ROWS, MAIN_TABLE, ABLATION, PAPER_ROWS, ExperimentConfig, row_config, selected_rows, validate_config,
+                          run_dir, row_label, bank_spec, banks_needed, second_inversions)
 
 # %% auto #0
 __all__ = ['STAGES', 'lock_run_dir', 'release_run_dir', 'claim_run_dir', 'stage_key', 'stage_done', 'mark_done', 'stage',
            'load_data', 'stage_data', 'train_row', 'stage_simclr', 'shipped_weights', 'generator_missing', 'stage_gan',
-           'load_g', 'stage_invert', 'stage_views', 'stage_train', 'stage_eval', 'row_label', 'reported_rows',
-           'read_scores', 'results', 'results_rows', 'results_markdown', 'view_pair_analysis', 'stage_report', 'run']
+           'load_g', 'stage_invert', 'folder_classifier', 'stage_views', 'stage_train', 'stage_eval', 'reported_rows',
+           'read_scores', 'seed_scores', 'results', 'results_rows', 'results_markdown', 'view_pair_analysis',
+           'stage_report', 'run']
 
 # %% ../nbs/07a_pipeline.ipynb #ab58540d
 _FREE = ('seeds', 'rows', 'device', 'out')   # may change between runs of one folder
@@ -111,13 +115,13 @@ def _digests(cfg, paths) -> dict:
 def stage(name,
           outputs=None,    # cfg -> the files (relative to the run folder) the stage leaves; checked before it is skipped
           inputs=None):    # cfg -> small files of the folder it reads (records, not models); a change in one runs it again
-    "Make `fn(cfg, log) -> info` the stage `name`: skipped when its done record has this run's key, its outputs are all there and its inputs unchanged; else run and recorded."
+    "Make `fn(cfg, log) -> info` the stage `name`: skipped when its done record has this run's key, its outputs (recorded and asked for now) are all there and its inputs unchanged; else run and recorded."
     def deco(fn):
         @functools.wraps(fn)
         def run_stage(cfg: ExperimentConfig, log=print) -> dict:
             key = stage_key(cfg, name)
             if rec := stage_done(cfg, name, key):
-                lost = _lost(cfg, rec.get('outputs', {}))
+                lost = _lost(cfg, rec.get('outputs', {})) + [p for p in map(str, outputs(cfg) if outputs else []) if p not in rec.get('outputs', {})]
                 now = _digests(cfg, rec.get('inputs', {})) if inputs else {}
                 changed = [p for p, h in rec.get('inputs', {}).items() if now.get(p) != h] + sorted(set(_digests(cfg, inputs(cfg)) if inputs else {}) - set(rec.get('inputs', {})))
                 if not lost and not changed: return rec
@@ -231,40 +235,62 @@ def load_g(cfg: ExperimentConfig):
     return TruncatedSynthesis(G, cfg.gan.psi).eval(), G, E
 
 # %% ../nbs/07a_pipeline.ipynb #18f372fc
-@stage('invert', outputs=lambda cfg: ['invert/w_plus.safetensors'])
+@stage('invert', outputs=lambda cfg: ['invert/w_plus.safetensors', *second_inversions(cfg)])
 def stage_invert(cfg: ExperimentConfig, log=print) -> dict:
-    "Invert every training image: the encoder's guess refined by Adam steps; stored as latents of g (truncation undone)."
+    "Invert every training image: the encoder's guess refined by Adam steps; stored as latents of g (truncation undone). A bank that starts from a longer inversion gets a file of its own."
     g, G, E = load_g(cfg)
-    train = load_data(cfg)
-    w = invert_dataset(G, E, train.images, run_dir(cfg) / 'invert' / 'w_plus.safetensors', batch_size=cfg.invert.batch_size,
-                           steps=cfg.invert.steps, lr=cfg.invert.lr, progress=sys.stderr.isatty())
-    with torch.no_grad():
-        x = from_uint8(train.images[:512]); rec = torch.cat([G.synthesis(w[i:i + 128].to(G.w_avg.device)).cpu() for i in range(0, len(x), 128)])
-    p = psnr(rec, x).mean().item()
-    log(f"invert: {len(w)} images, {cfg.invert.steps} refinement steps; mean PSNR of G(w0) on the first {len(x)}: {p:.1f} dB")
-    return dict(psnr=p, psnr_images=len(x))
+    train, info = load_data(cfg), {}
+    x = from_uint8(train.images[:512])
+    for path, (steps, lr) in {'invert/w_plus.safetensors': (cfg.invert.steps, cfg.invert.lr), **second_inversions(cfg)}.items():
+        w = invert_dataset(G, E, train.images, run_dir(cfg) / path, batch_size=cfg.invert.batch_size, steps=steps, lr=lr, progress=sys.stderr.isatty())
+        with torch.no_grad(): rec = torch.cat([G.synthesis(w[i:i + 128].to(G.w_avg.device)).cpu() for i in range(0, len(x), 128)])
+        p = psnr(rec, x).mean().item()
+        log(f"invert: {len(w)} images, {steps} refinement steps{f' at lr {lr:g} -> {path}' if info else ''}; mean PSNR of G(w0) on the first {len(x)}: {p:.1f} dB")
+        info.update({path: dict(steps=steps, lr=lr, psnr=p)} if info else dict(psnr=p, psnr_images=len(x)))
+    return info
 
-@stage('views', outputs=lambda cfg: [f'views/{b}.safetensors' for b in sorted({ROWS[r][3] for r in selected_rows(cfg) if ROWS[r][3]})])
+def _latents(cfg, g, G, train, path) -> torch.Tensor:
+    "The w0 of every training image stored at `path` (in the run folder), as g takes them; refused when made for another dataset or generator."
+    wt, wm = load_artifact(run_dir(cfg) / path)
+    k = wm.get('key') or {}
+    for name, want in (('images_hash', tensor_hash(train.images)), ('generator', state_hash(G))):
+        if k.get(name) != want: raise A2Error(f"{run_dir(cfg) / path} was made for another dataset or generator "
+                                              f"({name} {k.get(name)!r}, this run's {want!r}); remove it and rerun the invert stage")
+    return g.untruncate(wt['w_plus'].to(G.w_avg.device))
+
+def folder_classifier(cfg: ExperimentConfig):
+    "The run's classifier: a small supervised CNN on the whole training split, trained once per run folder (classifier/) and then read back."
+    full = load_dataset(cfg.data.name, cfg.data.root, 'train', cfg.data.download, shapes10=_shapes10_config(cfg))
+    return cached_classifier(full, run_dir(cfg) / 'classifier' / 'classifier.safetensors', seed=cfg.seeds[0], device=None if cfg.device == 'auto' else cfg.device)
+
+def _oracle(cfg, train, spec, class_flip):
+    "Render the oracle bank `spec` of the training images, unless its file holds one made the same way."
+    path, want = run_dir(cfg) / 'views' / f'{spec.name}.safetensors', dict(n=cfg.views.n, strength=spec.strength, class_flip=class_flip, seed=cfg.seeds[0], dataset_hash=train.hash())
+    if not (path.exists() and all(ViewBank.load(path).meta.get(k) == v for k, v in {'method': 'oracle', **want}.items())):
+        oracle_bank(train, cfg.views.n, spec.strength, class_flip, cfg.seeds[0], _shapes10_config(cfg)).save(path)
+
+@stage('views', outputs=lambda cfg: [f'views/{b}.safetensors' for b in banks_needed(cfg)])
 def stage_views(cfg: ExperimentConfig, log=print) -> dict:
-    "The W-search and W-perturb view banks the selected rows need."
-    needed = sorted({ROWS[r][3] for r in selected_rows(cfg) if ROWS[r][3]})
-    info = {}
-    if needed:
+    "The view banks the selected rows train on (`banks_needed`): W-search, W-perturb and g(w0) through the generator; oracle views rendered."
+    info, specs, train = {}, [bank_spec(cfg, b) for b in banks_needed(cfg)], load_data(cfg)
+    if any(s.uses_generator for s in specs):
         g, G, E = load_g(cfg)
-        train = load_data(cfg)
-        wt, wm = load_artifact(run_dir(cfg) / 'invert' / 'w_plus.safetensors')
-        k = wm.get('key') or {}
-        for name, want in (('images_hash', tensor_hash(train.images)), ('generator', state_hash(G))):
-            if k.get(name) != want: raise A2Error(f"{run_dir(cfg) / 'invert' / 'w_plus.safetensors'} was made for another dataset or generator "
-                                                  f"({name} {k.get(name)!r}, this run's {want!r}); remove it and rerun the invert stage")
-        w0 = g.untruncate(wt['w_plus'].to(G.w_avg.device))
         f = load_encoder(run_dir(cfg) / 'train' / f'simclr-s{cfg.seeds[0]}' / 'checkpoint.safetensors', G.w_avg.device)
-        for method in needed:
-            t = time.time()
-            bank = build_view_bank(g, f, w0, run_dir(cfg) / 'views' / f'{method}.safetensors', method=method, cfg=cfg.views,
+    for s in specs:
+        t, path, rec = time.time(), run_dir(cfg) / 'views' / f'{s.name}.safetensors', {}
+        if s.method == 'oracle':
+            if s.flip:   # the share of the run's W-search views in which the classifier sees another class (built before: banks_needed's order)
+                measure = lambda: class_change(predict(folder_classifier(cfg), ViewBank.load(run_dir(cfg) / 'views' / 'search.safetensors').images, train.name), train.labels)
+                rec = dict(class_flip=on_rank0(measure, 'measuring the class change of the W-search views'), class_flip_of='search')
+                log(f"views: the classifier finds another class in {rec['class_flip']:.1%} of the W-search views: {s.name}'s class_flip")
+            on_rank0(lambda: _oracle(cfg, train, s, rec.get('class_flip', 0.0)), f'rendering the {s.name} bank')
+            bank = ViewBank.load(path)
+        else:
+            bank = build_view_bank(g, f, _latents(cfg, g, G, train, s.latents), path, method=s.method, cfg=s.views,
                                    seed=cfg.seeds[0], dataset_hash=train.hash(), progress=sys.stderr.isatty())
-            info[method] = dict(seconds=round(time.time() - t, 1), n_images=len(bank), n_views=bank.n_views)
-            log(f"views: {method} bank {len(bank)} images x {bank.n_views} views in {time.time() - t:.0f}s")
+        if s.note: rec['note'] = s.note; log(f"views: {s.name}: {s.note}")
+        info[s.name] = dict(seconds=round(time.time() - t, 1), n_images=len(bank), n_views=bank.n_views, **rec)
+        log(f"views: {s.name} bank {len(bank)} images x {bank.n_views} views in {time.time() - t:.0f}s")
     return info
 
 @stage('train', outputs=lambda cfg: [f'train/{r}-s{s}/checkpoint.safetensors' for r in selected_rows(cfg) for s in cfg.seeds])
@@ -299,16 +325,6 @@ def stage_eval(cfg: ExperimentConfig, log=print) -> dict:
     return {}
 
 # %% ../nbs/07a_pipeline.ipynb #45535f9d
-_LABELS = {'expert': 'expert', 'generated': None, 'viewmaker': 'ViewMaker'}
-
-def row_label(row):
-    "(View 1, View 2, View 3, Loss) of a row, as the paper writes them."
-    views, loss, alpha, bank = ROWS[row]
-    names = [{'search': 'W-search', 'perturb': 'W-perturb'}[bank] if v == 'generated' else _LABELS[v] for v in views] + ['-'] * (3 - len(views))
-    lname = {'simclr': 'SimCLR', 'infonce': 'InfoNCE', 'a1': 'A1', 'a2_full': 'A2-full', 'a2_simclr': f'A2-SimCLR (alpha {alpha:g})',
-             'a2_infonce': f'A2-InfoNCE (alpha {alpha:g})'}[loss]
-    return (*names, lname)
-
 def _mean_std(xs):
     t = torch.tensor(xs, dtype=torch.float64)
     return t.mean().item(), (t.std().item() if len(xs) > 1 else 0.0)
@@ -336,13 +352,13 @@ def read_scores(p: Path) -> dict:
     if bad: raise A2Error(f"damaged eval record {p}: it {bad}; {fix}")
     return {m: float(r[m]) for m in _SCORES}
 
+def seed_scores(cfg: ExperimentConfig) -> dict:
+    "Per reported row, per seed: its scores (fractions), from eval/ (a damaged record is refused in one line)."
+    return {row: {s: read_scores(run_dir(cfg) / 'eval' / f'{row}-s{s}.json') for s in cfg.seeds} for row in reported_rows(cfg)}
+
 def results(cfg: ExperimentConfig) -> dict:
     "Per reported row: mean and std over seeds of each score (fractions), from eval/ (a damaged record is refused in one line)."
-    out = {}
-    for row in reported_rows(cfg):
-        runs = [read_scores(run_dir(cfg) / 'eval' / f'{row}-s{s}.json') for s in cfg.seeds]
-        out[row] = {m: _mean_std([r[m] for r in runs]) for m in _SCORES}
-    return out
+    return {row: {m: _mean_std([r[m] for r in runs.values()]) for m in _SCORES} for row, runs in seed_scores(cfg).items()}
 
 _METRICS = {'knn5': '5-NN (%)', 'knn5_cos': '5-NN cosine (%)', 'linear': 'Linear (%)'}
 
@@ -363,25 +379,27 @@ def results_markdown(cfg: ExperimentConfig, rows) -> str:
 
 # %% ../nbs/07a_pipeline.ipynb #b3df95fe
 def view_pair_analysis(cfg: ExperimentConfig, n_images=4096) -> list | None:
-    "The paper's view-pair table (MINE I and E[f.f~]) with the run's f, on up to `n_images` training images; None without banks."
+    "The paper's view-pair table (`view_pairs`) with the run's f, on up to `n_images` training images; None without W-search and W-perturb banks."
     banks = {k: run_dir(cfg) / 'views' / f'{m}.safetensors' for k, m in (('W-search', 'search'), ('W-perturb', 'perturb'))}
-    banks = {k: p for k, p in banks.items() if p.exists()}
-    if not banks: return None
+    banks = {k: ViewBank.load(p, verify=True) for k, p in banks.items() if p.exists()}
     f = load_encoder(run_dir(cfg) / 'train' / f'simclr-s{cfg.seeds[0]}' / 'checkpoint.safetensors')
-    x = load_data(cfg).images[:n_images]
-    g = torch.Generator().manual_seed(cfg.seeds[0])
-    feats = lambda u8: torch.cat([f(from_uint8(u8[i:i + 512])) for i in range(0, len(u8), 512)])
-    expert = (ExpertAugment(x.shape[-1])(x.float() / 255, generator=g) * 255).round().to(torch.uint8)
-    fs = {'Original': feats(x), 'Expert': feats(expert)}
-    for k, p in banks.items(): fs[k] = feats(ViewBank.load(p, verify=True).sample(torch.arange(len(x)), generator=g))
-    return view_pair_table(fs, seed=cfg.seeds[0])
+    return view_pairs(f, load_data(cfg).images[:n_images], banks, cfg.seeds[0]) if banks else None
+
+def _bank_table(cfg: ExperimentConfig, rows) -> list:
+    "`bank_table` of the view banks `rows` train on or are measured against (those the folder holds), with the run's classifier and f; [] without banks."
+    paths = {b: run_dir(cfg) / 'views' / f'{b}.safetensors' for b in banks_needed(dataclasses.replace(cfg, rows=tuple(rows)))}
+    if not (banks := {b: ViewBank.load(p) for b, p in paths.items() if p.exists()}): return []
+    return bank_table(banks, load_data(cfg), load_data(cfg, 'test'), folder_classifier(cfg), load_encoder(run_dir(cfg) / 'train' / f'simclr-s{cfg.seeds[0]}' / 'checkpoint.safetensors'),
+                      n_expert=max(2, cfg.views.n), seed=cfg.seeds[0])
 
 @stage('report', outputs=lambda cfg: ['report/results.md', 'report/results.csv'],
        inputs=lambda cfg: ['eval/raw-pixels.json'] + [f'eval/{r}-s{s}.json' for r in reported_rows(cfg) for s in cfg.seeds])
 def stage_report(cfg: ExperimentConfig, log=print) -> dict:
-    "Tables (Markdown + CSV) of the main table and the ablation, the raw-pixel floor, the comparison A2 W-search vs SimCLR."
+    "Tables (Markdown + CSV) of the main table, the ablation and the study's rows, the raw-pixel floor, the paired differences to SimCLR, the view banks."
     out = run_dir(cfg) / 'report'
-    res, raw = results(cfg), read_scores(run_dir(cfg) / 'eval' / 'raw-pixels.json')
+    scores, raw = seed_scores(cfg), read_scores(run_dir(cfg) / 'eval' / 'raw-pixels.json')
+    res = {row: {m: _mean_std([r[m] for r in runs.values()]) for m in _SCORES} for row, runs in scores.items()}
+    paired = paired_table(scores, 'simclr') if 'simclr' in scores and len(cfg.seeds) > 1 else []   # each row minus SimCLR, seed by seed
     seeds = f"{len(cfg.seeds)} seed{'s' if len(cfg.seeds) > 1 else ''} ({', '.join(map(str, cfg.seeds))})"
     md = [f"# a2lit results: preset `{cfg.preset}` on {cfg.data.name}",
           f"Backbone {cfg.train.backbone} (width {cfg.train.width}), {cfg.train.epochs} epochs, batch {cfg.train.batch_size}, {seeds}; "
@@ -390,17 +408,30 @@ def stage_report(cfg: ExperimentConfig, log=print) -> dict:
           f"\nRaw pixels (no learning): 5-NN {100 * raw['knn5']:.2f}%, 5-NN cosine {100 * raw['knn5_cos']:.2f}%, linear {100 * raw['linear']:.2f}%.",
           "\n## Main table\n", results_markdown(cfg, MAIN_TABLE)]
     if any(r in res for r in ABLATION if r != 'a2-wsearch'): md += ["\n## Loss ablation (expert, expert, W-search)\n", results_markdown(cfg, ABLATION)]
+    if any(r not in PAPER_ROWS for r in res): md += ["\n## Study rows\n", results_markdown(cfg, [r for r in res if r not in PAPER_ROWS])]
     if 'simclr' in res and 'a2-wsearch' in res:
         (a, sa), (b, sb) = res['a2-wsearch']['linear'], res['simclr']['linear']
         (ka, ska), (kb, skb) = res['a2-wsearch']['knn5'], res['simclr']['knn5']
         pm = lambda m, s: f"{100 * m:.2f} ± {100 * s:.2f}" if len(cfg.seeds) > 1 else f"{100 * m:.2f}"
         md.append(f"\nA2 with W-search vs SimCLR: linear {100 * (a - b):+.2f} points ({pm(a, sa)} vs {pm(b, sb)}), "
                   f"5-NN {100 * (ka - kb):+.2f} points: A2 W-search's mean linear accuracy is {'above' if a > b else 'not above'} SimCLR's here.")
-        if len(cfg.seeds) > 1:
-            spread = max(v[m][1] for v in res.values() for m in ('linear', 'knn5'))
-            md.append(f"Largest seed-to-seed std of any row: {100 * spread:.2f} points; a difference between rows smaller than about twice that is not resolved by this run"
-                      f" (so the linear difference above {'is' if abs(a - b) > 2 * spread else 'is not'} resolved).")
+        if paired:
+            p, spread = next(p for p in paired if p['row'] == 'a2-wsearch'), max(v[m][1] for v in res.values() for m in ('linear', 'knn5'))
+            md.append(f"Paired over {p['pairs']} seeds, the linear difference has the 95% interval [{100 * p['linear_lo']:+.2f}, {100 * p['linear_hi']:+.2f}] points: "
+                      f"{'resolved' if p['linear_resolved'] else 'not resolved'} by this run (the largest seed-to-seed std of any row is {100 * spread:.2f} points).")
         else: md.append("One seed: the seed-to-seed spread is not measured, so this run cannot say whether the difference is more than noise.")
+    if paired:
+        names = {r: f"{r} ({', '.join(v for v in row_label(r)[:3] if v != '-')}; {row_label(r)[3]})" for r in res}
+        md += ["\n## Paired differences to SimCLR\n", f"{PAIRED_COLUMNS} Here the baseline is SimCLR, over {len(cfg.seeds)} seeds; the same seed: the same initial weights and batch order.\n",
+               markdown_table(paired_markdown_rows(paired, names))]
+        write_csv(paired, out / 'paired.csv')
+    if banks := _bank_table(cfg, list(res)):
+        md += ["\n## View banks\n", BANK_COLUMNS + " The classifier is trained once per run folder (`classifier/`).\n", markdown_table(banks, digits=3)]
+        write_csv(banks, out / 'banks.csv')
+    sources = {r: ROWS[r][3] or ('expert' if ROWS[r][0] == ('expert',) * 3 else None) for r in res}
+    if points := figure_points(paired, {b['Bank']: b['Class change (%)'] for b in banks}, sources):
+        plot_paired_vs_rate(points, path=out / 'paired_vs_class_change.png')
+        md.append("\nThe linear difference to SimCLR with its interval, against the class change of each row's generated (or third) view: `paired_vs_class_change.png`.")
     pairs = view_pair_analysis(cfg)
     if pairs:
         md += ["\n## View pairs, measured with f (the SimCLR encoder)\n", markdown_table(pairs, digits=3)]
@@ -408,9 +439,9 @@ def stage_report(cfg: ExperimentConfig, log=print) -> dict:
     curves = {r: run_dir(cfg) / 'train' / f'{r}-s{cfg.seeds[0]}' / 'metrics.csv' for r in res}
     plot_training_curves(curves, y='loss', path=out / 'training_curves.png')
     md.append(f"\nTraining loss of each row (seed {cfg.seeds[0]}): `training_curves.png`.")
-    not_run = [r for r in ROWS if r not in res]
+    not_run = [r for r in PAPER_ROWS if r not in res]
     if not_run: md.append(f"\nRows not run by this preset: {', '.join(not_run)} (the `shapes10-full` preset runs them all).")
-    if any(ROWS[r][3] for r in res) and cfg.gan.source == 'shipped' and not generator_missing(cfg):
+    if any(ROWS[r][3] and bank_spec(cfg, ROWS[r][3]).uses_generator for r in res) and cfg.gan.source == 'shipped' and not generator_missing(cfg):
         meta = read_json(Path(str(shipped_weights(cfg)['generator']) + '.json'))
         unmet = unmet_targets(meta)
         md.append(f"\nGenerated views come from the shipped generator ({meta['kimg']:.0f} kimg, tensors hash {meta['tensors_hash']}); "
@@ -447,16 +478,17 @@ def run(cfg: ExperimentConfig, stages=None, log=print):
 def _run_stages(cfg, stages, log, rank, world):
     if world > 1 and any(s in _SPLIT for s in stages):  # rank 0 renders (or downloads) and caches the data; the others then read the cache
         on_rank0(lambda: [len(load_data(cfg, s)) for s in ('train', 'test')], 'loading the dataset')
-    if any(ROWS[r][3] for r in selected_rows(cfg)) and generator_missing(cfg):
-        dropped = [r for r in selected_rows(cfg) if ROWS[r][3]]
+    uses_g = lambda r: bool(ROWS[r][3]) and bank_spec(cfg, ROWS[r][3]).uses_generator
+    if any(map(uses_g, selected_rows(cfg))) and generator_missing(cfg):
+        dropped = [r for r in selected_rows(cfg) if uses_g(r)]
         log(f"WARNING: this version of a2lit ships no trained {cfg.gan.arch} generator for {cfg.data.name} "
             f"({shipped_weights(cfg)['generator'].name}), so the rows with generated views ({', '.join(dropped)}) are NOT run; "
             f"use --set gan.source=train to train one here (hours on a CPU)")
-        cfg = dataclasses.replace(cfg, rows=tuple(r for r in selected_rows(cfg) if not ROWS[r][3]))
-    needs_bank = any(ROWS[r][3] for r in selected_rows(cfg))
+        cfg = dataclasses.replace(cfg, rows=tuple(r for r in selected_rows(cfg) if not uses_g(r)))
+    needs_bank, needs_g = any(ROWS[r][3] for r in selected_rows(cfg)), any(map(uses_g, selected_rows(cfg)))
     for name in [s for s in STAGES if s in stages]:
-        if name in _GENERATIVE and not needs_bank:
-            log(f"{name}: skipped (no selected row uses generated views)"); continue
+        why = 'no selected row uses generated views' if not needs_bank else "the selected rows' views need no generator" if name != 'views' and not needs_g else None
+        if name in _GENERATIVE and why: log(f"{name}: skipped ({why})"); continue
         t = time.time()
         barrier()                                       # every rank starts a stage once the previous one's files are on disk
         if world == 1 or name in _SPLIT: rec = STAGES[name](cfg, log=log)
