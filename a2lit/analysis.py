@@ -4,119 +4,19 @@
 
 # %% ../nbs/06_analysis.ipynb #8bfb38f9
 from __future__ import annotations
-import csv, io, math, numbers
+import csv, io, math
 from pathlib import Path
 import torch
-import torch.nn as nn
+import numbers
 import torch.nn.functional as F
-from .core import A2Error, atomic_path, get_device, image_grid, save_figure, warmup_cosine
-from .search import _need, _desc
+from .core import A2Error, atomic_path, image_grid, save_figure
+from .search import _desc
+from .mi import mine_mi, known_mi_error
 
 # %% auto #0
-__all__ = ['VIEW_PAIRS', 'StatisticsNetwork', 'MIEstimate', 'mine_mi', 'pair_similarity', 'alignment', 'pick_view',
-           'view_pair_table', 'join_tables', 'markdown_table', 'write_csv', 'read_csv', 'average_ranks',
-           'results_table', 'factor_change_table', 'plot_similarity_histograms', 'plot_training_curves', 'pca_2d',
-           'plot_embedding_2d', 'plot_view_grid']
-
-# %% ../nbs/06_analysis.ipynb #2c443fbd
-class StatisticsNetwork(nn.Module):
-    "MINE's T(a, b): an MLP on [a; b] (Linear -> ReLU -> Linear -> scalar), its first layer split into an `a` block and a `b` block."
-    def __init__(self, da: int, db: int, hidden: int):
-        super().__init__()
-        self.la, self.lb, self.out = nn.Linear(da, hidden), nn.Linear(db, hidden, bias=False), nn.Linear(hidden, 1)
-    def forward(self, a, b, j=None):
-        "T on the pairs (a_i, b_i) -> [B]; given indices `j` [B,K], on the pairs (a_i, b_j[i,k]) -> [B,K]."
-        ha, hb = self.la(a), self.lb(b)
-        return self.out(F.relu(ha + hb if j is None else ha[:, None] + hb[j])).squeeze(-1)
-
-# %% ../nbs/06_analysis.ipynb #7daeeeed
-def _shifts(n, K, g):
-    "Indices [n,K]: column k pairs row i with row (i + s_k) mod n, for K distinct shifts s_k in 1..n-1 (K derangements of the rows)."
-    s = torch.randperm(n - 1, generator=g)[:K] + 1
-    return (torch.arange(n)[:, None] + s[None]) % n
-
-class MIEstimate(float):
-    "A mutual-information estimate in nats (a float) that also carries the training curve: the mean bound per epoch."
-    def __new__(cls, value, curve=(), train_rows=0, eval_rows=0):
-        o = super().__new__(cls, value)
-        o.curve, o.train_rows, o.eval_rows = list(curve), train_rows, eval_rows
-        return o
-    def __repr__(self): return f"MIEstimate({float(self):.4f} nats, {len(self.curve)} epochs, {self.train_rows} train / {self.eval_rows} eval rows)"
-
-def _check_paired(a, b):
-    "Raise A2Error unless `a` and `b` are finite float tensors [N,Da] and [N,Db] (Da, Db >= 1) with the same rows."
-    for n, x in (('a', a), ('b', b)):
-        if not isinstance(x, torch.Tensor) or x.ndim != 2 or not x.is_floating_point() or x.shape[1] == 0:
-            raise A2Error(f"{n} must be a float tensor [N,D] (D >= 1), got {getattr(x, 'dtype', type(x).__name__)} {tuple(getattr(x, 'shape', ()))}")
-        if not torch.isfinite(x).all(): raise A2Error(f"{n} contains NaN or inf")
-    if len(a) != len(b): raise A2Error(f"a and b must be paired row by row, got {len(a)} and {len(b)} rows")
-
-# %% ../nbs/06_analysis.ipynb #8c478e03
-def mine_mi(a, b,                      # paired samples: row i of `a` [N,Da] goes with row i of `b` [N,Db]
-            epochs: int = 10,          # the paper's 10
-            batch_size: int = 512,     # the paper's 512
-            lr: float = 0.005,         # Adam, the paper's
-            hidden: int | None = None, # T's hidden width; None: d = Da (the paper's MLP 2d -> d -> 1)
-            negatives: int = 1,        # shuffles of `b` per batch: 1 is the paper's; more give lower-variance gradients at little cost
-            ma_rate: float = 0.01,     # moving-average rate of MINE's bias-corrected gradient; 0: the plain DV gradient
-            holdout: float = 0.5,      # fraction of rows held out for the final estimate; 0: estimate on the training rows
-            eval_negatives: int = 64,  # shuffles of the held-out rows for the final estimate of log E[e^T]
-            standardize: bool = True,  # standardise each coordinate with the training rows' statistics (leaves I unchanged)
-            cosine: bool = False,      # decay lr to 0 along a cosine (not in the paper: a steadier final network)
-            seed: int = 0,
-            device=None) -> MIEstimate:  # None: where `a` lives
-    "Mutual information between paired samples, in nats: MINE's Donsker-Varadhan lower bound, estimated on held-out rows."
-    _check_paired(a, b)
-    N = len(a)
-    _need(holdout, 'holdout', 'a number in [0, 1)')
-    if not 0 <= holdout < 1: raise A2Error(f"holdout must be in [0, 1), got {holdout}")
-    for k, v in (('epochs', epochs), ('batch_size', batch_size), ('negatives', negatives), ('eval_negatives', eval_negatives)):
-        _need(v, k, 'an integer >= 1', integer=True)
-    _need(lr, 'lr', 'a finite number > 0'); _need(ma_rate, 'ma_rate', 'a number in [0, 1]'); _need(seed, 'seed', 'an integer', integer=True)
-    if hidden is not None: _need(hidden, 'hidden', 'an integer >= 1 (or None: Da)', integer=True)
-    if lr <= 0: raise A2Error(f"lr must be a finite number > 0, got {lr}")
-    if not 0 <= ma_rate <= 1: raise A2Error(f"ma_rate must be a number in [0, 1], got {ma_rate}")
-    if hidden is not None and hidden < 1: raise A2Error(f"hidden must be an integer >= 1 (or None: Da), got {hidden}")
-    if min(epochs, batch_size, negatives, eval_negatives) < 1:
-        raise A2Error(f"epochs, batch_size, negatives and eval_negatives must be >= 1, got {epochs}, {batch_size}, {negatives}, {eval_negatives}")
-    g = torch.Generator().manual_seed(seed)
-    perm = torch.randperm(N, generator=g)
-    n_ev = round(N * holdout)
-    tr, ev = perm[n_ev:], (perm[:n_ev] if holdout else perm)
-    if len(tr) < 8 or len(ev) < 8: raise A2Error(f"mine_mi needs at least 8 training and 8 held-out rows, got {len(tr)} and {len(ev)} (N={N}, holdout={holdout})")
-    dev = get_device(device) if device is not None else a.device
-    a, b = a.to(dev, torch.float32), b.to(dev, torch.float32)
-    if standardize:   # an invertible affine map per coordinate: the mutual information is unchanged, the optimisation is easier
-        a = (a - a[tr].mean(0)) / (a[tr].std(0) + 1e-6); b = (b - b[tr].mean(0)) / (b[tr].std(0) + 1e-6)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed); net = StatisticsNetwork(a.shape[1], b.shape[1], hidden or a.shape[1])
-    net.to(dev)
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
-    B = min(batch_size, len(tr)); K = min(negatives, B - 1)
-    log_ma, curve = None, []
-    steps = epochs * (len(tr) // B)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: warmup_cosine(1.0, s, steps) if cosine else 1.0)
-    for _ in range(epochs):
-        order, bounds = tr[torch.randperm(len(tr), generator=g)].to(dev), []
-        for i in range(0, len(tr) - B + 1, B):
-            x, y = a[order[i:i + B]], b[order[i:i + B]]
-            tj, tm = net(x, y).mean(), net(x, y, _shifts(B, K, g).to(dev))
-            lme = torch.logsumexp(tm.flatten(), 0) - math.log(tm.numel())   # log of the batch mean of e^T over the shuffles
-            if ma_rate:   # MINE's correction: the gradient of E[e^T] / (moving average of E[e^T]) is E[e^T grad T] / MA
-                cur = lme.detach()
-                log_ma = cur if log_ma is None else torch.logaddexp(log_ma + math.log1p(-ma_rate), cur + math.log(ma_rate))
-                loss = -(tj - torch.exp(lme - log_ma))
-            else: loss = -(tj - lme)
-            opt.zero_grad(); loss.backward(); opt.step(); sched.step()
-            bounds.append((tj - lme).item())
-        curve.append(sum(bounds) / len(bounds))
-    with torch.no_grad():   # the final bound on the held-out rows, each paired with `eval_negatives` other held-out rows
-        x, y, n = a[ev.to(dev)], b[ev.to(dev)], len(ev)
-        tj = net(x, y).mean()
-        jj = _shifts(n, min(eval_negatives, n - 1), g).to(dev)
-        lse = torch.cat([torch.logsumexp(net(x[s:s + 1024], y, jj[s:s + 1024]).flatten(), 0)[None] for s in range(0, n, 1024)])
-        lme = torch.logsumexp(lse, 0) - math.log(jj.numel())
-    return MIEstimate((tj - lme).item(), curve, len(tr), len(ev))
+__all__ = ['VIEW_PAIRS', 'CHECK_COLUMN', 'pair_similarity', 'alignment', 'pick_view', 'view_pair_table', 'join_tables',
+           'markdown_table', 'write_csv', 'read_csv', 'average_ranks', 'results_table', 'factor_change_table',
+           'plot_similarity_histograms', 'plot_training_curves', 'pca_2d', 'plot_embedding_2d', 'plot_view_grid']
 
 # %% ../nbs/06_analysis.ipynb #dcd76e4b
 def pair_similarity(a, b):
@@ -146,11 +46,15 @@ def pick_view(v, pick: str = 'random', seed: int = 0):
     k = torch.randint(0, v.shape[1], (len(v),), generator=torch.Generator().manual_seed(seed))
     return v[torch.arange(len(v)), k.to(v.device)]
 
+CHECK_COLUMN = 'I error (Gaussian check)'
+
 def view_pair_table(features: dict,          # view type -> features of the same N images: [N,D], or [N,n,D] for n views per image
                     pairs=VIEW_PAIRS,        # pairs of view types; pairs with a missing type are left out
                     pick: str = 'random', seed: int = 0,
+                    critic: str = 'gaussian',  # `mine_mi`'s critic: 'gaussian' is the one checked at this table's operating point; 'mlp': the paper's MINE
+                    check: bool = True,      # add CHECK_COLUMN: `known_mi_error` at the row's N, D and I (at least 1 nat)
                     **mine_kwargs) -> list:  # passed on to `mine_mi`
-    "Rows {'View pair', 'I', 'E[f.f~]'}: MINE mutual information (nats) and alignment of the L2-normalised features of each pair."
+    "Rows {'View pair', 'I', CHECK_COLUMN, 'E[f.f~]'}: mutual information (nats), its error on the known-I check, and the alignment of each pair's L2-normalised features."
     if not isinstance(features, dict): raise A2Error(f"features must be a dict view type -> features, got {type(features).__name__}")
     for k, v in features.items():
         if not (torch.is_tensor(v) and v.ndim in (2, 3) and v.is_floating_point() and v.numel() > 0):
@@ -162,8 +66,11 @@ def view_pair_table(features: dict,          # view type -> features of the same
     rows = []
     for p, q in pairs:
         if p in feats and q in feats:
-            rows.append({'View pair': f'{p}, {q}', 'I': float(mine_mi(feats[p], feats[q], seed=seed, **mine_kwargs)),
-                         'E[f.f~]': alignment(feats[p], feats[q])})
+            a, b = feats[p], feats[q]
+            row = {'View pair': f'{p}, {q}', 'I': float(mine_mi(a, b, seed=seed, critic=critic, **mine_kwargs))}
+            if check:   # the same estimator on pairs of known I with this row's N and D (no check for 1-d features: they are +-1)
+                row[CHECK_COLUMN] = known_mi_error(max(row['I'], 1.0), len(a), a.shape[1], seed=seed, critic=critic, **mine_kwargs) if a.shape[1] > 1 else math.nan
+            rows.append({**row, 'E[f.f~]': alignment(a, b)})
     if not rows: raise A2Error(f"none of the pairs {[f'{p}, {q}' for p, q in pairs]} has both view types among {list(features)}")
     return rows
 

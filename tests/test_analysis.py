@@ -4,7 +4,8 @@ import pytest
 import torch
 import fastcore.test as fct
 from a2lit.core import A2Error
-from a2lit.analysis import mine_mi, alignment, pair_similarity, view_pair_table, pick_view, join_tables, average_ranks, results_table, read_csv, factor_change_table, markdown_table, plot_embedding_2d, plot_training_curves, plot_similarity_histograms, plot_view_grid
+from a2lit.mi import mine_mi
+from a2lit.analysis import alignment, pair_similarity, view_pair_table, pick_view, join_tables, average_ranks, results_table, read_csv, factor_change_table, markdown_table, plot_embedding_2d, plot_training_curves, plot_similarity_histograms, plot_view_grid
 
 torch.set_num_threads(1)
 
@@ -68,7 +69,7 @@ def test_view_pair_table_rows_and_picks():
     with pytest.raises(A2Error, match='same images'): view_pair_table({'Original': o, 'Expert': e[:5]})
     with pytest.raises(A2Error, match='none of the pairs'): view_pair_table({'Original': o})
     joined = join_tables({'C10': rows[:2], 'C100': rows[1:2]}, 'View pair')
-    fct.test_eq(list(joined[1]), ['View pair', 'I C10', 'E[f.f~] C10', 'I C100', 'E[f.f~] C100'])
+    fct.test_eq(list(joined[1]), ['View pair', 'I C10', 'I error (Gaussian check) C10', 'E[f.f~] C10', 'I C100', 'I error (Gaussian check) C100', 'E[f.f~] C100'])
 
 def test_results_table_ranks_csv_and_markdown(tmp_path):
     rows = [{'Loss': 'a', 'X': 90.0, 'Y': 50.0}, {'Loss': 'b', 'X': 92.0, 'Y': 50.0}, {'Loss': 'c', 'X': 91.0, 'Y': 40.0}]

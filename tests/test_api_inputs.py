@@ -6,7 +6,8 @@ import fastcore.test as fct
 from safetensors.torch import save_file
 from a2lit.search import w_search, w_perturb, search_objective, view_features, mean_pairwise, check_search_args, toy_problem
 from a2lit.viewbank import ViewBank, build_view_bank, open_safetensors
-from a2lit.analysis import mine_mi, alignment, pair_similarity, view_pair_table, read_csv, write_csv, plot_training_curves
+from a2lit.mi import mine_mi
+from a2lit.analysis import alignment, pair_similarity, view_pair_table, read_csv, write_csv, plot_training_curves
 
 torch.set_num_threads(1)
 W0 = torch.randn(3, 4, 16, generator=torch.Generator().manual_seed(0))

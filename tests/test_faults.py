@@ -23,7 +23,7 @@ from a2lit.viewbank import ViewBank
 from a2lit.losses import nt_xent, a2_simclr
 from a2lit.train import TrainConfig
 from a2lit.evaluate import knn_accuracy, linear_probe
-from a2lit.analysis import mine_mi
+from a2lit.mi import mine_mi
 
 A2LIT = str(Path(sys.executable).parent / 'a2lit')   # the installed console script
 ENV = {**os.environ, 'OMP_NUM_THREADS': '1', 'OMP_WAIT_POLICY': 'PASSIVE', 'PYTHONUNBUFFERED': '1'}
