@@ -200,7 +200,7 @@ def _tiny():
         eval=EvalConfig(probe_epochs=20, probe_method='lbfgs'))
 
 def _demo():
-    "Shapes-10 on a CPU: SimCLR, A1 and A2 with W-search, two seeds each; about half an hour on 2 cores."
+    "Shapes-10 on a CPU: SimCLR, A1 and A2 with W-search, two seeds each; 19 minutes on 2 cores (reports/demo)."
     return ExperimentConfig(
         preset='demo', seeds=(0, 1), rows=('simclr', 'a1-wsearch', 'a2-wsearch'),   # 2 seeds: the report states the spread
         # W-search is the costly stage on a CPU (~400 latent-steps/s per core), so every row trains on 2,500 training images
