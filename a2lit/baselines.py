@@ -4,14 +4,15 @@
 
 # %% ../nbs/00b_baselines.ipynb #1d425062
 from __future__ import annotations
+from pathlib import Path
 import torch
 import torch.nn.functional as F
-from .core import A2Error, get_device
+from .core import A2Error, get_device, load_artifact, save_artifact
 from .data import ImageSet, normalize, iterate_batches
 from .augment import ExpertAugment
 
 # %% auto #0
-__all__ = ['SmallConvNet', 'embed', 'fit_linear', 'train_classifier']
+__all__ = ['SmallConvNet', 'embed', 'fit_linear', 'train_classifier', 'cached_classifier']
 
 # %% ../nbs/00b_baselines.ipynb #69ea3b84
 def _conv_bn(ci, co, stride):
@@ -80,3 +81,17 @@ def train_classifier(train: ImageSet, epochs=10, width=32, lr=2e-3, batch_size=1
             loss = F.cross_entropy(net(normalize(xb, train.name)), yb)
             opt.zero_grad(); loss.backward(); opt.step(); sched.step()
     return net.eval()
+
+# %% ../nbs/00b_baselines.ipynb #18f9523e
+def cached_classifier(train: ImageSet, path, epochs: int = 10, seed: int = 0, device=None):
+    "A `train_classifier` network for `train`, trained once and kept at `path`; trained again when the file was made for other images or settings."
+    key = dict(dataset_hash=train.hash(), n=len(train), classes=train.num_classes, epochs=epochs, seed=seed, width=32)
+    if Path(path).exists():
+        try: t, meta = load_artifact(path)
+        except A2Error: meta = {}
+        if meta.get('key') == key:
+            net = torch.nn.Sequential(SmallConvNet(32), torch.nn.Linear(4 * 32, train.num_classes))
+            net.load_state_dict(t); return net.to(get_device(device)).eval()
+    with torch.random.fork_rng(): net = train_classifier(train, epochs=epochs, seed=seed, device=device)   # the caller's random stream is left as it was
+    save_artifact(path, net.state_dict(), dict(key=key))
+    return net

@@ -10,9 +10,9 @@ import torch
 import statistics
 import torch.nn.functional as F
 from .core import (A2Error, OneLineParser, check_value, check_device, atomic_path, write_json, read_json,
-                        save_artifact, load_artifact, latest_checkpoint)
+                        latest_checkpoint)
 from .data import ImageSet, Shapes10Config, load_dataset
-from .baselines import SmallConvNet, train_classifier
+from .baselines import cached_classifier
 from .generator import demo_config, paper_config, tiny_config
 from .gan_train import GANConfig, GANTrainer
 from .invert import LatentEncoderConfig, LatentEncoderTrainer
@@ -116,13 +116,10 @@ def resume_from(src, out, log=print) -> bool:
 # %% ../nbs/01d_gan.ipynb #92992bea
 def run_classifier(data: ImageSet, folder, epochs: int = 8, log=print):
     "The classifier that measures a run: trained once on `data` (seed 0) and cached in `folder/classifier.safetensors`."
-    p = Path(folder) / 'classifier.safetensors'
-    clf = torch.nn.Sequential(SmallConvNet(32), torch.nn.Linear(128, data.num_classes))
-    if p.exists(): clf.load_state_dict(load_artifact(p)[0])
-    else:
-        t0 = time.time(); clf = train_classifier(data, epochs=epochs, seed=0)
-        save_artifact(p, clf.state_dict(), {'epochs': epochs, 'seed': 0, 'train_s': time.time() - t0})
-        log(f"classifier trained in {time.time() - t0:.0f} s")
+    p, t0 = Path(folder) / 'classifier.safetensors', time.time()
+    had = p.exists()
+    clf = cached_classifier(data, p, epochs=epochs, seed=0)
+    if not had or time.time() - t0 > 5: log(f"classifier trained in {time.time() - t0:.0f} s")
     return clf.eval()
 
 def load_run(out, cfg: GANConfig, data: ImageSet, device=None):

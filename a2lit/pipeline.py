@@ -13,7 +13,7 @@ from .core import (A2Error, write_json, read_json, load_artifact, tensor_hash, s
 from .dist import rank_world, barrier, on_rank0
 from .data import ImageSet, load_dataset, channel_stats, from_uint8, Shapes10Config
 from .augment import ExpertAugment, show_views
-from .baselines import embed
+from .baselines import embed, cached_classifier
 from .generator import TruncatedSynthesis, load_generator, save_generator
 from .gan_train import GANConfig
 from .invert import save_latent_encoder, load_latent_encoder, invert_dataset
@@ -24,10 +24,10 @@ from .oracle import oracle_bank
 from .train import Trainer, load_encoder
 from .evaluate import knn_accuracy, extract_features, score_features
 from .analysis import markdown_table, write_csv, plot_training_curves, average_ranks
-from .stats import (paired_table, paired_markdown_rows, class_change, cached_classifier, predict, bank_table, view_pairs, figure_points,
-                         plot_paired_vs_rate, PAIRED_COLUMNS, BANK_COLUMNS)
-from .config import (ROWS, MAIN_TABLE, ABLATION, PAPER_ROWS, ExperimentConfig, row_config, selected_rows, validate_config,
-                          run_dir, row_label, bank_spec, banks_needed, second_inversions)
+from .stats import (paired_table, paired_markdown_rows, class_change, predict, bank_table, view_pairs,
+                         figure_points, plot_paired_vs_rate, PAIRED_COLUMNS, BANK_COLUMNS)
+from .config import (ROWS, MAIN_TABLE, ABLATION, PAPER_ROWS, ExperimentConfig, row_config, selected_rows,
+                          validate_config, run_dir, row_label, bank_spec, banks_needed, second_inversions)
 
 # %% auto #0
 __all__ = ['STAGES', 'lock_run_dir', 'release_run_dir', 'claim_run_dir', 'stage_key', 'stage_done', 'mark_done', 'stage',

@@ -5,18 +5,16 @@
 # %% ../nbs/06a_stats.ipynb #6dfd9945
 from __future__ import annotations
 import math
-from pathlib import Path
 import torch
-from .core import A2Error, save_artifact, load_artifact, save_figure, get_device
+from .core import A2Error, save_figure
 from .data import ImageSet, from_uint8
 from .augment import ExpertAugment
-from .baselines import SmallConvNet, train_classifier
 from .quality import classifier_outputs
 from .analysis import view_pair_table
 
 # %% auto #0
 __all__ = ['PAIRED_COLUMNS', 'BANK_COLUMNS', 't_cdf', 't_ppf', 'paired_difference', 'paired_table', 'paired_markdown_rows',
-           'class_change', 'bank_measures', 'cached_classifier', 'predict', 'bank_table', 'view_pairs', 'figure_points',
+           'class_change', 'bank_measures', 'predict', 'bank_table', 'view_pairs', 'figure_points',
            'plot_paired_vs_rate']
 
 # %% ../nbs/06a_stats.ipynb #19c6346b
@@ -151,20 +149,6 @@ def bank_measures(views,          # uint8 views [N,n,3,H,W] of ...
     return {'Views': n, 'Class change (%)': 100 * class_change(classify(flat).view(N, n).cpu(), labels),
             'True class change (%)': None if shown is None else 100 * class_change(shown, labels),
             'Median to f0': med(to_x if to_f0 is None else to_f0), 'Median to f(x)': med(to_x), 'Median between siblings': med(sib)}
-
-# %% ../nbs/06a_stats.ipynb #61aed216
-def cached_classifier(train: ImageSet, path, epochs: int = 10, seed: int = 0, device=None):
-    "A `train_classifier` network for `train`, trained once and kept at `path`; trained again when the file was made for other images or settings."
-    key = dict(dataset_hash=train.hash(), n=len(train), classes=train.num_classes, epochs=epochs, seed=seed, width=32)
-    if Path(path).exists():
-        try: t, meta = load_artifact(path)
-        except A2Error: meta = {}
-        if meta.get('key') == key:
-            net = torch.nn.Sequential(SmallConvNet(32), torch.nn.Linear(4 * 32, train.num_classes))
-            net.load_state_dict(t); return net.to(get_device(device)).eval()
-    with torch.random.fork_rng(): net = train_classifier(train, epochs=epochs, seed=seed, device=device)   # the caller's random stream is left as it was
-    save_artifact(path, net.state_dict(), dict(key=key))
-    return net
 
 # %% ../nbs/06a_stats.ipynb #3f603ab9
 def predict(clf, images, dataset: str) -> torch.Tensor:
