@@ -4,7 +4,7 @@
 
 # %% ../nbs/infra/core.ipynb #1da00fca
 from __future__ import annotations
-import argparse, contextlib, dataclasses, errno, fnmatch, hashlib, json, math, os, re, stat, sys, tempfile, threading, typing
+import argparse, contextlib, pickle, dataclasses, errno, fnmatch, hashlib, json, math, os, re, stat, sys, tempfile, threading, typing
 from dataclasses import asdict
 from pathlib import Path
 import torch
@@ -14,10 +14,11 @@ from safetensors.torch import save_file, load_file
 
 # %% auto #0
 __all__ = ['A2Error', 'atomic_path', 'sweep_partial_writes', 'write_json', 'read_json', 'tensor_hash', 'state_hash',
-           'save_artifact', 'load_artifact', 'flatten_optimizer', 'unflatten_optimizer', 'check_state', 'config_diff',
-           'save_checkpoint', 'load_checkpoint', 'latest_checkpoint', 'get_device', 'save_module', 'load_module',
-           'in_interval', 'check_value', 'check_fields', 'field_meta', 'plain_name', 'check_device', 'parse_value',
-           'config_fields', 'apply_overrides', 'OneLineParser', 'warmup_cosine', 'save_figure', 'image_grid']
+           'save_artifact', 'load_artifact', 'RestrictedUnpickler', 'flatten_optimizer', 'unflatten_optimizer',
+           'check_state', 'config_diff', 'save_checkpoint', 'load_checkpoint', 'latest_checkpoint', 'get_device',
+           'save_module', 'load_module', 'in_interval', 'check_value', 'check_fields', 'field_meta', 'plain_name',
+           'check_device', 'parse_value', 'config_fields', 'apply_overrides', 'OneLineParser', 'warmup_cosine',
+           'save_figure', 'image_grid']
 
 # %% ../nbs/infra/core.ipynb #e0a95f7b
 class A2Error(ValueError):
@@ -137,6 +138,18 @@ def load_artifact(path, check=True):
         raise A2Error(f"artifact {path}: its metadata does not match the hash it records (edited after it was written); "
                       "restore it, or remove it and rerun what wrote it")
     return tensors, meta
+
+# %% ../nbs/infra/core.ipynb #d8e51383
+class RestrictedUnpickler(pickle.Unpickler):
+    "An unpickler that rebuilds only the globals in `allowed` ((module, name) -> the object to use, None: the real one) and refuses all others."
+    def __init__(self, file, allowed: dict, **kw):
+        super().__init__(file, **kw); self.allowed = allowed
+    def find_class(self, module, name):
+        if (module, name) not in self.allowed: raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+        obj = self.allowed[module, name]
+        return super().find_class(module, name) if obj is None else obj
+    def persistent_load(self, pid): raise pickle.UnpicklingError("refusing to load a persistent id")
+
 
 # %% ../nbs/infra/core.ipynb #a7f1c0de
 def _no_momentum(sd):

@@ -4,13 +4,13 @@
 
 # %% ../nbs/00_data.ipynb #48590396
 from __future__ import annotations
-import hashlib, json, math, pickle
+import hashlib, json, math
 from dataclasses import dataclass, asdict
 from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from .core import A2Error, save_artifact, load_artifact, tensor_hash, get_device
+from .core import A2Error, RestrictedUnpickler, save_artifact, load_artifact, tensor_hash, get_device
 
 # %% auto #0
 __all__ = ['SHAPES10_CLASSES', 'TINYIMAGENET_URL', 'DATASETS', 'SPLITS', 'NORMALIZATION', 'ImageSet', 'to_uint8', 'from_uint8',
@@ -168,20 +168,16 @@ def render_shapes10(n: int, seed: int, cfg: Shapes10Config = Shapes10Config(), c
     return images, f.pop('label'), f
 
 # %% ../nbs/00_data.ipynb #ccdd6a78
-class _ArrayUnpickler(pickle.Unpickler):
-    "Unpickles dicts, lists, strings, bytes and numpy arrays; refuses every other global (no code runs)."
-    _ok = {('numpy.core.multiarray', '_reconstruct'), ('numpy._core.multiarray', '_reconstruct'),
-           ('numpy', 'ndarray'), ('numpy', 'dtype'), ('numpy.core.multiarray', 'scalar'), ('numpy._core.multiarray', 'scalar'),
-           ('_codecs', 'encode')}   # how Python 3 pickles numpy's raw bytes: a pure str -> bytes conversion
-    def find_class(self, module, name):
-        if (module, name) in self._ok: return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+_ARRAY_GLOBALS = dict.fromkeys([   # dicts, lists, strings, bytes and numpy arrays: every other global is refused (no code runs)
+    ('numpy.core.multiarray', '_reconstruct'), ('numpy._core.multiarray', '_reconstruct'), ('numpy', 'ndarray'), ('numpy', 'dtype'),
+    ('numpy.core.multiarray', 'scalar'), ('numpy._core.multiarray', 'scalar'),
+    ('_codecs', 'encode')])   # how Python 3 pickles numpy's raw bytes: a pure str -> bytes conversion
 
 def _read_cifar_batch(path, label_key):
     path = Path(path)
     if not path.exists(): raise A2Error(f"missing CIFAR batch file {path}")
     try:
-        with open(path, 'rb') as fh: d = _ArrayUnpickler(fh, encoding='latin1').load()
+        with open(path, 'rb') as fh: d = RestrictedUnpickler(fh, _ARRAY_GLOBALS, encoding='latin1').load()
         data, labels = np.asarray(d['data'], dtype=np.uint8), np.asarray(d[label_key], dtype=np.int64)
         images = data.reshape(-1, 3, 32, 32)
     except A2Error: raise
@@ -213,7 +209,7 @@ def _read_cifar_meta(path, key, n_classes):
     "The class names in a CIFAR meta file (numbered names when the file is absent); a damaged or unsafe file is one clear error."
     if not path.exists(): return [str(i) for i in range(n_classes)]
     try:
-        with open(path, 'rb') as fh: names = [str(x) for x in _ArrayUnpickler(fh, encoding='latin1').load()[key]]
+        with open(path, 'rb') as fh: names = [str(x) for x in RestrictedUnpickler(fh, _ARRAY_GLOBALS, encoding='latin1').load()[key]]
     except (KeyError, TypeError, IndexError): raise A2Error(f"CIFAR meta file {path} has no {key!r} list of class names") from None
     except Exception as e: raise A2Error(f"corrupt, truncated or unsafe CIFAR meta file {path}: {type(e).__name__}: {e}") from None
     if len(names) != n_classes: raise A2Error(f"CIFAR meta file {path} names {len(names)} classes, expected {n_classes}")

@@ -4,18 +4,21 @@
 
 # %% ../nbs/01_generator.ipynb #7fd7a434
 from __future__ import annotations
-import math
+import argparse, io, math, pickle, re, warnings, zipfile
+from collections import OrderedDict
+from pathlib import Path
 from dataclasses import dataclass
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .core import A2Error, save_module, load_module
+from .core import A2Error, RestrictedUnpickler, save_module, load_module
 from .data import to_uint8
 
 # %% auto #0
-__all__ = ['lrelu', 'EqLinear', 'EqConv2d', 'ModConv', 'GeneratorConfig', 'paper_config', 'demo_config', 'tiny_config',
-           'MappingNetwork', 'SynthesisLayer', 'ToRGB', 'SynthesisNetwork', 'Generator', 'TruncatedSynthesis',
-           'save_generator', 'load_generator']
+__all__ = ['FIR', 'lrelu', 'EqLinear', 'EqConv2d', 'fir_filter', 'fir_upsample', 'fir_blur', 'ModConv', 'GeneratorConfig',
+           'paper_config', 'demo_config', 'tiny_config', 'unit_second_moment', 'MappingNetwork', 'SynthesisLayer',
+           'ToRGB', 'SynthesisNetwork', 'Generator', 'TruncatedSynthesis', 'save_generator', 'load_generator',
+           'read_pretrained', 'load_pretrained']
 
 # %% ../nbs/01_generator.ipynb #e5d90262
 def lrelu(x): return F.leaky_relu(x, 0.2) * math.sqrt(2)   # gain sqrt(2) keeps the activations' second moment
@@ -44,19 +47,38 @@ class EqConv2d(nn.Module):
         return lrelu(x) if self.act else x
 
 # %% ../nbs/01_generator.ipynb #2462dee3
+FIR = (1., 3., 3., 1.)   # StyleGAN2's up-sampling filter: a binomial low-pass, applied along rows and columns
+
+def fir_filter(channels: int, like: torch.Tensor) -> torch.Tensor:
+    "The 2-D [1,3,3,1] filter, normalised to sum 4 (2x zero insertion leaves a quarter of the pixels), one copy per channel."
+    f = torch.tensor(FIR, dtype=like.dtype, device=like.device)
+    f = torch.outer(f, f)
+    return (f * 4 / f.sum()).expand(channels, 1, 4, 4)
+
+def fir_upsample(x):
+    "2x up-sampling as StyleGAN2's skip path does it: zeros between the pixels, then the filter (one transposed conv)."
+    return F.conv_transpose2d(x, fir_filter(x.shape[1], x), stride=2, padding=1, groups=x.shape[1])
+
+def fir_blur(x):
+    "The filter alone, padding 1: what follows StyleGAN2's stride-2 transposed conv (2H + 1 pixels back to 2H)."
+    return F.conv2d(F.pad(x, (1, 1, 1, 1)), fir_filter(x.shape[1], x), groups=x.shape[1])
+
 class ModConv(nn.Module):
     "A modulated (and by default demodulated) conv whose style comes from `w` through an affine layer; optional 2x upsampling first."
-    def __init__(self, ci, co, w_dim, k=3, demod=True, up=False):
+    def __init__(self, ci, co, w_dim, k=3, demod=True, up=False, resample='bilinear'):
         super().__init__()
         self.weight = nn.Parameter(torch.randn(co, ci, k, k))
         self.affine = EqLinear(w_dim, ci, bias_init=1.0)   # styles start at 1: the layer starts as a plain conv
-        self.gain, self.demod, self.up, self.k = 1 / math.sqrt(ci * k * k), demod, up, k
+        self.gain, self.demod, self.up, self.k, self.resample = 1 / math.sqrt(ci * k * k), demod, up, k, resample
     def forward(self, x, w, fused=False):
         s = self.affine(w)                                   # [B, ci]
         weight = self.weight * self.gain                     # [co, ci, k, k]
-        if self.up: x = F.interpolate(x, scale_factor=2, mode='bilinear', align_corners=False)
         if fused: return self._grouped(x, s, weight)
-        x = F.conv2d(x * s[:, :, None, None], weight, padding=self.k // 2)
+        if self.up and self.resample == 'fir':               # StyleGAN2: stride-2 transposed conv, then the filter
+            x = fir_blur(F.conv_transpose2d(x * s[:, :, None, None], weight.transpose(0, 1), stride=2))
+        else:
+            if self.up: x = F.interpolate(x, scale_factor=2, mode='bilinear', align_corners=False)
+            x = F.conv2d(x * s[:, :, None, None], weight, padding=self.k // 2)
         if self.demod:
             d = torch.rsqrt(s.square() @ weight.square().sum((2, 3)).t() + 1e-8)   # [B, co]
             x = x * d[:, :, None, None]
@@ -66,8 +88,14 @@ class ModConv(nn.Module):
         B, ci, H, W = x.shape
         wb = weight[None] * s[:, None, :, None, None]        # [B, co, ci, k, k]
         if self.demod: wb = wb * torch.rsqrt(wb.square().sum((2, 3, 4), keepdim=True) + 1e-8)
-        out = F.conv2d(x.reshape(1, B * ci, H, W), wb.reshape(-1, ci, self.k, self.k), padding=self.k // 2, groups=B)
+        if self.up and self.resample == 'fir':
+            wt = wb.transpose(1, 2).reshape(B * ci, -1, self.k, self.k)   # transposed conv weights: [in, out / groups, k, k]
+            out = fir_blur(F.conv_transpose2d(x.reshape(1, B * ci, H, W), wt, stride=2, groups=B))
+        else:
+            if self.up: x, H, W = F.interpolate(x, scale_factor=2, mode='bilinear', align_corners=False), 2 * H, 2 * W
+            out = F.conv2d(x.reshape(1, B * ci, H, W), wb.reshape(-1, ci, self.k, self.k), padding=self.k // 2, groups=B)
         return out.reshape(B, -1, *out.shape[-2:])
+
 
 # %% ../nbs/01_generator.ipynb #b6404d7f
 @dataclass
@@ -76,20 +104,25 @@ class GeneratorConfig:
     size: int = 32              # output side in pixels, a power of two >= 8
     z_dim: int = 512            # StyleGAN2: 512
     w_dim: int = 512            # StyleGAN2: 512 (the paper's W+ is 8 x 512 at 32 px)
-    mapping_layers: int = 2     # StyleGAN2-ADA's CIFAR config uses 2 (8 for faces)
+    mapping_layers: int = 2     # StyleGAN2-ADA's CIFAR config uses 2 (8 for faces, and in rosinality's code)
     channel_base: int = 16384   # channels at resolution r = min(channel_base // r, channel_max)
     channel_max: int = 512      # StyleGAN2-ADA CIFAR: 512 at every resolution
     noise: bool = True          # fixed per-layer noise images with learned strength
     mapping_lr_mul: float = 0.01  # StyleGAN2: the mapping network learns 100x slower
+    c_dim: int = 0              # classes of a class-conditional mapping (StyleGAN2-ADA's CIFAR-10 network: 10); 0: unconditional
+    resample: str = 'bilinear'  # 2x up-sampling: 'bilinear' (a2lit's own generators) or 'fir' (StyleGAN2's transposed conv + [1,3,3,1])
+    conv_clamp: float | None = None  # StyleGAN2-ADA clamps every conv output to +-256; None: no clamp
     def __post_init__(self):
         if self.size < 8 or self.size & (self.size - 1): raise A2Error(f"image size must be a power of two >= 8, got {self.size}")
+        if self.resample not in ('bilinear', 'fir'): raise A2Error(f"resample must be 'bilinear' or 'fir', got {self.resample!r}")
+        if self.c_dim < 0: raise A2Error(f"c_dim must be >= 0 (0: unconditional), got {self.c_dim}")
     @property
     def num_ws(self): return 2 * int(math.log2(self.size // 4)) + 2
     def channels(self, r): return min(self.channel_base // r, self.channel_max)
 
 def paper_config(size=32) -> GeneratorConfig:
-    "The paper-scale generator (StyleGAN2-ADA's CIFAR configuration): 512 channels everywhere, w in R^512; for GPUs."
-    return GeneratorConfig(size=size)
+    "The paper-scale generator (StyleGAN2-ADA's CIFAR configuration: 512 channels, w in R^512, FIR up-sampling, clamp 256); for GPUs."
+    return GeneratorConfig(size=size, resample='fir', conv_clamp=256)
 
 def demo_config(size=32) -> GeneratorConfig:
     "The CPU demo generator: w in R^128, 64 channels at 4-8 px, 32 at 16 px, 16 at 32 px."
@@ -99,49 +132,63 @@ def tiny_config(size=16) -> GeneratorConfig:
     "A few-thousand-parameter generator for tests."
     return GeneratorConfig(size=size, z_dim=16, w_dim=16, mapping_layers=1, channel_base=64, channel_max=16)
 
+
 # %% ../nbs/01_generator.ipynb #3fbd01bf
+def unit_second_moment(x): return x * torch.rsqrt(x.square().mean(1, keepdim=True) + 1e-8)
+
 class MappingNetwork(nn.Module):
-    "z -> w: normalise z to unit second moment, then an MLP with leaky-ReLU."
+    "z (and a one-hot class c, if conditional) -> w: normalise z (and the class embedding) to unit second moment, then an MLP with leaky-ReLU."
     def __init__(self, cfg: GeneratorConfig):
         super().__init__()
-        self.net = nn.Sequential(*[EqLinear(cfg.z_dim if i == 0 else cfg.w_dim, cfg.w_dim, act=True, lr_mul=cfg.mapping_lr_mul)
+        self.embed = EqLinear(cfg.c_dim, cfg.w_dim) if cfg.c_dim else None   # StyleGAN2-ADA: the class embedding is as wide as w
+        d_in = cfg.z_dim + (cfg.w_dim if cfg.c_dim else 0)
+        self.net = nn.Sequential(*[EqLinear(d_in if i == 0 else cfg.w_dim, cfg.w_dim, act=True, lr_mul=cfg.mapping_lr_mul)
                                    for i in range(cfg.mapping_layers)])
-    def forward(self, z): return self.net(z * torch.rsqrt(z.square().mean(1, keepdim=True) + 1e-8))
+    def forward(self, z, c=None):
+        x = unit_second_moment(z)
+        if self.embed is not None: x = torch.cat([x, unit_second_moment(self.embed(c))], 1)
+        return self.net(x)
 
 class SynthesisLayer(nn.Module):
-    "Modulated conv + fixed noise image (learned strength) + bias + leaky-ReLU."
-    def __init__(self, ci, co, w_dim, res, up=False, noise=True):
+    "Modulated conv + fixed noise image (learned strength) + bias + leaky-ReLU (clamped, if `clamp`)."
+    def __init__(self, ci, co, w_dim, res, up=False, noise=True, resample='bilinear', clamp=None):
         super().__init__()
-        self.conv = ModConv(ci, co, w_dim, up=up)
+        self.conv = ModConv(ci, co, w_dim, up=up, resample=resample)
         self.bias = nn.Parameter(torch.zeros(co))
         if noise:
             self.register_buffer('noise_const', torch.randn(1, 1, res, res))
             self.noise_strength = nn.Parameter(torch.zeros(1))
-        self.noise = noise
+        self.noise, self.clamp = noise, clamp
     def forward(self, x, w, fused=False):
         x = self.conv(x, w, fused)
         if self.noise: x = x + self.noise_const * self.noise_strength
-        return lrelu(x + self.bias[None, :, None, None])
+        x = lrelu(x + self.bias[None, :, None, None])
+        return x if self.clamp is None else x.clamp(-self.clamp, self.clamp)
 
 class ToRGB(nn.Module):
     "1x1 modulated conv without demodulation, to RGB."
-    def __init__(self, ci, w_dim):
+    def __init__(self, ci, w_dim, clamp=None):
         super().__init__()
-        self.conv, self.bias = ModConv(ci, 3, w_dim, k=1, demod=False), nn.Parameter(torch.zeros(3))
-    def forward(self, x, w, fused=False): return self.conv(x, w, fused) + self.bias[None, :, None, None]
+        self.conv, self.bias, self.clamp = ModConv(ci, 3, w_dim, k=1, demod=False), nn.Parameter(torch.zeros(3)), clamp
+    def forward(self, x, w, fused=False):
+        x = self.conv(x, w, fused) + self.bias[None, :, None, None]
+        return x if self.clamp is None else x.clamp(-self.clamp, self.clamp)
 
 class SynthesisNetwork(nn.Module):
     "W+ [B, num_ws, w_dim] -> images [B, 3, size, size] (not clamped)."
     def __init__(self, cfg: GeneratorConfig):
         super().__init__()
-        C, res = cfg.channels, [2 ** i for i in range(2, int(math.log2(cfg.size)) + 1)]
+        C, res, kw = cfg.channels, [2 ** i for i in range(2, int(math.log2(cfg.size)) + 1)], dict(noise=cfg.noise, clamp=cfg.conv_clamp)
+        self.resample = cfg.resample
         self.const = nn.Parameter(torch.randn(C(4), 4, 4))
-        self.layers = nn.ModuleList([SynthesisLayer(C(4), C(4), cfg.w_dim, 4, noise=cfg.noise)])
-        self.torgb = nn.ModuleList([ToRGB(C(4), cfg.w_dim)])
+        self.layers = nn.ModuleList([SynthesisLayer(C(4), C(4), cfg.w_dim, 4, **kw)])
+        self.torgb = nn.ModuleList([ToRGB(C(4), cfg.w_dim, cfg.conv_clamp)])
         for r in res[1:]:
-            self.layers.append(SynthesisLayer(C(r // 2), C(r), cfg.w_dim, r, up=True, noise=cfg.noise))
-            self.layers.append(SynthesisLayer(C(r), C(r), cfg.w_dim, r, noise=cfg.noise))
-            self.torgb.append(ToRGB(C(r), cfg.w_dim))
+            self.layers.append(SynthesisLayer(C(r // 2), C(r), cfg.w_dim, r, up=True, resample=cfg.resample, **kw))
+            self.layers.append(SynthesisLayer(C(r), C(r), cfg.w_dim, r, **kw))
+            self.torgb.append(ToRGB(C(r), cfg.w_dim, cfg.conv_clamp))
+    def upsample(self, rgb):
+        return fir_upsample(rgb) if self.resample == 'fir' else F.interpolate(rgb, scale_factor=2, mode='bilinear', align_corners=False)
     def forward(self, ws, fused=False):
         x = self.const.expand(len(ws), -1, -1, -1)
         x = self.layers[0](x, ws[:, 0], fused)
@@ -150,32 +197,42 @@ class SynthesisNetwork(nn.Module):
             i = 2 * b - 1                                    # this block's convs use styles i, i+1; its RGB layer i+2
             x = self.layers[i](x, ws[:, i], fused)
             x = self.layers[i + 1](x, ws[:, i + 1], fused)
-            rgb = F.interpolate(rgb, scale_factor=2, mode='bilinear', align_corners=False) + self.torgb[b](x, ws[:, i + 2], fused)
+            rgb = self.upsample(rgb) + self.torgb[b](x, ws[:, i + 2], fused)
         return rgb
+
 
 # %% ../nbs/01_generator.ipynb #ece46740
 class Generator(nn.Module):
     "Mapping + synthesis + the stored mean w; `forward(z, psi)` samples images in [-1, 1]."
     def __init__(self, cfg: GeneratorConfig):
         super().__init__()
-        self.cfg, self.num_ws, self.w_dim, self.z_dim = cfg, cfg.num_ws, cfg.w_dim, cfg.z_dim
+        self.cfg, self.num_ws, self.w_dim, self.z_dim, self.c_dim = cfg, cfg.num_ws, cfg.w_dim, cfg.z_dim, cfg.c_dim
         self.mapping, self.synth = MappingNetwork(cfg), SynthesisNetwork(cfg)
         self.register_buffer('w_avg', torch.zeros(cfg.w_dim))
-    def map(self, z):
-        "z [B, z_dim] -> w [B, w_dim]."
+    def map(self, z, c=None):
+        "z [B, z_dim] (and, for a class-conditional generator, one-hot classes c [B, c_dim]) -> w [B, w_dim]."
         if z.ndim != 2 or z.shape[1] != self.z_dim: raise A2Error(f"z must be [B, {self.z_dim}], got {tuple(z.shape)}")
-        return self.mapping(z)
+        if self.c_dim and c is None:
+            raise A2Error(f"this generator is class-conditional (c_dim={self.c_dim}): pass c, one-hot classes [B, {self.c_dim}] (random_c draws them)")
+        if not self.c_dim and c is not None: raise A2Error(f"this generator is unconditional: c must be None, got a tensor of shape {tuple(c.shape)}")
+        if c is not None and tuple(c.shape) != (len(z), self.c_dim): raise A2Error(f"c must be [{len(z)}, {self.c_dim}], got {tuple(c.shape)}")
+        return self.mapping(z, c)
+    def random_c(self, n: int, generator=None):
+        "One-hot classes drawn uniformly [n, c_dim] on the generator's device, or None for an unconditional generator."
+        if not self.c_dim: return None
+        return F.one_hot(torch.randint(self.c_dim, (n,), generator=generator), self.c_dim).float().to(self.w_avg.device)
     def truncate(self, w, psi: float = 0.7):
         "Move `w` ([B, w_dim] or W+ [B, num_ws, w_dim]) toward the mean w by `psi` (1: unchanged, 0: the mean)."
         if w.shape[-1] != self.w_dim: raise A2Error(f"latents must end in w_dim={self.w_dim}, got {tuple(w.shape)}")
         return self.w_avg.lerp(w, psi) if psi != 1 else w
     @torch.no_grad()
     def estimate_mean_w(self, n: int = 4096, seed: int = 0, batch_size: int = 1024):
-        "Estimate the mean w from `n` samples of the mapping network and store it in `w_avg`."
+        "Estimate the mean w from `n` samples of the mapping network (classes drawn uniformly, if conditional) and store it in `w_avg`."
         g, dev, tot = torch.Generator().manual_seed(seed), self.w_avg.device, 0
         for i in range(0, n, batch_size):
-            z = torch.randn(min(batch_size, n - i), self.z_dim, generator=g).to(dev)
-            tot = tot + self.mapping(z).double().sum(0)
+            b = min(batch_size, n - i)
+            z = torch.randn(b, self.z_dim, generator=g).to(dev)
+            tot = tot + self.map(z, self.random_c(b, g)).double().sum(0)
         self.w_avg.copy_((tot / n).to(self.w_avg.dtype)); return self.w_avg
     def broadcast(self, w):
         "w [B, w_dim] -> W+ [B, num_ws, w_dim] (the same style for every layer)."
@@ -186,15 +243,17 @@ class Generator(nn.Module):
             raise A2Error(f"W+ latents must be [B, {self.num_ws}, {self.w_dim}], got {tuple(w_plus.shape)}")
         x = self.synth(w_plus, fused)
         return x.clamp(-1, 1) if clamp else x
-    def forward(self, z, psi: float = 1.0, clamp=True):
-        "Images in [-1, 1] from z [B, z_dim], truncated by `psi`."
-        return self.synthesis(self.broadcast(self.truncate(self.map(z), psi)), clamp)
+    def forward(self, z, psi: float = 1.0, clamp=True, c=None):
+        "Images in [-1, 1] from z [B, z_dim] (and classes c, if conditional), truncated by `psi`."
+        return self.synthesis(self.broadcast(self.truncate(self.map(z, c), psi)), clamp)
     @torch.no_grad()
     def sample(self, n: int, seed: int = 0, psi: float = 1.0, batch_size: int = 256):
-        "`n` images as uint8 [n, 3, size, size], reproducible from `seed`."
+        "`n` images as uint8 [n, 3, size, size], reproducible from `seed` (classes drawn uniformly, if conditional)."
         g, dev = torch.Generator().manual_seed(seed), self.w_avg.device
-        z = torch.randn(n, self.z_dim, generator=g)
-        return torch.cat([to_uint8(self(z[i:i + batch_size].to(dev), psi)).cpu() for i in range(0, n, batch_size)])
+        z, c = torch.randn(n, self.z_dim, generator=g), self.random_c(n, g)
+        return torch.cat([to_uint8(self(z[i:i + batch_size].to(dev), psi, c=None if c is None else c[i:i + batch_size])).cpu()
+                          for i in range(0, n, batch_size)])
+
 
 # %% ../nbs/01_generator.ipynb #fee2888e
 class TruncatedSynthesis(nn.Module):
@@ -214,3 +273,169 @@ def save_generator(G: Generator, path, meta: dict | None = None):
 def load_generator(path, device=None, dtype=torch.float32) -> Generator:
     "Load a generator written by `save_generator` (fp16 files are cast back to `dtype`)."
     return load_module(path, 'generator', lambda c: Generator(GeneratorConfig(**c)), device, dtype)
+
+# %% ../nbs/01_generator.ipynb #25667325
+class _Persistent:
+    "What an object of NVIDIA's `persistence` module becomes here: its class name and pickled state; the source code it carries is dropped, never run."
+    def __init__(self, meta):
+        if not isinstance(meta, dict) or meta.get('type') != 'class' or not isinstance(meta.get('state'), dict):
+            raise pickle.UnpicklingError("a persistent object without a class record")
+        self.name, self.state = meta.get('class_name'), meta['state']
+    def child(self, name):
+        c = (self.state.get('_modules') or {}).get(name)
+        if not isinstance(c, _Persistent): raise A2Error(f"the {self.name} network has no {name!r} module")
+        return c
+    def attr(self, name):
+        if name not in self.state: raise A2Error(f"the {self.name} network does not record {name!r}")
+        return self.state[name]
+    def tensors(self, prefix='') -> dict:
+        "Every parameter and buffer below this object, by dotted name (as a state dict names them)."
+        out = {prefix + k: v for d in ('_parameters', '_buffers') for k, v in (self.state.get(d) or {}).items() if v is not None}
+        for k, m in (self.state.get('_modules') or {}).items():
+            if isinstance(m, _Persistent): out.update(m.tensors(f'{prefix}{k}.'))
+        return out
+
+class _EasyDict(dict): pass   # NVIDIA's dnnlib.EasyDict is a dict with attribute access; its items are all that is kept
+
+def _tensor(storage, offset, size, stride, *rest):   # torch's own rebuild, without the backward hooks a file could name
+    return torch._utils._rebuild_tensor_v2(storage, offset, size, stride, False, OrderedDict())
+
+def _storage(b: bytes):   # each storage of the pickle is a small torch.save file of its own
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', UserWarning)   # torch calls the TypedStorage these files hold deprecated
+        return torch.load(io.BytesIO(b), map_location='cpu', weights_only=True)
+
+_NVIDIA_GLOBALS = {   # everything a StyleGAN2-ADA network pickle needs; any other global is refused
+    ('torch_utils.persistence', '_reconstruct_persistent_obj'): _Persistent,
+    ('torch._utils', '_rebuild_tensor_v2'): _tensor,
+    ('torch._utils', '_rebuild_parameter'): lambda data, requires_grad, hooks: data,
+    ('torch.storage', '_load_from_bytes'): _storage,
+    ('collections', 'OrderedDict'): OrderedDict, ('builtins', 'set'): set, ('dnnlib.util', 'EasyDict'): _EasyDict}
+
+
+# %% ../nbs/01_generator.ipynb #1b1da200
+def _channels(path, ch: dict) -> tuple:
+    "(channel_base, channel_max) giving the widths `ch` {resolution: channels} as min(base // r, max); refused when no pair does."
+    top, r_last = max(ch.values()), max(ch)
+    base = min(ch[r] * r for r in ch if ch[r] < top) if any(v < top for v in ch.values()) else top * r_last
+    if any(min(base // r, top) != c for r, c in ch.items()):
+        raise A2Error(f"{path}: channel widths {ch} are not of the form min(base / resolution, max) that a2lit's generator builds")
+    return base, top
+
+def _nvidia_config(path, G: _Persistent, T: dict) -> GeneratorConfig:
+    syn, mp = G.child('synthesis'), G.child('mapping')
+    size, w_dim, z_dim, c_dim = G.attr('img_resolution'), G.attr('w_dim'), G.attr('z_dim'), G.attr('c_dim')
+    if G.attr('img_channels') != 3: raise A2Error(f"{path}: the network makes {G.attr('img_channels')}-channel images; a2lit's generator makes RGB")
+    if not z_dim: raise A2Error(f"{path}: the network has no z (z_dim 0); a2lit samples from z")
+    res = [2 ** i for i in range(2, int(math.log2(size)) + 1)]
+    archs = {syn.child(f'b{r}').attr('architecture') for r in res}
+    if archs != {'skip'}: raise A2Error(f"{path}: synthesis architecture {sorted(archs)}; a2lit's generator is StyleGAN2's 'skip' one")
+    n = mp.attr('num_layers')
+    if {T[f'mapping.fc{i}.weight'].shape[0] for i in range(n)} != {w_dim} or (c_dim and T['mapping.embed.weight'].shape[0] != w_dim):
+        raise A2Error(f"{path}: the mapping's hidden or class-embedding widths differ from w_dim {w_dim}; a2lit's mapping keeps every width at w_dim")
+    base, top = _channels(path, {r: T[f'synthesis.b{r}.conv1.weight'].shape[0] for r in res})
+    return GeneratorConfig(size=size, z_dim=z_dim, w_dim=w_dim, mapping_layers=n, channel_base=base, channel_max=top,
+                           noise='synthesis.b4.conv1.noise_const' in T, mapping_lr_mul=float(mp.child('fc0').attr('lr_multiplier')),
+                           c_dim=c_dim, resample='fir', conv_clamp=syn.child('b4').child('conv1').attr('conv_clamp'))
+
+def _rosinality_config(path, T: dict, args) -> GeneratorConfig:
+    n = sum(1 for k in T if re.fullmatch(r'style\.\d+\.weight', k))
+    n_rgb = 1 + sum(1 for k in T if re.fullmatch(r'to_rgbs\.\d+\.bias', k))
+    res = [4 * 2 ** b for b in range(n_rgb)]
+    ch = {4: T['conv1.conv.weight'].shape[1], **{r: T[f'convs.{2 * b - 1}.conv.weight'].shape[1] for b, r in enumerate(res) if b}}
+    base, top = _channels(path, ch)
+    w_dim, z_dim = T['style.1.weight'].shape
+    # the mapping's learning-rate multiplier is an init argument the file does not store: rosinality's Generator defaults to 0.01
+    # and its train.py keeps that default; a checkpoint's args may name another as lr_mlp
+    return GeneratorConfig(size=res[-1], z_dim=z_dim, w_dim=w_dim, mapping_layers=n, channel_base=base, channel_max=top,
+                           noise='noises.noise_0' in T, mapping_lr_mul=float(getattr(args, 'lr_mlp', 0.01)), resample='fir')
+
+def _layer_names(cfg: GeneratorConfig, fmt: str) -> dict:
+    "a2lit's state-dict name -> the source file's, for every tensor of the generator `cfg` builds (w_avg aside, for rosinality)."
+    nv, m = fmt == 'nvidia', {}
+    res = [2 ** i for i in range(2, int(math.log2(cfg.size)) + 1)]
+    for i in range(cfg.mapping_layers):
+        for t in ('weight', 'bias'): m[f'mapping.net.{i}.{t}'] = f'mapping.fc{i}.{t}' if nv else f'style.{i + 1}.{t}'
+    if cfg.c_dim: m.update({f'mapping.embed.{t}': f'mapping.embed.{t}' for t in ('weight', 'bias')})
+    if nv: m['w_avg'] = 'mapping.w_avg'
+    m['synth.const'] = 'synthesis.b4.const' if nv else 'input.input'
+    for b, r in enumerate(res):
+        convs = [(0, 'conv1')] if b == 0 else [(2 * b - 1, 'conv0'), (2 * b, 'conv1')]
+        for i, name in convs:
+            p, q = (f'synthesis.b{r}.{name}' if nv else ('conv1' if i == 0 else f'convs.{i - 1}')), f'synth.layers.{i}'
+            mod = '.affine' if nv else '.conv.modulation'
+            m.update({q + '.conv.weight': p + ('.weight' if nv else '.conv.weight'), q + '.conv.affine.weight': p + mod + '.weight',
+                      q + '.conv.affine.bias': p + mod + '.bias', q + '.bias': p + ('.bias' if nv else '.activate.bias')})
+            if cfg.noise: m.update({q + '.noise_const': p + '.noise_const' if nv else f'noises.noise_{i}',
+                                    q + '.noise_strength': p + ('.noise_strength' if nv else '.noise.weight')})
+        p, q = (f'synthesis.b{r}.torgb' if nv else ('to_rgb1' if b == 0 else f'to_rgbs.{b - 1}')), f'synth.torgb.{b}'
+        mod = '.affine' if nv else '.conv.modulation'
+        m.update({q + '.conv.weight': p + ('.weight' if nv else '.conv.weight'), q + '.conv.affine.weight': p + mod + '.weight',
+                  q + '.conv.affine.bias': p + mod + '.bias', q + '.bias': p + '.bias'})
+    return m
+
+def _check_filters(path, T: dict, used: set):
+    "Every tensor of the file is used, or is one of its [1,3,3,1] filters (NVIDIA's sum to 1, rosinality's to 4); anything else is refused."
+    f = torch.tensor(FIR).outer(torch.tensor(FIR)); f = f / f.sum()
+    for k, t in T.items():
+        if k in used: continue
+        if k.endswith(('resample_filter', 'blur.kernel', 'upsample.kernel')):
+            if t.shape != (4, 4) or not (torch.allclose(t.float(), f) or torch.allclose(t.float(), 4 * f)):
+                raise A2Error(f"{path}: {k} is not StyleGAN2's [1,3,3,1] filter; a2lit's FIR up-sampling uses only that one")
+        else: raise A2Error(f"{path}: tensor {k} {tuple(t.shape)} has no place in a2lit's StyleGAN2 generator (another architecture?)")
+
+
+# %% ../nbs/01_generator.ipynb #8157d70a
+def _refused(path, e) -> A2Error:
+    "One line for a file the safe readers will not rebuild: the global it names, or what broke."
+    g = re.search(r'GLOBAL ([\w.]+)|refusing to load ([\w.]+)', str(e))
+    if g: return A2Error(f"{path}: refused: the file needs {g.group(1) or g.group(2)}, which a2lit will not run (only tensors, dicts and plain values are rebuilt)")
+    return A2Error(f"{path}: not a StyleGAN2-ADA network pickle or a rosinality checkpoint, or truncated ({type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else 'no detail'})")
+
+def read_pretrained(path) -> tuple:
+    "(format, tensors by the source's names, GeneratorConfig) of a StyleGAN2-ADA pickle ('nvidia') or a rosinality checkpoint ('rosinality'); nothing in the file runs."
+    path = Path(path)
+    if not path.is_file(): raise A2Error(f"no pretrained generator file {path}")
+    with open(path, 'rb') as fh: head = fh.read(4)
+    try:
+        if zipfile.is_zipfile(path) or head[2:3] == b'\x8a':      # torch.save: a zip archive, or the legacy format's magic number first
+            with torch.serialization.safe_globals([argparse.Namespace]): ck = torch.load(path, map_location='cpu', weights_only=True)
+            T = ck.get('g_ema') if isinstance(ck, dict) else None
+            if not isinstance(T, dict) or 'style.1.weight' not in T or 'input.input' not in T:
+                keys = ', '.join(map(str, list(ck)[:6])) if isinstance(ck, dict) else type(ck).__name__
+                raise A2Error(f"{path}: a torch checkpoint without a rosinality g_ema generator (it holds {keys})")
+            T = {k: v for k, v in T.items() if isinstance(v, torch.Tensor)}
+            return 'rosinality', T, _rosinality_config(path, T, ck.get('args'))
+        with open(path, 'rb') as fh: top = RestrictedUnpickler(fh, _NVIDIA_GLOBALS).load()
+    except A2Error: raise
+    except (KeyError, AttributeError, IndexError, TypeError, ValueError) as e:
+        raise A2Error(f"{path}: not a StyleGAN2 generator a2lit can read ({type(e).__name__}: {e})") from None
+    except Exception as e: raise _refused(path, e) from None
+    G = top.get('G_ema') if isinstance(top, dict) else None
+    if not isinstance(G, _Persistent) or G.name != 'Generator':
+        held = ', '.join(map(str, top)) if isinstance(top, dict) else type(top).__name__
+        raise A2Error(f"{path}: a pickle without a StyleGAN2-ADA G_ema generator (it holds {held})")
+    T = G.tensors()
+    try: return 'nvidia', T, _nvidia_config(path, G, T)
+    except (KeyError, AttributeError, IndexError, TypeError, ValueError) as e:
+        raise A2Error(f"{path}: not a StyleGAN2 generator a2lit can read ({type(e).__name__}: {e})") from None
+
+def load_pretrained(path, device=None) -> Generator:
+    "A StyleGAN2 generator from NVIDIA's StyleGAN2-ADA network pickle (its G_ema) or a rosinality stylegan2-pytorch checkpoint (its g_ema), in eval mode."
+    fmt, T, cfg = read_pretrained(path)
+    G, names = Generator(cfg), _layer_names(cfg, fmt)
+    missing = [theirs for theirs in names.values() if theirs not in T]
+    if missing: raise A2Error(f"{path}: no tensor {missing[0]} ({len(missing)} missing): not the StyleGAN2 layout a2lit reads")
+    _check_filters(path, T, set(names.values()))
+    own = G.state_dict()
+    sd = {}
+    for ours, theirs in names.items():
+        if T[theirs].numel() != own[ours].numel():
+            raise A2Error(f"{path}: {theirs} has shape {tuple(T[theirs].shape)}, a2lit's {ours} needs {tuple(own[ours].shape)}")
+        sd[ours] = T[theirs].float().reshape(own[ours].shape)   # the same numbers; only singleton axes differ
+    if fmt == 'rosinality': sd['w_avg'] = own['w_avg']
+    G.load_state_dict(sd)
+    G = G.to(device or 'cpu').eval().requires_grad_(False)
+    if fmt == 'rosinality': G.estimate_mean_w(4096)   # rosinality stores no mean w: its mean_latent averages 4096 mapped samples
+    return G
+

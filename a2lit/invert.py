@@ -89,7 +89,7 @@ class LatentEncoderTrainer(ResumableTrainer):
         cfg, G, E = self.cfg, self.G, self.E
         n_real = int(round(cfg.batch_size * cfg.real_fraction)); n_fake = cfg.batch_size - n_real
         with torch.no_grad():
-            w = G.map(torch.randn(n_fake, G.z_dim, generator=self.rng).to(self.dev))
+            w = G.map(torch.randn(n_fake, G.z_dim, generator=self.rng).to(self.dev), G.random_c(n_fake, self.rng))   # classes too, if conditional
             w = G.truncate(w, float(torch.rand((), generator=self.rng)) * 0.5 + 0.5)   # psi in [0.5, 1]: near and far from the mean
             fake = G.synthesis(G.broadcast(w))
             real = uint8_batch(self.images, self.batch_indices(self.step)[:n_real], self.dev)
