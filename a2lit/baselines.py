@@ -69,6 +69,7 @@ def train_classifier(train: ImageSet, epochs=10, width=32, lr=2e-3, batch_size=1
         train = ImageSet(train.images, y.long(), [str(i) for i in range(int(y.max()) + 1)], None, train.name)
     torch.manual_seed(seed); dev = get_device(device)
     net = torch.nn.Sequential(SmallConvNet(width), torch.nn.Linear(4 * width, train.num_classes)).to(dev)
+    batch_size = min(batch_size, len(train))   # a set smaller than a batch is one batch (the schedule needs a step)
     steps = epochs * (len(train) // batch_size)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=steps, pct_start=0.2)

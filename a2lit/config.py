@@ -32,7 +32,8 @@ class DataConfig:
 
 @dataclass
 class GanStageConfig:
-    source: str = field(default='shipped', metadata={'choices': ('shipped', 'train')})   # shipped: the package's trained weights for this dataset; train: train here
+    source: str = field(default='shipped', metadata={'choices': ('shipped', 'train', 'pretrained')})   # shipped: the package's weights; train: train here;
+    path: str = field(default='', metadata={'empty_ok': True})   # with source=pretrained: a StyleGAN2-ADA network pickle or rosinality checkpoint (load_pretrained)      # pretrained: load gan.path
     arch: str = field(default='demo', metadata={'choices': ('demo', 'paper', 'tiny')})   # a2lit.generator's configs
     kimg: float = field(default=25_000, metadata={'range': '(0, inf)'})        # GAN length when trained here (thousands of real images shown)
     batch_size: int = field(default=64, metadata={'range': '[1, inf)'})        # StyleGAN2-ADA CIFAR: 64
@@ -298,6 +299,10 @@ def validate_config(cfg: ExperimentConfig) -> ExperimentConfig:
     d, g, v, e = cfg.data, cfg.gan, cfg.views, cfg.eval
     if d.name == 'shapes10' and d.train_subset > d.n_train:
         raise A2Error(f"data.train_subset={d.train_subset} is larger than the training set (data.n_train={d.n_train})")
+    if g.source == 'pretrained' and not Path(g.path).is_file():
+        raise A2Error(f"gan.source=pretrained reads gan.path=FILE (a StyleGAN2-ADA network pickle or a rosinality checkpoint); "
+                      + (f"no such file: {g.path}" if g.path else "no gan.path was given"))
+    if g.path and g.source != 'pretrained': raise A2Error(f"gan.path={g.path} is read only with gan.source=pretrained (got gan.source={g.source})")
     if v.lam > 0 and v.n < 2: raise A2Error(f"views.n must be >= 2 when views.lam > 0 (the uniformity term compares views), got n={v.n}")
     for r in selected_rows(cfg): row_config(cfg, r, cfg.seeds[0]).validate()   # each row's TrainConfig, as the trainer gets it
     for r in (r for r in selected_rows(cfg) if ROWS[r][3]):                  # each row's view bank: a name bank_spec reads, data it can be made of

@@ -336,7 +336,7 @@ def check_value(name: str, v, tp, meta=None,
     elif t is bool:
         if not isinstance(v, bool): raise A2Error(f"{label} must be true or false, got {v!r}")
     elif t is str:
-        if not (isinstance(v, str) and v): raise A2Error(f"{label} must be a non-empty string, got {v!r}")
+        if not isinstance(v, str) or not (v or meta.get('empty_ok')): raise A2Error(f"{label} must be a non-empty string, got {v!r}")
         if meta.get('choices') is not None and v not in meta['choices']: raise A2Error(f"{label} must be {_one_of(meta['choices'])}, got {v!r}")
     if meta.get('check'): meta['check'](label, v)
 

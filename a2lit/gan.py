@@ -4,7 +4,7 @@
 
 # %% ../nbs/01d_gan.ipynb #53855130
 from __future__ import annotations
-import argparse, json, os, platform, shutil, subprocess, sys, tempfile, time
+import argparse, hashlib, json, os, platform, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
 import torch
 import statistics
@@ -13,16 +13,17 @@ from .core import (A2Error, OneLineParser, check_value, check_device, atomic_pat
                         latest_checkpoint)
 from .data import ImageSet, Shapes10Config, load_dataset
 from .baselines import cached_classifier
-from .generator import demo_config, paper_config, tiny_config
+from .generator import Generator, demo_config, paper_config, tiny_config, load_pretrained, save_generator
 from .gan_train import GANConfig, GANTrainer
 from .invert import LatentEncoderConfig, LatentEncoderTrainer
 from .quality import (classifier_outputs, sample_quality, reconstruction_quality, evaluate_generator,
                            check_quality, export_weights, show_samples, load_demo)
 
 # %% auto #0
-__all__ = ['ARCHS', 'RUN_FILES', 'GAN_COMMANDS', 'load_split', 'train_generator', 'run_logger', 'git_commit', 'record_invocation',
-           'copy_checkpoint', 'resume_from', 'run_classifier', 'load_run', 'evaluate_run', 'export_run',
-           'probe_refine_lr', 'gan_cost', 'set_threads', 'gan_parser', 'check_gan_args', 'gan_main']
+__all__ = ['ARCHS', 'RUN_FILES', 'GAN_COMMANDS', 'load_split', 'train_generator', 'train_latent_encoder', 'file_sha256',
+           'import_generator', 'run_logger', 'git_commit', 'record_invocation', 'copy_checkpoint', 'resume_from',
+           'run_classifier', 'load_run', 'evaluate_run', 'export_run', 'probe_refine_lr', 'gan_cost', 'set_threads',
+           'gan_parser', 'check_gan_args', 'gan_main']
 
 # %% ../nbs/01d_gan.ipynb #2fc98b66
 ARCHS = {'demo': demo_config, 'paper': paper_config, 'tiny': tiny_config}   # generator width/depth presets, by name
@@ -52,13 +53,38 @@ def train_generator(data: ImageSet, out, cfg: GANConfig, kimg: float, encoder_ki
         say(f"GAN done: {gt.kimg:.1f} kimg; {(gt.kimg - k0) / max(time.time() - t0, 1e-9) * 3600:.1f} kimg/h this run")
     gt.sample_grid(out / f"samples-{gt.step:08d}.png")
     if encoder_kimg <= 0: return gt, None
-    ecfg = LatentEncoderConfig.for_generator(cfg.g, batch_size=cfg.batch_size, seed=cfg.seed)
-    et = LatentEncoderTrainer(ecfg, gt.G_ema, data, Path(encoder_out or out / 'encoder'), device=device, feature_net=gt.D)
+    return gt, train_latent_encoder(gt.G_ema, data, Path(encoder_out or out / 'encoder'), encoder_kimg, cfg.batch_size, cfg.seed, device,
+                                    feature_net=gt.D, ckpt_every_s=ckpt_every_s, progress=progress, log=log)
+
+def train_latent_encoder(G: Generator, data: ImageSet, out, kimg: float, batch_size: int = 64, seed: int = 0, device=None,
+                         feature_net=None, ckpt_every_s: float = 600, progress: bool = False, log=None) -> LatentEncoderTrainer:
+    "Train (or continue) a latent encoder for the frozen `G` in `out` to `kimg`; `feature_net` adds a feature loss (the GAN's discriminator)."
+    say = log or (lambda s: None)
+    et = LatentEncoderTrainer(LatentEncoderConfig.for_generator(G.cfg, batch_size=batch_size, seed=seed), G, data, Path(out),
+                              device=device, feature_net=feature_net)
     if et.resume(): say(f"encoder resumed at step {et.step} ({et.kimg:.1f} kimg)")
-    if et.kimg < encoder_kimg:
-        et.train(kimg=encoder_kimg, ckpt_every_s=ckpt_every_s, progress=progress, log=log)
+    if et.kimg < kimg:
+        et.train(kimg=kimg, ckpt_every_s=ckpt_every_s, progress=progress, log=log)
         say(f"encoder done: {et.kimg:.1f} kimg")
-    return gt, et
+    return et
+
+def file_sha256(path) -> str:
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for b in iter(lambda: f.read(1 << 20), b''): h.update(b)
+    return h.hexdigest()
+
+def import_generator(path, data: ImageSet, out, encoder_kimg: float, batch_size: int = 64, seed: int = 0, device=None,
+                     progress: bool = False, log=None) -> tuple:
+    "A pretrained StyleGAN2 (`load_pretrained`) saved as `out/generator.safetensors` with the file's name and sha256, and a latent encoder trained against it in `out/encoder-run`: (G, encoder trainer)."
+    G = load_pretrained(path, device); gcfg, fmt = G.cfg, G.source_format
+    if gcfg.size != data.size: raise A2Error(f"{path}: the generator makes {gcfg.size}-px images, the dataset {data.name} has {data.size}-px ones")
+    (log or print)(f"gan: {fmt} generator from {path}: {gcfg.size} px, w {gcfg.w_dim}-d, {gcfg.mapping_layers} mapping layers"
+                   + (f", {gcfg.c_dim} classes" if gcfg.c_dim else ''))
+    save_generator(G, Path(out) / 'generator.safetensors', {'source': 'pretrained', 'format': fmt, 'file': Path(path).name, 'file_sha256': file_sha256(path)})
+    # no discriminator comes with the generator, so the encoder learns from pixels and latents alone
+    return G, train_latent_encoder(G, data, Path(out) / 'encoder-run', encoder_kimg, batch_size, seed, device, progress=progress, log=log)
+
 
 # %% ../nbs/01d_gan.ipynb #6a9a7335
 def run_logger(out):

@@ -421,7 +421,7 @@ def read_pretrained(path) -> tuple:
         raise A2Error(f"{path}: not a StyleGAN2 generator a2lit can read ({type(e).__name__}: {e})") from None
 
 def load_pretrained(path, device=None) -> Generator:
-    "A StyleGAN2 generator from NVIDIA's StyleGAN2-ADA network pickle (its G_ema) or a rosinality stylegan2-pytorch checkpoint (its g_ema), in eval mode."
+    "A StyleGAN2 generator from NVIDIA's StyleGAN2-ADA network pickle (its G_ema) or a rosinality stylegan2-pytorch checkpoint (its g_ema), in eval mode; `G.source_format` says which."
     fmt, T, cfg = read_pretrained(path)
     G, names = Generator(cfg), _layer_names(cfg, fmt)
     missing = [theirs for theirs in names.values() if theirs not in T]
@@ -436,6 +436,7 @@ def load_pretrained(path, device=None) -> Generator:
     if fmt == 'rosinality': sd['w_avg'] = own['w_avg']
     G.load_state_dict(sd)
     G = G.to(device or 'cpu').eval().requires_grad_(False)
+    G.source_format = fmt
     if fmt == 'rosinality': G.estimate_mean_w(4096)   # rosinality stores no mean w: its mean_latent averages 4096 mapped samples
     return G
 

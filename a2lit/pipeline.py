@@ -18,7 +18,7 @@ from .generator import TruncatedSynthesis, load_generator, save_generator
 from .gan_train import GANConfig
 from .invert import save_latent_encoder, load_latent_encoder, invert_dataset
 from .quality import psnr, QUALITY_TARGETS, weights_dir, unmet_targets
-from .gan import ARCHS, train_generator
+from .gan import ARCHS, train_generator, import_generator
 from .viewbank import build_view_bank, ViewBank
 from .oracle import oracle_bank
 from .train import Trainer, load_encoder
@@ -223,7 +223,9 @@ def stage_gan(cfg: ExperimentConfig, log=print) -> dict:
                                  encoder_out=out / 'encoder-run', progress=sys.stderr.isatty())
         save_generator(gt.G_ema, out / 'generator.safetensors', {'kimg': gt.kimg})   # its mean w: 4096 samples, at every checkpoint
         save_latent_encoder(et.E, out / 'encoder.safetensors', {'kimg': et.kimg})
-    else: raise A2Error(f"gan.source must be 'shipped' or 'train', got {cfg.gan.source!r}")
+    else:   # pretrained: the file checked by validate_config, an encoder trained here against it
+        _, et = import_generator(cfg.gan.path, load_data(cfg), out, cfg.gan.encoder_kimg, cfg.gan.batch_size, cfg.seeds[0], dev, sys.stderr.isatty(), log)
+        save_latent_encoder(et.E, out / 'encoder.safetensors', {'kimg': et.kimg})
     G = load_generator(out / 'generator.safetensors')
     log(f"gan: {cfg.gan.source} {cfg.gan.arch} generator ({sum(p.numel() for p in G.parameters())/1e6:.2f}M parameters) -> {out}")
     return dict(generator=str(out / 'generator.safetensors'), encoder=str(out / 'encoder.safetensors'))

@@ -256,3 +256,47 @@ def test_embedded_source_never_runs(tmp_path, fake_nvidia_modules):
     write_nvidia(tmp_path / 'n.pkl', Gsrc)
     fmt, T, cfg = read_pretrained(tmp_path / 'n.pkl')
     fct.test_eq(fmt, 'nvidia'); fct.test_eq(cfg.size, SIZE); assert 'synthesis.b16.torgb.weight' in T
+
+# ------------------------------------------------------------------ a GPU preset with gan.source=pretrained, end to end at tiny sizes
+def _cifar_folder(root, n=8):
+    "A CIFAR-10 folder in the real layout (protocol-2 pickles of dicts), n images per batch."
+    import numpy as np
+    base = root / 'cifar-10-batches-py'; base.mkdir(parents=True)
+    r = np.random.default_rng(0)
+    for name in [f'data_batch_{i}' for i in range(1, 6)] + ['test_batch']:
+        d = {'data': r.integers(0, 256, (n, 3072), dtype=np.uint8), 'labels': r.integers(0, 10, n).tolist()}
+        with open(base / name, 'wb') as f: pickle.dump(d, f, protocol=2)
+    with open(base / 'batches.meta', 'wb') as f: pickle.dump({'label_names': [f'c{i}' for i in range(10)]}, f)
+
+def _rosinality_file(path, size=32):
+    "A 32-px rosinality-layout checkpoint made from a randomly initialised FIR generator of this package."
+    from a2lit.generator import Generator, GeneratorConfig, _layer_names
+    torch.manual_seed(0)
+    G = Generator(GeneratorConfig(size=size, z_dim=16, w_dim=16, mapping_layers=8, channel_base=128, channel_max=16, resample='fir'))
+    own = G.state_dict()
+    def shape(k, t):
+        if k.endswith('conv.weight') or k == 'input.input': return t[None]
+        return t.view(1, 3, 1, 1) if k.split('.')[0] in ('to_rgb1', 'to_rgbs') and k.endswith('bias') and 'modulation' not in k else t
+    sd = {rk: shape(rk, own[ok]) for ok, rk in _layer_names(G.cfg, 'rosinality').items()}
+    torch.save({'g_ema': sd, 'args': argparse.Namespace(size=size, n_mlp=8, latent=16)}, path)
+
+def test_cifar10_preset_with_pretrained_generator(tmp_path):
+    from a2lit.cli import main
+    from a2lit.core import read_json, load_artifact
+    _cifar_folder(tmp_path / 'data'); _rosinality_file(tmp_path / 'g.pt')
+    tiny = dict(seeds='0', rows='simclr,a2-wsearch', **{'data.root': tmp_path / 'data', 'gan.source': 'pretrained', 'gan.path': tmp_path / 'g.pt',
+                'train.backbone': 'small', 'train.width': 8, 'train.proj_dims': '32,16', 'train.epochs': 1, 'train.batch_size': 16,
+                'gan.encoder_kimg': 0.032, 'gan.batch_size': 16, 'invert.steps': 2, 'invert.batch_size': 32, 'views.n': 2,
+                'views.max_steps': 2, 'views.chunk_size': 32, 'eval.probe_epochs': 1})
+    args = ['run', 'cifar10', '--out', str(tmp_path / 'runs'), '--device', 'cpu'] + sum((['--set', f'{k}={v}'] for k, v in tiny.items()), [])
+    assert main(args) in (0, None)
+    run = tmp_path / 'runs' / 'cifar10'
+    meta = load_artifact(run / 'gan' / 'generator.safetensors')[1]
+    assert meta['source'] == 'pretrained' and meta['format'] == 'rosinality' and len(meta['file_sha256']) == 64
+    assert (run / 'views' / 'search.safetensors').exists()
+    assert {'simclr', 'a2-wsearch'} <= {r['row'] for r in __import__('csv').DictReader(open(run / 'report' / 'results.csv')) if r.get('linear_mean')}
+    # the file is checked before any stage runs
+    bad = [a if not a.startswith('gan.path=') else 'gan.path=' + str(tmp_path / 'none.pt') for a in args]
+    bad[bad.index('--out') + 1] = str(tmp_path / 'runs2')
+    with pytest.raises(SystemExit) as e: main(bad)
+    assert e.value.code == 2 and not (tmp_path / 'runs2').exists()
