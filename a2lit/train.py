@@ -69,14 +69,16 @@ class TrainConfig:
         return self
 
 # %% ../nbs/04_train.ipynb #bae411db
-def contrastive_loss(cfg: TrainConfig, zs):
+def contrastive_loss(cfg: TrainConfig, zs,
+                     check: bool = False):   # the losses' own input check costs a host sync per step; the trainer checks its losses every 10 steps instead
     "The loss `cfg.loss` on the list of view embeddings `zs`."
-    if cfg.loss == 'simclr': return nt_xent(zs[0], zs[1], cfg.tau)
-    if cfg.loss == 'infonce': return info_nce(zs[0], zs[1], cfg.tau)
-    if cfg.loss == 'a1': return a1_loss(zs[0], zs[1], cfg.tau)
-    if cfg.loss == 'a2_full': return a2_full(zs[0], zs[1], zs[2], cfg.tau)
-    if cfg.loss == 'a2_simclr': return a2_simclr(zs[0], zs[1], zs[2], cfg.tau, cfg.alpha)
-    return a2_infonce(zs[0], zs[1], zs[2], cfg.tau, cfg.alpha)
+    tau, k = cfg.tau, dict(check=check)
+    if cfg.loss == 'simclr': return nt_xent(zs[0], zs[1], tau, **k)
+    if cfg.loss == 'infonce': return info_nce(zs[0], zs[1], tau, **k)
+    if cfg.loss == 'a1': return a1_loss(zs[0], zs[1], tau, **k)
+    if cfg.loss == 'a2_full': return a2_full(zs[0], zs[1], zs[2], tau, **k)
+    if cfg.loss == 'a2_simclr': return a2_simclr(zs[0], zs[1], zs[2], tau, cfg.alpha, **k)
+    return a2_infonce(zs[0], zs[1], zs[2], tau, cfg.alpha, **k)
 
 def lr_at(cfg: TrainConfig, step: int, steps_per_epoch: int) -> float:
     "Linear warm-up for `warmup_epochs`, then cosine decay to 0 at the last step (per step, as in the paper's code)."

@@ -187,3 +187,13 @@ def test_lr_at_is_core_warmup_cosine():
                      (dataclasses.replace(CFG, epochs=5, warmup_epochs=0, lr=0.3), 13)):
         total, warm = cfg.epochs * spe, cfg.warmup_epochs * spe
         fct.test_eq([train_mod.lr_at(cfg, s, spe) for s in range(total)], [warmup_cosine(cfg.lr, s, total, warm) for s in range(total)])
+
+def test_training_loss_makes_no_host_sync():
+    "The trainer's loss skips the losses' input check (one host sync per step): a zero row gives a NaN it catches every 10 steps; check=True still refuses it."
+    from a2lit.train import LOSSES, contrastive_loss
+    for loss in LOSSES:
+        nv = LOSSES[loss]
+        zs = [torch.randn(4, 8) for _ in range(nv)]; zs[-1][0] = 0
+        cfg = TrainConfig(views=('expert',) * nv, loss=loss)
+        assert torch.isnan(contrastive_loss(cfg, zs)), loss
+        fct.test_fail(lambda: contrastive_loss(cfg, zs, check=True), contains='has a row of zeros')
