@@ -31,6 +31,8 @@ def main(argv=None):
     rec = {'command': f'a2lit run {preset}', 'where': 'a fresh git clone', 'commit': a.commit, 'wall_s_a2lit_run': a.wall_s,
            'finished': time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime((src / 'report' / 'results.md').stat().st_mtime)), 'machine': platform.platform(), 'cpus': os.cpu_count(),
            'gpu': torch.cuda.get_device_name(0) if torch.cuda.is_available() else None, 'torch': torch.__version__, 'note': a.note}
+    gen = src / 'gan' / 'generator.safetensors.json'   # the generator its generated views came from (tests/test_reports.py compares it with the shipped one)
+    if gen.exists(): rec.update(generator_hash=json.loads(gen.read_text())['tensors_hash'], generator_kimg=json.loads(gen.read_text()).get('kimg'))
     (dst / 'run.json').write_text(json.dumps(rec, indent=1) + '\n')
     md = (dst / 'results.md').read_text()
     raw = {k: 100 * v for k, v in json.loads((src / 'eval' / 'raw-pixels.json').read_text()).items()}   # fractions, as the eval stage wrote them

@@ -1,0 +1,32 @@
+"The committed reports are current: each names the generator its generated views came from, and that is the shipped one (or README says it is not)."
+import json, re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+def generator_hash(d: Path):
+    "The generator tensors hash a report's run used: run.json's generator_hash, else the one its results or note name."
+    rec = json.loads((d / 'run.json').read_text())
+    if rec.get('generator_hash'): return rec['generator_hash']
+    found = re.findall(r'tensors hash ([0-9a-f]{16})', (d / 'results.md').read_text() + rec.get('note', ''))
+    return found[0] if found else None
+
+def uses_generated_views(d: Path) -> bool:
+    return any(v in (d / 'results.md').read_text() for v in ('W-search', 'W-perturb'))
+
+def readme_block(preset: str) -> str:
+    s = (ROOT / 'README.md').read_text()
+    o, e = f'<!-- {preset} -->', f'<!-- /{preset} -->'
+    return s[s.index(o):s.index(e)] if o in s else ''
+
+def test_reports_use_the_shipped_generator():
+    shipped = json.loads((ROOT / 'a2lit' / 'weights' / 'shapes10-demo-generator.safetensors.json').read_text())['tensors_hash']
+    reports = [d for d in sorted((ROOT / 'reports').iterdir()) if (d / 'run.json').exists() and (d / 'results.md').exists()]
+    assert {'demo', 'shapes10-full'} <= {d.name for d in reports}
+    for d in reports:
+        if not uses_generated_views(d): continue
+        h = generator_hash(d)
+        assert h, f"reports/{d.name} does not say which generator made its views"
+        if h != shipped:   # an old report may stay only while README says, next to it, that its generator was replaced
+            block = readme_block(d.name)
+            assert h in block and 'replaced' in block, f"reports/{d.name} was made with generator {h}, not the shipped {shipped}, and README does not say so"
