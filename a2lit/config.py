@@ -11,6 +11,8 @@ from .core import A2Error, apply_overrides, check_fields, field_meta, plain_name
 from .data import DATASETS
 from .search import ViewsConfig
 from .train import TrainConfig
+from .evaluate import PROBE_METHODS
+
 
 # %% auto #0
 __all__ = ['VIEWS_RANGES', 'ROWS', 'MAIN_TABLE', 'ABLATION', 'PAPER_ROWS', 'STUDY', 'SWEEPS', 'LONG_INVERSION_LR', 'PRESETS',
@@ -50,7 +52,7 @@ class InvertConfig:
 class EvalConfig:
     k: int = field(default=5, metadata={'range': '[1, inf)'})               # paper: 5-NN, majority vote, Euclidean, backbone features
     probe_epochs: int = field(default=100, metadata={'range': '[1, inf)'})  # paper: 100-epoch linear probe
-    probe_method: str = field(default='sgd', metadata={'choices': ('sgd', 'lbfgs')})   # sgd (paper) | lbfgs (full batch, fast)
+    probe_method: str = field(default='sgd', metadata={'choices': tuple(PROBE_METHODS)})   # sgd (the paper's 100 epochs) | authors (their code: raw features, lr 30, 5 runs) | lbfgs (fast)
 
 @dataclass
 class ExperimentConfig:

@@ -22,7 +22,7 @@ from .gan import ARCHS, train_generator, import_generator
 from .viewbank import build_view_bank, ViewBank
 from .oracle import oracle_bank
 from .train import Trainer, load_encoder
-from .evaluate import knn_accuracy, extract_features, score_features
+from .evaluate import knn_accuracy, extract_features, score_features, PROBE_METHODS
 from .analysis import markdown_table, write_csv, plot_training_curves, average_ranks
 from .stats import (paired_table, paired_markdown_rows, class_change, predict, bank_table, view_pairs,
                          figure_points, plot_paired_vs_rate, PAIRED_COLUMNS, BANK_COLUMNS)
@@ -406,7 +406,7 @@ def stage_report(cfg: ExperimentConfig, log=print) -> dict:
     md = [f"# a2lit results: preset `{cfg.preset}` on {cfg.data.name}",
           f"Backbone {cfg.train.backbone} (width {cfg.train.width}), {cfg.train.epochs} epochs, batch {cfg.train.batch_size}, {seeds}; "
           f"test-set accuracy of frozen backbone features; mean ± std over seeds. Device: {get_device(None if cfg.device == 'auto' else cfg.device)}, "
-          f"torch {torch.__version__}, {os.cpu_count()} CPUs; written {time.strftime('%Y-%m-%d %H:%M')}.",
+          f"torch {torch.__version__}, {os.cpu_count()} CPUs; written {time.strftime('%Y-%m-%d %H:%M')}. Linear probe: {PROBE_METHODS[cfg.eval.probe_method]}.",
           f"\nRaw pixels (no learning): 5-NN {100 * raw['knn5']:.2f}%, 5-NN cosine {100 * raw['knn5_cos']:.2f}%, linear {100 * raw['linear']:.2f}%.",
           "\n## Main table\n", results_markdown(cfg, MAIN_TABLE)]
     if any(r in res for r in ABLATION if r != 'a2-wsearch'): md += ["\n## Loss ablation (expert, expert, W-search)\n", results_markdown(cfg, ABLATION)]

@@ -14,8 +14,8 @@ from .core import A2Error, save_figure
 
 # %% auto #0
 __all__ = ['pairwise_distances', 'search_objective', 'adam_rows', 'SearchResult', 'maybe_autocast', 'check_latents',
-           'view_features', 'check_search_args', 'ViewsConfig', 'w_search', 'ToyGenerator', 'ToyEncoder', 'toy_problem',
-           'mean_pairwise', 'plot_view_distances', 'check_perturb_args', 'w_perturb']
+           'view_features', 'check_search_args', 'ViewsConfig', 'sphere_scale', 'w_search', 'ToyGenerator',
+           'ToyEncoder', 'toy_problem', 'mean_pairwise', 'plot_view_distances', 'check_perturb_args', 'w_perturb']
 
 # %% ../nbs/02_search.ipynb #fc7441be
 def _desc(x):
@@ -154,6 +154,7 @@ class ViewsConfig:
     max_steps: int = 1000       # W-search: step limit per image (paper: 1000)
     tol: float = 1e-3           # W-search: an image stops when its objective is <= tol (paper: 1e-3)
     keep_anchor: bool = False   # W-search: view 0 is w0 itself, never searched (the authors' banks); default: all n are searched
+    start: str = 'sphere'       # W-search: 'sphere' scales each view's starting noise to land near the eps1 sphere; 'noise': w0 + sigma N(0, I) (the authors')
     perturb_sigma: float = 0.2  # W-perturb: std of the noise added to w0 (paper: 0.2)
     chunk_size: int = 1024      # view bank: images per resumable chunk file
 
@@ -164,6 +165,19 @@ class ViewsConfig:
         return cls(**{**paper.get(name, {}), **kw})
 
 # %% ../nbs/02_search.ipynb #11753442
+@torch.no_grad()
+def sphere_scale(g, f, w0, u, f0, eps1, sigma, chunk=256, amp=True,
+                 steps: int = 8):   # bisection steps: the scale is found to 2^(span / 2^steps), about 3% for sigma = 0.001
+    "Offsets `u` [B,n,L,D] scaled along themselves by 2^s so that f(g(w0 + 2^s u)) lies near the eps1 sphere around f0; forward passes only."
+    span = max(0.0, math.log2(1 / sigma))       # scales up to a per-coordinate std of 1 (at sigma): far enough, never garbage
+    lo, hi = torch.zeros(u.shape[:2], device=u.device), torch.full(u.shape[:2], span, device=u.device)
+    for _ in range(steps):
+        mid = (lo + hi) / 2
+        d = (view_features(g, f, w0[:, None] + mid.exp2()[..., None, None] * u, chunk, amp) - f0[:, None]).norm(dim=-1)
+        inside = d < eps1
+        lo, hi = torch.where(inside, mid, lo), torch.where(inside, hi, mid)
+    return ((lo + hi) / 2).exp2()[..., None, None] * u
+
 def w_search(g,                    # generator: latents [B,L,D] -> images [B,3,H,W] in [-1,1]
              f,                    # frozen encoder: images -> L2-normalised features [B,F]
              w0,                   # latents of the images to make views of [B,L,D]
@@ -176,6 +190,7 @@ def w_search(g,                    # generator: latents [B,L,D] -> images [B,3,H
              max_steps=ViewsConfig.max_steps,       # step limit per image (paper: 1000)
              tol=ViewsConfig.tol,             # an image stops when its objective is <= tol (paper: 1e-3)
              keep_anchor=ViewsConfig.keep_anchor,    # True: view 0 is w0 itself and is never searched (the authors' bank)
+             start=ViewsConfig.start,  # 'sphere': each view's noise scaled along itself to near the eps1 sphere first; 'noise': the authors' start
              chunk=None,           # images optimised at once (x n views per generator batch); None: 256 on GPUs, 256 // n on the CPU
              check_every=None,     # Adam steps between host syncs (finished images leave the pool then); None: 1 on CPU, 10 on GPUs
              generator=None,       # torch.Generator for the starting noise
@@ -186,18 +201,21 @@ def w_search(g,                    # generator: latents [B,L,D] -> images [B,3,H
     "W-search: `n` views per image on the `eps1` sphere around f(g(w0)), kept apart by the `eps2` hinge; per-image stopping."
     check_latents(w0)
     check_search_args(n, eps1, eps2, lam, sigma, lr, max_steps, tol, keep_anchor, chunk, check_every)
+    if start not in ('sphere', 'noise'): raise A2Error(f"start must be 'sphere' or 'noise', got {start!r}")
+    start_ = start
     w0 = w0.detach()
     B, L, D = w0.shape; dev = w0.device
     if check_every is None: check_every = 1 if dev.type == 'cpu' else 10   # on the CPU a sync costs nothing: look every step
     if chunk is None: chunk = max(1, 256 // n) if dev.type == 'cpu' else 256   # CPU: batches past ~256 latents run slower per latent (bench/search_pool.py)
-    start = w0[:, None] + sigma * _noise((B, n, L, D), generator, dev)
-    if keep_anchor: start[:, 0] = w0
+    noise = sigma * _noise((B, n, L, D), generator, dev)
     f0 = view_features(g, f, w0, chunk * n, amp)
     if f0.ndim != 2 or len(f0) != B: raise A2Error(f"f(g(w0)) must be features [B,F] = [{B},F], got {tuple(f0.shape)}")
     norms = f0.norm(dim=1)
     if not ((norms - 1).abs() <= 1e-2).all():                 # NaN norms fail too
         raise A2Error(f"f must return L2-normalised features (eps1 and eps2 are distances on the unit sphere), got norms {norms.min():.3g}..{norms.max():.3g}")
     s = 1 if keep_anchor else 0                           # views 0..s-1 are fixed
+    start = w0[:, None].repeat(1, n, 1, 1)
+    start[:, s:] += sphere_scale(g, f, w0, noise[:, s:], f0, eps1, sigma, chunk * n, amp) if start_ == 'sphere' else noise[:, s:]
     ns = n - s
     out = SearchResult(start, torch.zeros(B, n, device=dev), torch.zeros(B, dtype=torch.long, device=dev),
                        torch.zeros(B, n, dtype=torch.bool, device=dev), torch.full((B,), float('nan'), device=dev))

@@ -235,8 +235,8 @@ def build_view_bank(g,                  # generator: latents [B,L,D] -> images i
     if set(search_kw) - set(SEARCH_KW):
         raise A2Error(f"build_view_bank got unknown settings {', '.join(sorted(set(search_kw) - set(SEARCH_KW)))}; "
                       f"expected ViewsConfig fields ({', '.join(sorted(names))}) or w_search's {', '.join(SEARCH_KW)}")
-    n, eps1, eps2, lam, lr, max_steps, tol, keep_anchor, chunk_size = (cfg.n, cfg.eps1, cfg.eps2, cfg.lam, cfg.lr, cfg.max_steps, cfg.tol,
-                                                                       cfg.keep_anchor, cfg.chunk_size)
+    n, eps1, eps2, lam, lr, max_steps, tol, keep_anchor, chunk_size, start = (cfg.n, cfg.eps1, cfg.eps2, cfg.lam, cfg.lr, cfg.max_steps, cfg.tol,
+                                                                              cfg.keep_anchor, cfg.chunk_size, cfg.start)
     _need(chunk_size, 'chunk_size', 'an integer >= 1', integer=True)
     if chunk_size < 1: raise A2Error(f"chunk_size must be >= 1, got {chunk_size}")
     _need(seed, 'seed', 'an integer', integer=True)
@@ -252,7 +252,7 @@ def build_view_bank(g,                  # generator: latents [B,L,D] -> images i
                 f_hash=None if f is None else _model_hash(f, f_hash, 'f'), dataset_hash=dataset_hash,
                 latents0_hash=tensor_hash(latents0), n_images=N, size=None)
     if method == 'search':
-        meta.update(eps1=eps1, eps2=eps2, lam=lam, lr=lr, max_steps=max_steps, tol=tol, keep_anchor=keep_anchor,
+        meta.update(eps1=eps1, eps2=eps2, lam=lam, lr=lr, max_steps=max_steps, tol=tol, keep_anchor=keep_anchor, start=start,
                     search_kw={k: search_kw[k] for k in sorted(search_kw)})
     key = hashlib.sha256(json.dumps({k: v for k, v in meta.items() if k != 'size'}, sort_keys=True, default=str).encode()).hexdigest()[:16]
     meta['build_key'] = key
@@ -284,7 +284,7 @@ def build_view_bank(g,                  # generator: latents [B,L,D] -> images i
         w0 = latents0[s:e].to(dev)
         if method == 'search':
             r = w_search(g, f, w0, n=n, eps1=eps1, eps2=eps2, lam=lam, sigma=sigma, lr=lr, max_steps=max_steps, tol=tol,
-                         keep_anchor=keep_anchor, generator=gen, **search_kw)
+                         keep_anchor=keep_anchor, start=start, generator=gen, **search_kw)
             lat, extras = r.latents, {'distances': r.distances, 'loss': r.loss, 'steps': r.steps}
         else:
             lat = w_perturb(w0, n, sigma, gen) if method == 'perturb' else w0[:, None]

@@ -27,11 +27,11 @@ def objective64(g, f, w0, latents, eps1, eps2, lam, anchor=False):
         out.append(bound + lam * hinge / len(searched))
     return torch.stack([torch.as_tensor(o, dtype=torch.float64) for o in out])
 
-def search(kind, lam=LAM, keep_anchor=False, tol=1e-5):
-    key = (kind, lam, keep_anchor, tol)
+def search(kind, lam=LAM, keep_anchor=False, tol=1e-5, start='sphere'):
+    key = (kind, lam, keep_anchor, tol, start)
     if key not in _cache:
         g, f = toy_problem(kind)
-        r = w_search(g, f, W0, eps1=EPS1, eps2=EPS2, lam=lam, tol=tol, keep_anchor=keep_anchor, generator=torch.Generator().manual_seed(1))
+        r = w_search(g, f, W0, eps1=EPS1, eps2=EPS2, lam=lam, tol=tol, keep_anchor=keep_anchor, start=start, generator=torch.Generator().manual_seed(1))
         _cache[key] = (g, f, r)
     return _cache[key]
 
@@ -52,7 +52,7 @@ def test_uniformity_reaches_eps2(kind):
     g, f, r = search(kind)
     spread = mean_pairwise(view_features(g, f, r.latents))
     assert spread.mean() >= EPS2 - 0.02, spread.mean()
-    g, f, r0 = search(kind, lam=0)                                 # the same search without the hinge does not get there
+    g, f, r0 = search(kind, lam=0, start='noise')                  # views that start together do not get there without the hinge
     assert mean_pairwise(view_features(g, f, r0.latents)).mean() < EPS2 - 0.04
 
 @pytest.mark.parametrize('kind,keep_anchor', [('linear', False), ('nonlinear', False), ('nonlinear', True)])
@@ -66,12 +66,36 @@ def test_reported_objective_is_the_objective(kind, keep_anchor):
     z, f0 = view_features(g, f, lat), view_features(g, f, W0[:5])
     fct.test_close(search_objective(z, f0, EPS1, EPS2, LAM)[0].double(), objective64(g, f, W0[:5], lat, EPS1, EPS2, LAM), eps=1e-6)
 
+@pytest.mark.parametrize('kind', ['linear', 'nonlinear'])
+def test_sphere_start(kind):
+    "The default start: each view's noise, scaled along itself until f(g(.)) is near the eps1 sphere (checked by an independent bisection)."
+    g, f = toy_problem(kind)
+    sigma, n = 0.001, 8
+    r = w_search(g, f, W0, n=n, eps1=EPS1, eps2=EPS2, lam=LAM, sigma=sigma, max_steps=0, generator=torch.Generator().manual_seed(3))
+    u = sigma * torch.randn(len(W0), n, 4, 16, generator=torch.Generator().manual_seed(3))
+    off = r.latents - W0[:, None]
+    scale = (off.flatten(2) * u.flatten(2)).sum(-1) / u.flatten(2).square().sum(-1)
+    fct.test_close(off, scale[..., None, None] * u, eps=1e-5)                         # along the authors' noise, only longer
+    f0 = view_features(g, f, W0)
+    d = lambda s: (view_features(g, f, W0[:, None] + s[..., None, None] * u) - f0[:, None]).norm(dim=-1)
+    lo, hi = torch.zeros(len(W0), n), torch.full((len(W0), n), 1 / sigma)   # bisection on the scale itself, 40 steps
+    for _ in range(40):
+        mid = (lo + hi) / 2; inside = d(mid) < EPS1
+        lo, hi = torch.where(inside, mid, lo), torch.where(inside, hi, mid)
+    ok = d(torch.full_like(lo, 1 / sigma)) > EPS1       # directions that reach the sphere within the longest offset (std 1 per coordinate)
+    assert ok.float().mean() > 0.5
+    assert ((scale / ((lo + hi) / 2) - 1).abs()[ok]).max() < 0.03                  # 8 steps in log2: within ~3% of the scale
+    assert (d(scale) - EPS1).abs()[ok].max() < 0.02
+    fct.test_close(scale[~ok], 1 / sigma, eps=0.03 / sigma)                          # the others go as far as allowed
+    rn = w_search(g, f, W0, n=n, eps1=EPS1, sigma=sigma, max_steps=0, start='noise', generator=torch.Generator().manual_seed(3))
+    fct.test_close(rn.latents, W0[:, None] + u, eps=1e-6)                            # the authors' start, unchanged
+
 def test_equals_plain_adam_per_image():
     "Each image follows exactly the trajectory of a plain torch.optim.Adam loop on that image alone."
     g, f = toy_problem('nonlinear')
     w0, n, sigma, tol = W0[:3], 8, 0.001, 1e-3
     r = w_search(g, f, w0, n=n, eps1=EPS1, eps2=EPS2, lam=LAM, sigma=sigma, tol=tol, max_steps=300, chunk=2, check_every=7,
-                 generator=torch.Generator().manual_seed(4))
+                 start='noise', generator=torch.Generator().manual_seed(4))
     start = w0[:, None] + sigma * torch.randn(3, n, 4, 16, generator=torch.Generator().manual_seed(4))
     f0 = view_features(g, f, w0)
     for b in range(3):
