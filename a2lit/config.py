@@ -245,6 +245,8 @@ def _study():
     c.preset, c.seeds, c.rows = 'study', (0, 1, 2, 3, 4), tuple(STUDY)
     # 8 rows x 5 seeds at the demo's 120 epochs would take 3.3 hours; 80 epochs (200k images seen, not 300k) fit 150 minutes
     c.train = dataclasses.replace(c.train, epochs=80)
+    # the authors' start (w0 + sigma N(0, I)): the study measures the views the paper's procedure makes
+    c.views = dataclasses.replace(c.views, start='noise')
     return c
 
 def _study_sweeps():
