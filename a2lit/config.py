@@ -47,6 +47,8 @@ class InvertConfig:
     steps: int = field(default=1000, metadata={'range': '[0, inf)'})      # Adam refinement steps after the encoder's guess (paper: ~1000)
     lr: float = field(default=0.01, metadata={'range': '(0, inf)'})       # paper: 0.01
     batch_size: int = field(default=256, metadata={'range': '[1, inf)'})
+    loss: str = field(default='mse', metadata={'choices': ('mse', 'authors')})   # authors: + L1 on VGG19 features + 2 x MSE(E(x), E(G(w)))
+    vgg_weights: str = field(default='', metadata={'empty_ok': True})   # authors' loss: '' torch's cache, 'download', 'random' (tests) or a file
 
 @dataclass
 class EvalConfig:
@@ -232,6 +234,7 @@ def _shapes10_full():
 def _paper(name, **kw):
     "The paper's protocol on a real dataset, for a GPU."
     c = ExperimentConfig(preset=name, data=DataConfig(name=name), gan=GanStageConfig(source='train', arch='paper'),
+                         invert=InvertConfig(loss='authors', vgg_weights='download'),   # their inversion loss; VGG19 fetched once on a GPU machine
                          views=ViewsConfig.for_dataset(name), eval=EvalConfig(probe_method='sgd', probe_epochs=100))
     for k, v in kw.items():
         obj, leaf = (c, k) if '.' not in k else (getattr(c, k.split('.')[0]), k.split('.')[1])

@@ -15,8 +15,9 @@ from .generator import EqLinear, EqConv2d, Generator, GeneratorConfig
 from .gan_train import ResumableTrainer, Discriminator, uint8_batch
 
 # %% auto #0
-__all__ = ['LatentEncoderConfig', 'LatentEncoder', 'feature_distance', 'LatentEncoderTrainer', 'save_latent_encoder',
-           'load_latent_encoder', 'reconstruction_loss', 'invert', 'vgg_features', 'invert_dataset']
+__all__ = ['AUTHORS_VGG', 'LatentEncoderConfig', 'LatentEncoder', 'feature_distance', 'LatentEncoderTrainer',
+           'save_latent_encoder', 'load_latent_encoder', 'reconstruction_loss', 'invert', 'vgg_features',
+           'authors_inversion', 'invert_dataset']
 
 # %% ../nbs/01b_invert.ipynb #ac844100
 @dataclass
@@ -63,9 +64,9 @@ def _feature_list(f, x):
     out = f(x)
     return list(out) if isinstance(out, (list, tuple)) else [out]
 
-def feature_distance(f, a, b_feats):
-    "Mean squared distance per sample between the features of `a` under `f` and precomputed features `b_feats` (a list)."
-    return sum((fa - fb).square().flatten(1).mean(1) for fa, fb in zip(_feature_list(f, a), b_feats))
+def feature_distance(f, a, b_feats, l1: bool = False):
+    "Mean squared (l1: absolute) distance per sample between the features of `a` under `f` and precomputed features `b_feats` (a list), summed over layers."
+    return sum(((fa - fb).abs() if l1 else (fa - fb).square()).flatten(1).mean(1) for fa, fb in zip(_feature_list(f, a), b_feats))
 
 class LatentEncoderTrainer(ResumableTrainer):
     "Train an encoder for a frozen generator `G`, resumably (same checkpoints as the GAN trainer)."
@@ -116,74 +117,103 @@ def load_latent_encoder(path, device=None, dtype=torch.float32) -> LatentEncoder
     return load_module(path, 'encoder', lambda c: LatentEncoder(LatentEncoderConfig(**c)), device, dtype)
 
 # %% ../nbs/01b_invert.ipynb #6e230887
-def reconstruction_loss(G: Generator, w_plus, x, perceptual=None, perceptual_weight: float = 1.0, x_feats=None):
-    "Per-image loss [B]: pixel MSE of G(w_plus) against `x` (in [-1, 1]) + `perceptual_weight` x feature distance."
+def reconstruction_loss(G: Generator, w_plus, x, perceptual=None, perceptual_weight: float = 1.0, x_feats=None,
+                        l1: bool = False,              # the perceptual term as mean absolute differences (the authors' VGG19 loss)
+                        encoder=None, encoder_weight: float = 0.0, e_x=None):   # + weight x MSE(E(x), E(G(w))) (the authors': 2)
+    "Per-image loss [B]: pixel MSE of G(w_plus) against `x` (in [-1, 1]) + `perceptual_weight` x feature distance + `encoder_weight` x latent consistency."
     y = G.synthesis(w_plus, clamp=False)
     loss = (y - x).square().flatten(1).mean(1)
     if perceptual is not None and perceptual_weight:
         if x_feats is None:
             with torch.no_grad(): x_feats = [f.detach() for f in _feature_list(perceptual, x)]
-        loss = loss + perceptual_weight * feature_distance(perceptual, y, x_feats)
+        loss = loss + perceptual_weight * feature_distance(perceptual, y, x_feats, l1)
+    if encoder is not None and encoder_weight:
+        if e_x is None:
+            with torch.no_grad(): e_x = encoder(x)
+        loss = loss + encoder_weight * (encoder(y) - e_x).square().flatten(1).mean(1)
     return loss
 
 def invert(G: Generator, E: LatentEncoder | None, x, steps: int = 100, lr: float = 0.01, perceptual=None,
-           perceptual_weight: float = 1.0, w_init=None, return_loss: bool = False):
+           perceptual_weight: float = 1.0, w_init=None, return_loss: bool = False,
+           l1: bool = False, encoder_weight: float = 0.0):   # the authors' inversion: a VGG19 `perceptual`, l1=True, encoder_weight=2
     "W+ latents [B, num_ws, w_dim] reproducing images `x` (uint8 or [-1, 1]): E(x), refined by `steps` Adam steps."
     dev = G.w_avg.device
     x = from_uint8(x).to(dev)
     if x.ndim != 4 or x.shape[1:] != (3, G.cfg.size, G.cfg.size):
         raise A2Error(f"images to invert must be [B, 3, {G.cfg.size}, {G.cfg.size}], got {tuple(x.shape)}")
+    if encoder_weight and E is None: raise A2Error("encoder_weight > 0 needs the latent encoder E (the term is MSE(E(x), E(G(w))))")
     with torch.no_grad():
         if w_init is not None: w = w_init.to(dev)
         elif E is not None: w = E(x)
         else: w = G.broadcast(G.w_avg.expand(len(x), -1))
         x_feats = [f.detach() for f in _feature_list(perceptual, x)] if perceptual is not None and perceptual_weight else None
+        e_x = E(x) if encoder_weight else None
+    terms = dict(perceptual=perceptual, perceptual_weight=perceptual_weight, x_feats=x_feats, l1=l1, encoder=E, encoder_weight=encoder_weight, e_x=e_x)
     w = w.detach().clone().requires_grad_(True)
     opt = torch.optim.Adam([w], lr=lr)
     for _ in range(steps):
-        loss = reconstruction_loss(G, w, x, perceptual, perceptual_weight, x_feats).sum()
+        loss = reconstruction_loss(G, w, x, **terms).sum()
         w.grad, = torch.autograd.grad(loss, [w])
         opt.step()
     w = w.detach()
     if not return_loss: return w
-    with torch.no_grad(): return w, reconstruction_loss(G, w, x, perceptual, perceptual_weight, x_feats)
+    with torch.no_grad(): return w, reconstruction_loss(G, w, x, **terms)
 
 # %% ../nbs/01b_invert.ipynb #fd05bb15
-def vgg_features(weights=None, layers=(3, 8, 15), device=None):
-    "A perceptual feature callable from torchvision's VGG-16 (ImageNet normalisation, activations after the given ReLU layers), only from a local weights file."
+_VGG_FILES = {'vgg16': 'vgg16-397923af.pth', 'vgg19': 'vgg19-dcbb9e9d.pth'}   # torchvision's ImageNet weights, by file name in torch's cache
+AUTHORS_VGG = dict(arch='vgg19', layers=(2, 7, 12, 21, 30), imagenet_norm=False)   # the authors' perceptual net: convs 1_2..5_2, inputs in [-1, 1]
+
+def vgg_features(weights=None,           # a weights file; None: torchvision's in torch's cache; 'download': fetch it there; 'random': seeded, untrained
+                 layers=(3, 8, 15),      # indices into `features` whose outputs are returned
+                 device=None, arch: str = 'vgg16',
+                 imagenet_norm: bool = True):   # map [-1, 1] images to ImageNet's normalisation first (False: feed them as they are)
+    "A perceptual feature callable: torchvision's VGG-16 or VGG-19 `features`, the outputs of the layers `layers`."
     import torchvision
-    hub = Path(torch.hub.get_dir()) / 'checkpoints' / 'vgg16-397923af.pth'
-    path = Path(weights) if weights else hub
-    if not path.exists(): raise A2Error(f"no VGG-16 weights at {path}; nothing is downloaded: put torchvision's vgg16-397923af.pth there or pass weights=")
-    net = torchvision.models.vgg16()
-    net.load_state_dict(torch.load(path, map_location='cpu', weights_only=True))
+    if arch not in _VGG_FILES: raise A2Error(f"arch must be one of {', '.join(_VGG_FILES)}, got {arch!r}")
+    build = getattr(torchvision.models, arch)
+    if weights == 'random':              # a fixed random network, for shapes and gradients in tests; the caller's random stream is kept
+        with torch.random.fork_rng(devices=[]): torch.manual_seed(0); net = build()
+    elif weights == 'download': net = build(weights='IMAGENET1K_V1')   # torchvision fetches it once into torch's cache
+    else:
+        path = Path(weights) if weights else Path(torch.hub.get_dir()) / 'checkpoints' / _VGG_FILES[arch]
+        if not path.exists(): raise A2Error(f"no {arch.upper()} weights at {path}; nothing is downloaded unless asked: put torchvision's "
+                                            f"{_VGG_FILES[arch]} there, or pass weights='download'")
+        net = build(); net.load_state_dict(torch.load(path, map_location='cpu', weights_only=True))
     feats = net.features[:max(layers) + 1].to(get_device(device)).eval().requires_grad_(False)
     mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1); std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
     def f(x):
-        x = ((x + 1) / 2 - mean.to(x.device)) / std.to(x.device)
+        if imagenet_norm: x = ((x + 1) / 2 - mean.to(x.device)) / std.to(x.device)
         out = []
         for i, layer in enumerate(feats):
             x = layer(x)
             if i in layers: out.append(x)
         return out
+    f.net = feats   # so that a run folder's key can name the network by its weights
     return f
+
+def authors_inversion(weights=None, device=None) -> dict:
+    "The authors' inversion terms for `invert` / `invert_dataset`: L1 on VGG19 convs 1_2..5_2 (weight 1) and 2 x MSE(E(x), E(G(w)))."
+    return dict(perceptual=vgg_features(weights, device=device, **AUTHORS_VGG), perceptual_weight=1.0, l1=True, encoder_weight=2.0)
 
 # %% ../nbs/01b_invert.ipynb #650d15ba
 def _net_id(f):
     if f is None: return None
+    if isinstance(getattr(f, 'net', None), nn.Module): return f"{getattr(f, '__qualname__', 'f')}:{state_hash(f.net)}"
     if isinstance(f, nn.Module): return f"{type(f).__name__}:{state_hash(f)}"
     m = getattr(f, '__self__', None)
     if isinstance(m, nn.Module): return f"{type(m).__name__}.{f.__name__}:{state_hash(m)}"
     return getattr(f, '__qualname__', type(f).__name__)
 
 def invert_dataset(G: Generator, E: LatentEncoder | None, images, path, batch_size: int = 64, steps: int = 100, lr: float = 0.01,
-                   perceptual=None, perceptual_weight: float = 1.0, chunk: int = 1024, progress: bool = True):
+                   perceptual=None, perceptual_weight: float = 1.0, chunk: int = 1024, progress: bool = True,
+                   l1: bool = False, encoder_weight: float = 0.0):   # as in `invert`
     "Invert uint8 `images` [N,3,H,W] in batches; W+ latents and per-image losses to `path` (+ JSON sidecar), resumable by chunk."
     from tqdm.auto import tqdm
     path = Path(path); parts = path.parent / (path.name + '.parts')
     if chunk < 1 or batch_size < 1: raise A2Error(f"chunk and batch_size must be >= 1, got {chunk}, {batch_size}")
     key = {'n': len(images), 'images_hash': tensor_hash(images), 'generator': state_hash(G), 'encoder': None if E is None else state_hash(E),
-           'steps': steps, 'lr': lr, 'perceptual': _net_id(perceptual), 'perceptual_weight': perceptual_weight, 'chunk': chunk}
+           'steps': steps, 'lr': lr, 'perceptual': _net_id(perceptual), 'perceptual_weight': perceptual_weight, 'chunk': chunk,
+           **({'l1': True} if l1 else {}), **({'encoder_weight': encoder_weight} if encoder_weight else {})}
     if path.exists():
         try:
             t, m = load_artifact(path)
@@ -198,7 +228,8 @@ def invert_dataset(G: Generator, E: LatentEncoder | None, images, path, batch_si
         except A2Error: pass
         w_c, l_c = [], []
         for i in range(start, min(start + chunk, len(images)), batch_size):
-            w, l = invert(G, E, images[i:min(i + batch_size, start + chunk, len(images))], steps, lr, perceptual, perceptual_weight, return_loss=True)
+            w, l = invert(G, E, images[i:min(i + batch_size, start + chunk, len(images))], steps, lr, perceptual, perceptual_weight,
+                          return_loss=True, l1=l1, encoder_weight=encoder_weight)
             w_c.append(w.cpu()); l_c.append(l.cpu())
         save_artifact(p, {'w_plus': torch.cat(w_c), 'loss': torch.cat(l_c)}, {'key': key, 'start': start})
         ws.append(torch.cat(w_c)); losses.append(torch.cat(l_c))

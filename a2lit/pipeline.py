@@ -16,7 +16,7 @@ from .augment import ExpertAugment, show_views
 from .baselines import embed, cached_classifier
 from .generator import TruncatedSynthesis, load_generator, save_generator
 from .gan_train import GANConfig
-from .invert import save_latent_encoder, load_latent_encoder, invert_dataset
+from .invert import save_latent_encoder, load_latent_encoder, invert_dataset, authors_inversion
 from .quality import psnr, QUALITY_TARGETS, weights_dir, unmet_targets
 from .gan import ARCHS, train_generator, import_generator
 from .viewbank import build_view_bank, ViewBank
@@ -240,11 +240,10 @@ def load_g(cfg: ExperimentConfig):
 @stage('invert', outputs=lambda cfg: ['invert/w_plus.safetensors', *second_inversions(cfg)])
 def stage_invert(cfg: ExperimentConfig, log=print) -> dict:
     "Invert every training image: the encoder's guess refined by Adam steps; stored as latents of g (truncation undone). A bank that starts from a longer inversion gets a file of its own."
-    g, G, E = load_g(cfg)
-    train, info = load_data(cfg), {}
-    x = from_uint8(train.images[:512])
+    (g, G, E), train, info = load_g(cfg), load_data(cfg), {}
+    x, terms = from_uint8(train.images[:512]), authors_inversion(cfg.invert.vgg_weights or None, G.w_avg.device) if cfg.invert.loss == 'authors' else {}
     for path, (steps, lr) in {'invert/w_plus.safetensors': (cfg.invert.steps, cfg.invert.lr), **second_inversions(cfg)}.items():
-        w = invert_dataset(G, E, train.images, run_dir(cfg) / path, batch_size=cfg.invert.batch_size, steps=steps, lr=lr, progress=sys.stderr.isatty())
+        w = invert_dataset(G, E, train.images, run_dir(cfg) / path, batch_size=cfg.invert.batch_size, steps=steps, lr=lr, progress=sys.stderr.isatty(), **terms)
         with torch.no_grad(): rec = torch.cat([G.synthesis(w[i:i + 128].to(G.w_avg.device)).cpu() for i in range(0, len(x), 128)])
         p = psnr(rec, x).mean().item()
         log(f"invert: {len(w)} images, {steps} refinement steps{f' at lr {lr:g} -> {path}' if info else ''}; mean PSNR of G(w0) on the first {len(x)}: {p:.1f} dB")

@@ -286,7 +286,7 @@ def test_cifar10_preset_with_pretrained_generator(tmp_path):
     _cifar_folder(tmp_path / 'data'); _rosinality_file(tmp_path / 'g.pt')
     tiny = dict(seeds='0', rows='simclr,a2-wsearch', **{'data.root': tmp_path / 'data', 'gan.source': 'pretrained', 'gan.path': tmp_path / 'g.pt',
                 'train.backbone': 'small', 'train.width': 8, 'train.proj_dims': '32,16', 'train.epochs': 1, 'train.batch_size': 16,
-                'gan.encoder_kimg': 0.032, 'gan.batch_size': 16, 'invert.steps': 2, 'invert.batch_size': 32, 'views.n': 2,
+                'gan.encoder_kimg': 0.032, 'gan.batch_size': 16, 'invert.steps': 2, 'invert.batch_size': 32, 'invert.vgg_weights': 'random', 'views.n': 2,
                 'views.max_steps': 2, 'views.chunk_size': 32, 'eval.probe_epochs': 1})
     args = ['run', 'cifar10', '--out', str(tmp_path / 'runs'), '--device', 'cpu'] + sum((['--set', f'{k}={v}'] for k, v in tiny.items()), [])
     assert main(args) in (0, None)
@@ -294,6 +294,7 @@ def test_cifar10_preset_with_pretrained_generator(tmp_path):
     meta = load_artifact(run / 'gan' / 'generator.safetensors')[1]
     assert meta['source'] == 'pretrained' and meta['format'] == 'rosinality' and len(meta['file_sha256']) == 64
     assert (run / 'views' / 'search.safetensors').exists()
+    assert load_artifact(run / 'invert' / 'w_plus.safetensors')[1]['key']['encoder_weight'] == 2.0   # the authors' inversion loss, the GPU presets' default
     assert {'simclr', 'a2-wsearch'} <= {r['row'] for r in __import__('csv').DictReader(open(run / 'report' / 'results.csv')) if r.get('linear_mean')}
     # the file is checked before any stage runs
     bad = [a if not a.startswith('gan.path=') else 'gan.path=' + str(tmp_path / 'none.pt') for a in args]
