@@ -55,6 +55,7 @@ class EvalConfig:
     k: int = field(default=5, metadata={'range': '[1, inf)'})               # paper: 5-NN, majority vote, Euclidean, backbone features
     probe_epochs: int = field(default=100, metadata={'range': '[1, inf)'})  # paper: 100-epoch linear probe
     probe_method: str = field(default='sgd', metadata={'choices': tuple(PROBE_METHODS)})   # sgd (the paper's 100 epochs) | authors (their code: raw features, lr 30, 5 runs) | lbfgs (fast)
+    mi: str = field(default='gaussian', metadata={'choices': ('gaussian', 'authors')})   # view-pair I: the checked Gaussian critic on 4,096 images | MINE as the authors run it
 
 @dataclass
 class ExperimentConfig:
@@ -235,7 +236,7 @@ def _paper(name, **kw):
     "The paper's protocol on a real dataset, for a GPU."
     c = ExperimentConfig(preset=name, data=DataConfig(name=name), gan=GanStageConfig(source='train', arch='paper'),
                          invert=InvertConfig(loss='authors', vgg_weights='download'),   # their inversion loss; VGG19 fetched once on a GPU machine
-                         views=ViewsConfig.for_dataset(name), eval=EvalConfig(probe_method='sgd', probe_epochs=100))
+                         views=ViewsConfig.for_dataset(name), eval=EvalConfig(probe_method='sgd', probe_epochs=100, mi='authors'))
     for k, v in kw.items():
         obj, leaf = (c, k) if '.' not in k else (getattr(c, k.split('.')[0]), k.split('.')[1])
         setattr(obj, leaf, v)

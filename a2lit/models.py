@@ -12,7 +12,7 @@ from .core import A2Error
 from .baselines import SmallConvNet
 
 # %% auto #0
-__all__ = ['BACKBONES', 'ResNet18Cifar', 'projector', 'ContrastiveModel', 'GradReverse', 'ViewMaker']
+__all__ = ['BACKBONES', 'VIEWMAKER_STYLES', 'ResNet18Cifar', 'projector', 'ContrastiveModel', 'GradReverse', 'ViewMaker']
 
 # %% ../nbs/04_models.ipynb #705941fa
 # kept beside torchvision's resnet18(): it fixes the stage widths at 64-512, and tests and notebooks build narrow ones (width=16)
@@ -61,30 +61,41 @@ class GradReverse(torch.autograd.Function):
     def backward(ctx, g): return -g
 
 class _NoisyResBlock(nn.Module):
-    "Residual block whose input gets one extra channel of fresh noise."
-    def __init__(self, c):
+    "Residual block whose input gets one extra channel of fresh noise; `grow` (the authors'): the noise channel stays, no ReLU after the sum."
+    def __init__(self, c, norm=nn.BatchNorm2d, pad='zeros', grow=False):
         super().__init__()
-        self.body = nn.Sequential(nn.Conv2d(c + 1, c, 3, 1, 1), nn.BatchNorm2d(c), nn.ReLU(inplace=True), nn.Conv2d(c, c, 3, 1, 1), nn.BatchNorm2d(c))
+        co = c + 1 if grow else c
+        self.body = nn.Sequential(nn.Conv2d(c + 1, co, 3, 1, 1, padding_mode=pad), norm(co), nn.ReLU(inplace=True),
+                                  nn.Conv2d(co, co, 3, 1, 1, padding_mode=pad), norm(co))
+        self.grow = grow
     def forward(self, x):
         noise = torch.rand(x.shape[0], 1, *x.shape[2:], device=x.device, dtype=x.dtype)
+        if self.grow: x = torch.cat([x, noise], 1); return x + self.body(x)
         return F.relu(x + self.body(torch.cat([x, noise], 1)))
 
+VIEWMAKER_STYLES = ('authors', 'a2lit')
+
 class ViewMaker(nn.Module):
-    "9x9 conv in, two stride-2 convs, noisy residual blocks, two upsampling convs, 9x9 conv out -> a view within an L1 budget."
-    def __init__(self, width=32, blocks=5, budget=0.05):
+    """9x9 conv in, two stride-2 convs, noisy residual blocks, two upsampling convs, 9x9 conv out -> a view within an L1 budget.
+    style 'authors' (their fork): InstanceNorm, reflection padding, blocks that keep their noise channel, tanh before the budget;
+    'a2lit': BatchNorm, zero padding, blocks of constant width, no tanh."""
+    def __init__(self, width=32, blocks=3, budget=0.05, style='authors'):
         super().__init__()
-        c = width
-        self.budget = budget
-        self.down = nn.Sequential(nn.Conv2d(4, c, 9, 1, 4), nn.BatchNorm2d(c), nn.ReLU(inplace=True),
-                                  nn.Conv2d(c, 2 * c, 3, 2, 1), nn.BatchNorm2d(2 * c), nn.ReLU(inplace=True),
-                                  nn.Conv2d(2 * c, 4 * c, 3, 2, 1), nn.BatchNorm2d(4 * c), nn.ReLU(inplace=True))
-        self.res = nn.Sequential(*[_NoisyResBlock(4 * c) for _ in range(blocks)])
-        self.up = nn.Sequential(nn.Upsample(scale_factor=2), nn.Conv2d(4 * c, 2 * c, 3, 1, 1), nn.BatchNorm2d(2 * c), nn.ReLU(inplace=True),
-                                nn.Upsample(scale_factor=2), nn.Conv2d(2 * c, c, 3, 1, 1), nn.BatchNorm2d(c), nn.ReLU(inplace=True),
-                                nn.Conv2d(c, 3, 9, 1, 4))
+        if style not in VIEWMAKER_STYLES: raise A2Error(f"ViewMaker style must be one of {', '.join(VIEWMAKER_STYLES)}, got {style!r}")
+        c, auth = width, style == 'authors'
+        norm = (lambda n: nn.InstanceNorm2d(n, affine=True)) if auth else nn.BatchNorm2d
+        conv = lambda ci, co, k, s=1: nn.Conv2d(ci, co, k, s, k // 2, padding_mode='reflect' if auth else 'zeros')
+        self.budget, self.tanh = budget, auth
+        self.down = nn.Sequential(conv(4, c, 9), norm(c), nn.ReLU(inplace=True), conv(c, 2 * c, 3, 2), norm(2 * c), nn.ReLU(inplace=True),
+                                  conv(2 * c, 4 * c, 3, 2), norm(4 * c), nn.ReLU(inplace=True))
+        self.res = nn.Sequential(*[_NoisyResBlock(4 * c + (i if auth else 0), norm, 'reflect' if auth else 'zeros', grow=auth) for i in range(blocks)])
+        cr = 4 * c + (blocks if auth else 0)
+        self.up = nn.Sequential(nn.Upsample(scale_factor=2), conv(cr, 2 * c, 3), norm(2 * c), nn.ReLU(inplace=True),
+                                nn.Upsample(scale_factor=2), conv(2 * c, c, 3), norm(c), nn.ReLU(inplace=True), conv(c, 3, 9))
     def forward(self, x):
         "A view of the float batch `x` in [0,1]: mean |delta| equals the budget for every image."
         noise = torch.rand(x.shape[0], 1, *x.shape[2:], device=x.device, dtype=x.dtype)
         delta = self.up(self.res(self.down(torch.cat([x, noise], 1))))
+        if self.tanh: delta = torch.tanh(delta)
         delta = delta * (self.budget / delta.abs().mean((1, 2, 3), keepdim=True).clamp_min(1e-8))
         return (x + delta).clamp(0, 1)

@@ -380,11 +380,12 @@ def results_markdown(cfg: ExperimentConfig, rows) -> str:
 
 # %% ../nbs/07a_pipeline.ipynb #b3df95fe
 def view_pair_analysis(cfg: ExperimentConfig, n_images=4096) -> list | None:
-    "The paper's view-pair table (`view_pairs`) with the run's f, on up to `n_images` training images; None without W-search and W-perturb banks."
+    "The paper's view-pair table (`view_pairs`) with the run's f, on up to `n_images` training images (all, with eval.mi=authors); None without W-search and W-perturb banks."
     banks = {k: run_dir(cfg) / 'views' / f'{m}.safetensors' for k, m in (('W-search', 'search'), ('W-perturb', 'perturb'))}
     banks = {k: ViewBank.load(p, verify=True) for k, p in banks.items() if p.exists()}
-    f = load_encoder(run_dir(cfg) / 'train' / f'simclr-s{cfg.seeds[0]}' / 'checkpoint.safetensors')
-    return view_pairs(f, load_data(cfg).images[:n_images], banks, cfg.seeds[0]) if banks else None
+    f, auth = load_encoder(run_dir(cfg) / 'train' / f'simclr-s{cfg.seeds[0]}' / 'checkpoint.safetensors'), cfg.eval.mi == 'authors'
+    kw = dict(critic='mlp', holdout=0.0) if auth else {}   # the authors: MINE on every training image, estimated on the same rows
+    return view_pairs(f, load_data(cfg).images[:None if auth else n_images], banks, cfg.seeds[0], **kw) if banks else None
 
 def _bank_table(cfg: ExperimentConfig, rows) -> list:
     "`bank_table` of the view banks `rows` train on or are measured against (those the folder holds), with the run's classifier and f; [] without banks."
@@ -437,8 +438,7 @@ def stage_report(cfg: ExperimentConfig, log=print) -> dict:
     if pairs:
         md += ["\n## View pairs, measured with f (the SimCLR encoder)\n", markdown_table(pairs, digits=3)]
         write_csv(pairs, out / 'view_pairs.csv')
-    curves = {r: run_dir(cfg) / 'train' / f'{r}-s{cfg.seeds[0]}' / 'metrics.csv' for r in res}
-    plot_training_curves(curves, y='loss', path=out / 'training_curves.png')
+    plot_training_curves({r: run_dir(cfg) / 'train' / f'{r}-s{cfg.seeds[0]}' / 'metrics.csv' for r in res}, y='loss', path=out / 'training_curves.png')
     md.append(f"\nTraining loss of each row (seed {cfg.seeds[0]}): `training_curves.png`.")
     not_run = [r for r in PAPER_ROWS if r not in res]
     if not_run: md.append(f"\nRows not run by this preset: {', '.join(not_run)} (the `shapes10-full` preset runs them all).")

@@ -18,7 +18,7 @@ from .data import ImageSet, normalize, iterate_batches, NORMALIZATION
 from .augment import ExpertAugment
 from .viewbank import ViewBank
 from .losses import nt_xent, info_nce, a1_loss, a2_full, a2_simclr, a2_infonce
-from .models import BACKBONES, ContrastiveModel, ViewMaker, GradReverse
+from .models import BACKBONES, ContrastiveModel, ViewMaker, GradReverse, VIEWMAKER_STYLES
 
 # %% auto #0
 __all__ = ['VIEWS', 'LOSSES', 'TrainConfig', 'contrastive_loss', 'lr_at', 'LARS', 'Trainer', 'Encoder', 'load_encoder']
@@ -48,8 +48,9 @@ class TrainConfig:
     gen_crop: tuple[float, float] = field(default=(1.0, 1.0), metadata={'range': '(0, 1]'})   # generated views: flip only (TinyImageNet: crop scale 0.9-1)
     viewmaker_lr: float = field(default=1e-3, metadata={'range': '(0, inf)'})       # ViewMaker: Adam 1e-3, L1 budget 0.05
     viewmaker_budget: float = field(default=0.05, metadata={'range': '(0, 1]'})     # mean |change| of a [0, 1] image
-    viewmaker_width: int = field(default=32, metadata={'range': '[1, inf)'})        # ViewMaker's base channels and residual blocks (Tamkin et al.: 32, 5)
-    viewmaker_blocks: int = field(default=5, metadata={'range': '[0, inf)'})
+    viewmaker_width: int = field(default=32, metadata={'range': '[1, inf)'})        # ViewMaker's base channels and residual blocks
+    viewmaker_blocks: int = field(default=3, metadata={'range': '[0, inf)'})        # (the authors' fork: 32, 3; Tamkin et al.'s paper: 32, 5)
+    viewmaker_style: str = field(default='authors', metadata={'choices': VIEWMAKER_STYLES})   # authors: their fork's network (04_models)
     amp: bool = True                      # autocast on CUDA (bf16 where supported)
     channels_last: bool = True            # on CUDA and CPU (measured on 2 CPU cores: ~20% faster steps for both backbones)
     seed: int = field(default=0, metadata={'range': '[0, 2**32)'})   # the trainer seeds torch with seed * 1_000_003 + epoch: within torch's 64 bits
@@ -135,7 +136,7 @@ class Trainer:
         self.train = ImageSet(train.images.to(self.dev), train.labels.to(self.dev), train.classes, None, train.name)  # on the device once
         torch.manual_seed(cfg.seed)
         self.model = (ContrastiveModel(cfg.backbone, cfg.width, cfg.proj_dims) if model is None else model).to(self.dev)
-        self.viewmaker = ViewMaker(cfg.viewmaker_width, cfg.viewmaker_blocks, cfg.viewmaker_budget).to(self.dev) if 'viewmaker' in cfg.views else None
+        self.viewmaker = ViewMaker(cfg.viewmaker_width, cfg.viewmaker_blocks, cfg.viewmaker_budget, cfg.viewmaker_style).to(self.dev) if 'viewmaker' in cfg.views else None
         self.cuda = self.dev.type == 'cuda'
         self.channels_last = cfg.channels_last and self.dev.type in ('cuda', 'cpu')
         if self.channels_last: self.model = self.model.to(memory_format=torch.channels_last)

@@ -293,7 +293,7 @@ def test_cifar10_preset_with_pretrained_generator(tmp_path):
     run = tmp_path / 'runs' / 'cifar10'
     meta = load_artifact(run / 'gan' / 'generator.safetensors')[1]
     assert meta['source'] == 'pretrained' and meta['format'] == 'rosinality' and len(meta['file_sha256']) == 64
-    assert (run / 'views' / 'search.safetensors').exists()
+    assert (run / 'views' / 'search.safetensors').exists() and (run / 'report' / 'view_pairs.csv').exists()   # MI the authors' way (eval.mi=authors)
     assert load_artifact(run / 'invert' / 'w_plus.safetensors')[1]['key']['encoder_weight'] == 2.0   # the authors' inversion loss, the GPU presets' default
     assert {'simclr', 'a2-wsearch'} <= {r['row'] for r in __import__('csv').DictReader(open(run / 'report' / 'results.csv')) if r.get('linear_mean')}
     # the file is checked before any stage runs
