@@ -17,13 +17,13 @@ from .generator import Generator, demo_config, paper_config, tiny_config, load_p
 from .gan_train import GANConfig, GANTrainer
 from .invert import LatentEncoderConfig, LatentEncoderTrainer
 from .quality import (classifier_outputs, sample_quality, reconstruction_quality, evaluate_generator,
-                           check_quality, export_weights, show_samples, load_demo)
+                           check_quality, export_weights, show_samples, load_demo, weights_dir, DEMO_WEIGHTS)
 
 # %% auto #0
 __all__ = ['ARCHS', 'RUN_FILES', 'GAN_COMMANDS', 'load_split', 'train_generator', 'train_latent_encoder', 'file_sha256',
-           'import_generator', 'run_logger', 'git_commit', 'record_invocation', 'copy_checkpoint', 'resume_from',
-           'run_classifier', 'load_run', 'evaluate_run', 'export_run', 'probe_refine_lr', 'gan_cost', 'set_threads',
-           'gan_parser', 'check_gan_args', 'gan_main']
+           'import_generator', 'run_logger', 'git_commit', 'provenance', 'record_invocation', 'copy_checkpoint',
+           'resume_from', 'run_classifier', 'load_run', 'evaluate_run', 'export_run', 'probe_refine_lr', 'gan_cost',
+           'set_threads', 'gan_parser', 'check_gan_args', 'gan_main']
 
 # %% ../nbs/01d_gan.ipynb #2fc98b66
 ARCHS = {'demo': demo_config, 'paper': paper_config, 'tiny': tiny_config}   # generator width/depth presets, by name
@@ -103,6 +103,11 @@ def git_commit(short: bool = False) -> str | None:
                             capture_output=True, text=True)
     except OSError: return None
     return r.stdout.strip() or None
+
+def provenance() -> str:
+    "One line naming the shipped Shapes-10 generator (its tensors hash and length) and the commit: printed under every output made with it."
+    meta = read_json(weights_dir() / (DEMO_WEIGHTS['generator'] + '.json'))
+    return f"shipped generator: tensors hash {meta['tensors_hash']}, {meta['kimg']:.0f} kimg; a2lit commit {git_commit(short=True) or 'unknown'}"
 
 def record_invocation(out, argv: list, args: dict) -> dict:
     "Append this start (or resume) to `out/invocations.jsonl`; the first also becomes `out/command.json`."

@@ -30,3 +30,15 @@ def test_reports_use_the_shipped_generator():
         if h != shipped:   # an old report may stay only while README says, next to it, that its generator was replaced
             block = readme_block(d.name)
             assert h in block and 'replaced' in block, f"reports/{d.name} was made with generator {h}, not the shipped {shipped}, and README does not say so"
+
+def test_notebook_outputs_name_the_shipped_generator():
+    "Every generator hash a notebook's saved outputs print (provenance() lines, report excerpts) is the shipped generator's."
+    shipped = json.loads((ROOT / 'a2lit' / 'weights' / 'shapes10-demo-generator.safetensors.json').read_text())['tensors_hash']
+    for p in sorted((ROOT / 'nbs').rglob('*.ipynb')):
+        if p.name == 'index.ipynb': continue          # README: test_reports_use_the_shipped_generator
+        for c in json.loads(p.read_text())['cells']:
+            for o in c.get('outputs', []):
+                text = ''.join(o.get('text', [])) + ''.join(o.get('data', {}).get('text/plain', []))
+                for h in re.findall(r'tensors hash ([0-9a-f]{16})', text):
+                    assert h == shipped, f"{p.relative_to(ROOT)} prints generator {h}, not the shipped {shipped}: re-execute it"
+
