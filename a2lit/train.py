@@ -52,6 +52,7 @@ class TrainConfig:
     viewmaker_blocks: int = field(default=3, metadata={'range': '[0, inf)'})        # (the authors' fork: 32, 3; Tamkin et al.'s paper: 32, 5)
     viewmaker_style: str = field(default='authors', metadata={'choices': VIEWMAKER_STYLES})   # authors: their fork's network (04_models)
     amp: bool = True                      # autocast on CUDA (bf16 where supported)
+    cpu_bf16: bool = False                # bf16 autocast on the CPU too (CPUs with avx512_bf16 / AMX): off until a run shows it keeps results
     channels_last: bool = True            # on CUDA and CPU (measured on 2 CPU cores: ~20% faster steps for both backbones)
     seed: int = field(default=0, metadata={'range': '[0, 2**32)'})   # the trainer seeds torch with seed * 1_000_003 + epoch: within torch's 64 bits
 
@@ -154,7 +155,8 @@ class Trainer:
         elif cfg.optimizer == 'lars': self.opt = LARS(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
         else: self.opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.vm_opt = torch.optim.Adam(self.viewmaker.parameters(), lr=cfg.viewmaker_lr) if self.viewmaker else None
-        self.amp_dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if self.cuda and cfg.amp else None
+        self.amp_dtype = ((torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if self.cuda and cfg.amp
+                          else torch.bfloat16 if self.dev.type == 'cpu' and cfg.cpu_bf16 else None)
         self.scaler = torch.amp.GradScaler('cuda', enabled=self.amp_dtype == torch.float16)
         self.aug = ExpertAugment(train.size)
         self.gen_aug = ExpertAugment(train.size, scale=cfg.gen_crop, ratio=(1, 1), p_jitter=0, p_gray=0)

@@ -1,7 +1,8 @@
 """SimCLR training throughput on Shapes-10 (32 px), one process, same images, batch, model and optimiser:
  (i)   ours: `Trainer.fit` (batched on-device ExpertAugment, both views, our NT-Xent, SGD), one epoch per timed window;
  (ii)  lightly's pipeline: `lightly.transforms.SimCLRTransform` per PIL image in a DataLoader with 2 workers, `lightly.loss.NTXentLoss`;
- (iii) the floor: the model step alone (forward, loss, backward, SGD step) on one fixed pre-augmented batch.
+ (iii) the floor: the model step alone (forward, loss, backward, SGD step) on one fixed pre-augmented batch, in fp32 and under
+       bf16 autocast (what `train.cpu_bf16` turns on); ours is timed both ways too.
 Images/s count dataset images (each gives two views). Medians of timed windows after warm-up; methods run in blocks, repeated in rounds.
 ResNet-18 runs at a small batch and few steps so that it finishes in minutes on 2 CPU cores; the demo backbone's numbers come last.
 Run when the machine is quiet, in the default OpenMP setting: .venv/bin/python bench/train.py [--rounds 2] [--skip-resnet]
@@ -69,7 +70,8 @@ def floor(cfg, ds):
     idx, xb, _ = next(iterate_batches(tr.train, B, generator=g))
     x = tr.batch(tr.views(idx, xb, g, g))   # fixed, pre-augmented, normalised and laid out as the trainer does
     def step():
-        loss = contrastive_loss(tr.cfg, tr.model(x).split(B))
+        with torch.autocast(tr.dev.type, dtype=tr.amp_dtype, enabled=tr.amp_dtype is not None):   # bf16 when cfg.cpu_bf16
+            loss = contrastive_loss(tr.cfg, tr.model(x).split(B))
         tr.opt.zero_grad(set_to_none=True); loss.backward(); tr.opt.step()
     return windows(step, len(ds) // B, 2, B)
 
@@ -103,21 +105,27 @@ def lightly_pipeline(cfg, ds, warmup):
 
 def bench(label, cfg, n, rounds, lightly_warmup):
     ds = full.subset(slice(0, n))
-    runs = dict(floor=[], ours=[], lightly=[])
+    runs = dict(floor=[], floor_bf16=[], ours=[], ours_bf16=[], lightly=[])
+    bf = dataclasses.replace(cfg, cpu_bf16=True)
     for r in range(rounds):
-        runs['floor'] += floor(cfg, ds); runs['ours'] += ours(cfg, ds); runs['lightly'] += lightly_pipeline(cfg, ds, lightly_warmup)
+        runs['floor'] += floor(cfg, ds); runs['floor_bf16'] += floor(bf, ds)
+        runs['ours'] += ours(cfg, ds); runs['ours_bf16'] += ours(bf, ds); runs['lightly'] += lightly_pipeline(cfg, ds, lightly_warmup)
     rate = {k: statistics.median(x[0] for x in v) for k, v in runs.items()}
     cpu = {k: statistics.median(x[1] for x in v) * 1e3 for k, v in runs.items()}
     rng = {k: f"{min(x[0] for x in v):,.0f}-{max(x[0] for x in v):,.0f}" for k, v in runs.items()}
     print(f"\n{label}: batch {cfg.batch_size} (x2 views), {n} images per window, {len(runs['ours'])} windows per method; "
           f"load average now {os.getloadavg()[0]:.2f}")
     print(f"  {'':48s} images/s median (range)    CPU ms per image (all processes)")
-    for k, what in [('floor', '(iii) floor: model step alone, fixed batch'), ('ours', '(i)   ours: Trainer.fit incl. augmentation'),
-                    ('lightly', '(ii)  lightly: SimCLRTransform + NTXentLoss')]:
+    for k, what in [('floor', '(iii) floor: model step alone, fixed batch, fp32'), ('floor_bf16', '      the same step, bf16 autocast'),
+                    ('ours', '(i)   ours: Trainer.fit incl. augmentation, fp32'), ('ours_bf16', '      ours, train.cpu_bf16=true'),
+                    ('lightly', '(ii)  lightly: SimCLRTransform + NTXentLoss, fp32')]:
         print(f"  {what:48s} {rate[k]:8,.0f}  ({rng[k]:>13s})    {cpu[k]:6.2f}")
     print(f"  ours / floor = {rate['ours'] / rate['floor']:.2f}   lightly / floor = {rate['lightly'] / rate['floor']:.2f}   "
           f"ours / lightly = {rate['ours'] / rate['lightly']:.2f}   (CPU per image: ours / floor = {cpu['ours'] / cpu['floor']:.2f}, "
           f"lightly / ours = {cpu['lightly'] / cpu['ours']:.2f})", flush=True)
+    fastest = max(rate['floor'], rate['floor_bf16'])
+    print(f"  the fastest model step this CPU runs: {'bf16' if rate['floor_bf16'] > rate['floor'] else 'fp32'}; ours fp32 / fastest = "
+          f"{rate['ours'] / fastest:.2f}, ours bf16 / fastest = {rate['ours_bf16'] / fastest:.2f}", flush=True)
     return rate
 
 print(f"machine: {platform.platform()}, {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; torch {torch.__version__}, "

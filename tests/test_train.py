@@ -1,5 +1,5 @@
 "Trainer faults: a run killed (SIGKILL) mid-training and resumed equals an uninterrupted one; bad views, losses, banks, batches and checkpoints are refused; a NaN loss stops the run and keeps the last good checkpoint."
-import csv, dataclasses, json, os, pickle, signal, subprocess, sys, textwrap, time
+import csv, dataclasses, json, math, os, pickle, signal, subprocess, sys, textwrap, time
 import pytest
 import torch
 import fastcore.test as fct
@@ -197,3 +197,14 @@ def test_training_loss_makes_no_host_sync():
         cfg = TrainConfig(views=('expert',) * nv, loss=loss)
         assert torch.isnan(contrastive_loss(cfg, zs)), loss
         fct.test_fail(lambda: contrastive_loss(cfg, zs, check=True), contains='has a row of zeros')
+
+def test_cpu_bf16(ds):
+    "train.cpu_bf16: the model step runs under bf16 autocast on the CPU (its losses finite), and fp32 stays the default."
+    cfg = TrainConfig(backbone='small', width=8, proj_dims=(32, 16), epochs=1, batch_size=32, optimizer='adam', lr=1e-3)
+    assert Trainer(cfg, ds, progress=False, log=lambda *a: None).amp_dtype is None
+    t = Trainer(dataclasses.replace(cfg, cpu_bf16=True), ds, progress=False, log=lambda *a: None)
+    assert t.amp_dtype == torch.bfloat16
+    seen = []
+    hook = t.model.backbone.register_forward_hook(lambda m, i, o: seen.append(o.dtype))
+    h = t.fit(); hook.remove()
+    assert torch.bfloat16 in seen and all(math.isfinite(r['loss']) for r in h)
