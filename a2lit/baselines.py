@@ -84,15 +84,17 @@ def train_classifier(train: ImageSet, epochs=10, width=32, lr=2e-3, batch_size=1
     return net.eval()
 
 # %% ../nbs/00b_baselines.ipynb #18f9523e
-def cached_classifier(train: ImageSet, path, epochs: int = 10, seed: int = 0, device=None):
+def cached_classifier(train: ImageSet, path, epochs: int = 10, seed: int = 0, device=None,
+                      target: str | None = None):   # a discrete factor to predict instead of the class (`train_classifier`'s)
     "A `train_classifier` network for `train`, trained once and kept at `path`; trained again when the file was made for other images or settings."
-    key = dict(dataset_hash=train.hash(), n=len(train), classes=train.num_classes, epochs=epochs, seed=seed, width=32)
+    n_out = train.num_classes if target is None else int(train.factors[target].max()) + 1 if train.factors and target in train.factors else 0
+    key = dict(dataset_hash=train.hash(), n=len(train), classes=n_out, epochs=epochs, seed=seed, width=32, **({'target': target} if target else {}))
     if Path(path).exists():
         try: t, meta = load_artifact(path)
         except A2Error: meta = {}
         if meta.get('key') == key:
-            net = torch.nn.Sequential(SmallConvNet(32), torch.nn.Linear(4 * 32, train.num_classes))
+            net = torch.nn.Sequential(SmallConvNet(32), torch.nn.Linear(4 * 32, n_out))
             net.load_state_dict(t); return net.to(get_device(device)).eval()
-    with torch.random.fork_rng(): net = train_classifier(train, epochs=epochs, seed=seed, device=device)   # the caller's random stream is left as it was
+    with torch.random.fork_rng(): net = train_classifier(train, epochs=epochs, seed=seed, device=device, target=target)   # the caller's random stream is left as it was
     save_artifact(path, net.state_dict(), dict(key=key))
     return net

@@ -13,9 +13,10 @@ import torch.nn.functional as F
 from .core import A2Error, RestrictedUnpickler, save_artifact, load_artifact, tensor_hash, get_device
 
 # %% auto #0
-__all__ = ['SHAPES10_CLASSES', 'TINYIMAGENET_URL', 'DATASETS', 'SPLITS', 'NORMALIZATION', 'ImageSet', 'to_uint8', 'from_uint8',
-           'shape_mask', 'hsv_to_rgb', 'Shapes10Config', 'draw_shapes10_factors', 'render_shapes10_factors',
-           'render_shapes10', 'load_dataset', 'normalize', 'channel_stats', 'iterate_batches']
+__all__ = ['SHAPES10_CLASSES', 'SHAPES10_FACTORS', 'TINYIMAGENET_URL', 'DATASETS', 'SPLITS', 'NORMALIZATION', 'ImageSet',
+           'to_uint8', 'from_uint8', 'shape_mask', 'hsv_to_rgb', 'Shapes10Config', 'draw_shapes10_factors',
+           'render_shapes10_factors', 'render_shapes10', 'load_dataset', 'normalize', 'channel_stats',
+           'iterate_batches']
 
 # %% ../nbs/00_data.ipynb #b09dc351
 @dataclass
@@ -55,6 +56,7 @@ def from_uint8(x):
 
 # %% ../nbs/00_data.ipynb #33a5bdab
 SHAPES10_CLASSES = ['circle', 'ring', 'triangle', 'square', 'star', 'cross', 'heart', 'crescent', 'hourglass', 'arrow']
+SHAPES10_FACTORS = ('fg_hue', 'bg_hue', 'distractor')   # the discrete nuisance factors: what a classifier can read off a view
 
 def _in_polygon(r, th, n):
     "Inside the regular n-gon inscribed in the unit circle (polar coordinates)."

@@ -11,7 +11,7 @@ import torch
 from .core import (A2Error, write_json, read_json, load_artifact, tensor_hash, state_hash, atomic_path,
                         sweep_partial_writes, get_device)
 from .dist import rank_world, barrier, on_rank0
-from .data import ImageSet, load_dataset, channel_stats, from_uint8, Shapes10Config
+from .data import ImageSet, load_dataset, channel_stats, from_uint8, Shapes10Config, SHAPES10_FACTORS
 from .augment import ExpertAugment, show_views
 from .baselines import embed, cached_classifier
 from .generator import TruncatedSynthesis, load_generator, save_generator
@@ -259,10 +259,10 @@ def _latents(cfg, g, G, train, path) -> torch.Tensor:
                                               f"({name} {k.get(name)!r}, this run's {want!r}); remove it and rerun the invert stage")
     return g.untruncate(wt['w_plus'].to(G.w_avg.device))
 
-def folder_classifier(cfg: ExperimentConfig):
-    "The run's classifier: a small supervised CNN on the whole training split, trained once per run folder (classifier/) and then read back."
+def folder_classifier(cfg: ExperimentConfig, target: str | None = None):
+    "The run's classifier of the class (or of a discrete factor `target`): a small supervised CNN on the whole training split, trained once per run folder (classifier/)."
     full = load_dataset(cfg.data.name, cfg.data.root, 'train', cfg.data.download, shapes10=_shapes10_config(cfg))
-    return cached_classifier(full, run_dir(cfg) / 'classifier' / 'classifier.safetensors', seed=cfg.seeds[0], device=None if cfg.device == 'auto' else cfg.device)
+    return cached_classifier(full, run_dir(cfg) / 'classifier' / f'{target or "classifier"}.safetensors', seed=cfg.seeds[0], device=None if cfg.device == 'auto' else cfg.device, target=target)
 
 def _oracle(cfg, train, spec, class_flip):
     "Render the oracle bank `spec` of the training images, unless its file holds one made the same way."
@@ -391,8 +391,9 @@ def _bank_table(cfg: ExperimentConfig, rows) -> list:
     "`bank_table` of the view banks `rows` train on or are measured against (those the folder holds), with the run's classifier and f; [] without banks."
     paths = {b: run_dir(cfg) / 'views' / f'{b}.safetensors' for b in banks_needed(dataclasses.replace(cfg, rows=tuple(rows)))}
     if not (banks := {b: ViewBank.load(p) for b, p in paths.items() if p.exists()}): return []
+    est = {k: folder_classifier(cfg, k) for k in (SHAPES10_FACTORS if cfg.data.name == 'shapes10' else ())}   # what the views changed besides the class
     return bank_table(banks, load_data(cfg), load_data(cfg, 'test'), folder_classifier(cfg), load_encoder(run_dir(cfg) / 'train' / f'simclr-s{cfg.seeds[0]}' / 'checkpoint.safetensors'),
-                      n_expert=max(2, cfg.views.n), seed=cfg.seeds[0])
+                      n_expert=max(2, cfg.views.n), seed=cfg.seeds[0], factors=est)
 
 @stage('report', outputs=lambda cfg: ['report/results.md', 'report/results.csv'],
        inputs=lambda cfg: ['eval/raw-pixels.json'] + [f'eval/{r}-s{s}.json' for r in reported_rows(cfg) for s in cfg.seeds])

@@ -136,8 +136,9 @@ def bank_measures(views,          # uint8 views [N,n,3,H,W] of ...
                   classify,       # uint8 images [M,3,H,W] -> predicted classes [M]
                   features,       # uint8 images [M,3,H,W] -> features [M,D] (the run's f)
                   to_f0=None,     # the views' distances to their anchor f0 [N,n], as the bank stored them (None: f0 = f(x))
-                  shown=None) -> dict:   # the class each view really shows [N,n], when the bank knows it (oracle views)
-    "A bank's class-change rate (by `classify`, and by `shown`), and the median distance of a view to f0, to f(x) and to its siblings."
+                  shown=None,     # the class each view really shows [N,n], when the bank knows it (oracle views)
+                  factors=None) -> dict:   # factor name -> uint8 images [M,3,H,W] -> its predicted value [M] (Shapes-10's estimators)
+    "A bank's class-change rate (by `classify`, and by `shown`), each factor's change rate, and the median distance of a view to f0, to f(x) and to its siblings."
     if views.ndim != 5 or views.shape[0] != len(originals): raise A2Error(f"views must be [N,n,3,H,W] for the N={len(originals)} originals, got {tuple(views.shape)}")
     N, n = views.shape[:2]
     flat = views.reshape(N * n, *views.shape[2:])
@@ -148,6 +149,7 @@ def bank_measures(views,          # uint8 views [N,n,3,H,W] of ...
     med = lambda t: None if t is None or t.numel() == 0 else t.float().quantile(0.5).item()
     return {'Views': n, 'Class change (%)': 100 * class_change(classify(flat).view(N, n).cpu(), labels),
             'True class change (%)': None if shown is None else 100 * class_change(shown, labels),
+            **{f'{k} change (%)': 100 * (est(flat).view(N, n).cpu() != est(originals).cpu()[:, None]).float().mean().item() for k, est in (factors or {}).items()},
             'Median to f0': med(to_x if to_f0 is None else to_f0), 'Median to f(x)': med(to_x), 'Median between siblings': med(sib)}
 
 # %% ../nbs/06a_stats.ipynb #3f603ab9
@@ -158,7 +160,9 @@ def predict(clf, images, dataset: str) -> torch.Tensor:
 BANK_COLUMNS = ("Class change: the share of views in which the classifier (a small supervised CNN trained on the real training images) sees another "
                 "class than the image's; on real test images it is the classifier's error, what a view that keeps its class still gets. True class "
                 "change: the class an oracle view was rendered as. Medians of distances with f: to f0 (f(g(w0)), as the bank stored them, for views "
-                "from the generator; f(x) for views of x itself), to f(x), and between the views of one image.")
+                "from the generator; f(x) for views of x itself), to f(x), and between the views of one image. A factor's change (Shapes-10: the "
+                "shape's hue, the background's hue, the distractor): the share of views whose factor, read by a classifier trained on the training "
+                "images' factors, differs from its reading of the image; on real test images, that classifier's error.")
 
 @torch.no_grad()
 def bank_table(banks: dict,                 # name -> ViewBank (images [N,n,3,H,W], extras 'distances' / 'label' when stored)
@@ -167,18 +171,21 @@ def bank_table(banks: dict,                 # name -> ViewBank (images [N,n,3,H,
                f,                           # the frozen encoder: images in [-1, 1] -> features
                n_images: int = 4096,        # measured on the first n training images
                n_expert: int = 2,           # expert views per image of the reference line
-               seed: int = 0) -> list:
+               seed: int = 0,
+               factors: dict | None = None) -> list:   # factor -> a classifier of it (`cached_classifier(..., target=)`): its change rates too
     "One row per bank of `bank_measures`, after the classifier's error on the real test images and a line of expert views."
     x, y, g = train.images[:n_images], train.labels[:n_images], torch.Generator().manual_seed(seed)
     feats = lambda u8: torch.cat([f(from_uint8(u8[i:i + 512])).float().cpu() for i in range(0, len(u8), 512)])
     classify = lambda u8: predict(clf, u8, train.name)
     aug = ExpertAugment(train.size)
     expert = torch.stack([(aug(x.float() / 255, generator=g) * 255).round().to(torch.uint8) for _ in range(n_expert)], 1)
-    out = [{'Bank': 'real test images', 'Views': 1, 'Class change (%)': 100 * class_change(classify(test.images)[:, None], test.labels)},
-           {'Bank': 'expert', **bank_measures(expert, x, y, classify, feats)}]
+    est = {k: (lambda u8, m=m: predict(m, u8, train.name)) for k, m in (factors or {}).items()}
+    err = {f'{k} change (%)': 100 * (e(test.images) != test.factors[k].long()).float().mean().item() for k, e in est.items()}   # the estimators' own error
+    out = [{'Bank': 'real test images', 'Views': 1, 'Class change (%)': 100 * class_change(classify(test.images)[:, None], test.labels), **err},
+           {'Bank': 'expert', **bank_measures(expert, x, y, classify, feats, factors=est)}]
     for name, b in banks.items():
         ex = {k: v[:n_images] for k, v in b.extras.items()}
-        out.append({'Bank': name, **bank_measures(b.images[:n_images], x, y, classify, feats, ex.get('distances'), ex.get('label'))})
+        out.append({'Bank': name, **bank_measures(b.images[:n_images], x, y, classify, feats, ex.get('distances'), ex.get('label'), est)})
     return out
 
 def view_pairs(f, images, banks: dict, seed: int = 0, **mine_kwargs) -> list:

@@ -54,6 +54,9 @@ def test_study_rows_end_to_end(tmp_path):
     assert float(banks['recon']['Median to f(x)']) > 0 and float(banks['oracle-s1']['Median between siblings']) > 0, banks
     for b in banks.values():
         assert 0 <= float(b['Class change (%)']) <= 100, b
+        for k in ('fg_hue', 'bg_hue', 'distractor'):          # what else the views changed, read by the run's factor classifiers
+            assert 0 <= float(b[f'{k} change (%)']) <= 100, b
+    fct.test_eq(float(banks['recon']['fg_hue change (%)']) <= float(banks['oracle-s1']['fg_hue change (%)']), True)   # fresh colours change more than g(w0)
     assert (rep / 'paired_vs_class_change.png').stat().st_size > 1000
     assert (run / 'classifier/classifier.safetensors').exists()
     r2 = a2lit('run', 'tiny', '--out', 'runs', '--set', f"rows={','.join(rows)}", cwd=tmp_path)
