@@ -92,7 +92,7 @@ def rm(*paths):
     (['run', 'tiny', '--set', 'eval.k=0'], 'eval.k must be a finite integer >= 1, got 0'),
     (['run', 'tiny', '--set', 'gan.psi=1.5'], 'gan.psi (truncation) must be in (0, 1], got 1.5'),
     (['run', 'tiny', '--set', 'data.name=mnist'], "data.name must be one of shapes10, cifar10, cifar100, tinyimagenet, got 'mnist'"),
-    (['run', 'tiny', '--set', 'eval.probe_method=adam'], "eval.probe_method must be 'sgd' or 'lbfgs', got 'adam'"),
+    (['run', 'tiny', '--set', 'eval.probe_method=adam'], "eval.probe_method must be one of sgd, authors, lbfgs, got 'adam'"),
 ])
 def test_bad_values_refused_before_any_stage(capsys, tmp_path, monkeypatch, args, msg):
     monkeypatch.chdir(tmp_path)
