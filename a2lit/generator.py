@@ -18,7 +18,7 @@ from .data import to_uint8
 __all__ = ['FIR', 'lrelu', 'EqLinear', 'EqConv2d', 'fir_filter', 'fir_upsample', 'fir_blur', 'ModConv', 'GeneratorConfig',
            'paper_config', 'demo_config', 'tiny_config', 'unit_second_moment', 'MappingNetwork', 'SynthesisLayer',
            'ToRGB', 'SynthesisNetwork', 'Generator', 'TruncatedSynthesis', 'save_generator', 'load_generator',
-           'read_pretrained', 'load_pretrained']
+           'read_pretrained', 'load_pretrained', 'rosinality_state']
 
 # %% ../nbs/01_generator.ipynb #e5d90262
 def lrelu(x): return F.leaky_relu(x, 0.2) * math.sqrt(2)   # gain sqrt(2) keeps the activations' second moment
@@ -440,3 +440,13 @@ def load_pretrained(path, device=None) -> Generator:
     if fmt == 'rosinality': G.estimate_mean_w(4096)   # rosinality stores no mean w: its mean_latent averages 4096 mapped samples
     return G
 
+
+def rosinality_state(G: Generator) -> dict:
+    "G's tensors under rosinality's names and shapes (its g_ema layout; w_avg, which it does not store, left out): `load_pretrained` read backwards."
+    if G.cfg.resample != 'fir' or G.cfg.c_dim or G.cfg.conv_clamp is not None:
+        raise A2Error("rosinality's layout holds unconditional, unclamped generators with FIR up-sampling (resample='fir')")
+    own = G.state_dict()
+    def shape(k, t):   # rosinality keeps singleton axes on conv weights, the constant and the RGB biases
+        if k.endswith('conv.weight') or k == 'input.input': return t[None]
+        return t.view(1, 3, 1, 1) if re.fullmatch(r'to_rgb(1|s\.\d+)\.bias', k) else t
+    return {rk: shape(rk, own[ok]) for ok, rk in _layer_names(G.cfg, 'rosinality').items()}

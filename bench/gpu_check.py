@@ -12,14 +12,14 @@ Prints one JSON object (and writes it to --out):
   device, and its synthesis in images/s.
 Without a GPU it says so and exits 0; `--smoke` runs everything on the CPU at toy sizes, to check the script itself.
 """
-import argparse, json, os, platform, sys, tempfile, time
+import argparse, dataclasses, json, os, platform, sys, tempfile, time
 from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from a2lit.data import ImageSet
-from a2lit.generator import Generator, paper_config, tiny_config, load_pretrained, _layer_names
+from a2lit.generator import Generator, paper_config, tiny_config, load_pretrained, rosinality_state
 from a2lit.models import ContrastiveModel
 from a2lit.search import w_search
 from a2lit.train import Trainer, TrainConfig, Encoder
@@ -51,13 +51,8 @@ def search_speed(dev, G, f, n_images, n_views, steps):
     return round(n_images * n_views * steps / (time.time() - t0), 1)
 
 def rosinality_file(G, path):
-    "G's tensors under rosinality's names and shapes, saved as its checkpoints are."
-    own = G.state_dict()
-    def shape(k, t):
-        if k.endswith('conv.weight') or k == 'input.input': return t[None]
-        return t.view(1, 3, 1, 1) if k.split('.')[0] in ('to_rgb1', 'to_rgbs') and k.endswith('bias') and 'modulation' not in k else t
-    torch.save({'g_ema': {rk: shape(rk, own[ok]) for ok, rk in _layer_names(G.cfg, 'rosinality').items()},
-                'args': argparse.Namespace(size=G.cfg.size, n_mlp=G.cfg.mapping_layers, latent=G.w_dim)}, path)
+    "G saved as rosinality's checkpoints are."
+    torch.save({'g_ema': rosinality_state(G), 'args': argparse.Namespace(size=G.cfg.size, n_mlp=G.cfg.mapping_layers, latent=G.w_dim)}, path)
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -90,7 +85,7 @@ def main(argv=None):
     f = Encoder(ContrastiveModel(S['backbone'], S['width'], (512, 128)).to(dev), 'cifar10')
     rec['w_search_latent_steps_per_s'] = search_speed(dev, G, f, S['search_images'], S['views'], S['steps'])
     with tempfile.TemporaryDirectory() as d:
-        rosinality_file(G.cpu(), Path(d) / 'g.pt')
+        rosinality_file(Generator(dataclasses.replace(S['cfg'], resample='fir', conv_clamp=None)), Path(d) / 'g.pt')   # the layout rosinality stores
         sync(dev); t0 = time.time()
         Gp = load_pretrained(Path(d) / 'g.pt', dev)
         sync(dev); rec['load_pretrained_s'] = round(time.time() - t0, 2)

@@ -270,15 +270,10 @@ def _cifar_folder(root, n=8):
 
 def _rosinality_file(path, size=32):
     "A 32-px rosinality-layout checkpoint made from a randomly initialised FIR generator of this package."
-    from a2lit.generator import Generator, GeneratorConfig, _layer_names
+    from a2lit.generator import Generator, GeneratorConfig, rosinality_state
     torch.manual_seed(0)
     G = Generator(GeneratorConfig(size=size, z_dim=16, w_dim=16, mapping_layers=8, channel_base=128, channel_max=16, resample='fir'))
-    own = G.state_dict()
-    def shape(k, t):
-        if k.endswith('conv.weight') or k == 'input.input': return t[None]
-        return t.view(1, 3, 1, 1) if k.split('.')[0] in ('to_rgb1', 'to_rgbs') and k.endswith('bias') and 'modulation' not in k else t
-    sd = {rk: shape(rk, own[ok]) for ok, rk in _layer_names(G.cfg, 'rosinality').items()}
-    torch.save({'g_ema': sd, 'args': argparse.Namespace(size=size, n_mlp=8, latent=16)}, path)
+    torch.save({'g_ema': rosinality_state(G), 'args': argparse.Namespace(size=size, n_mlp=8, latent=16)}, path)
 
 def test_cifar10_preset_with_pretrained_generator(tmp_path):
     from a2lit.cli import main
