@@ -295,7 +295,7 @@ def _interrupt(run, sig, stage, frac, secs):
     started = (lambda: (run / RUN / 'config.json').exists()) if prev is None else \
               (lambda: re.search(rf'^{prev}: (done in|up to date)', log.read_text(), re.M))
     t = time.time()
-    while p.poll() is None and not started() and time.time() - t < 120: time.sleep(0.01)
+    while p.poll() is None and not started() and time.time() - t < 120: time.sleep(0.002)
     time.sleep(frac * secs[stage])
     signalled = p.poll() is None
     if signalled: p.send_signal(sig)
@@ -306,15 +306,16 @@ def test_ctrl_c_and_sigkill_in_every_stage_then_resume(ref, tmp_path):
     "Per stage: SIGINT at a seeded random point (one line, exit 130, no partial file), then SIGKILL at another; the last rerun equals the uninterrupted run bit for bit."
     # the kill points are seeded fractions of each stage's duration in the reference run, counted from the line that ends the stage
     # before. On a machine busier or idler than during the reference run a stage can end before its signal: then its folder is
-    # removed (so the next run redoes it) and the attempt is repeated at half the delay, up to 4 times
+    # removed (so the next run redoes it) and the attempt is repeated at half the delay, up to 4 times, then once at no delay
     rng, (ref_dir, secs) = random.Random(9), ref
     run = tmp_path / 'run'; run.mkdir()
     hit, tries = [], []
     for stage in pipeline.STAGES:
         # SIGKILL in train is tests/test_cli.py::test_sigkill_mid_stage_then_resume; report (0.2 s) only writes atomically
         for sig in (signal.SIGINT, signal.SIGKILL) if stage not in ('train', 'report') else (signal.SIGINT,):
-            for attempt in range(4):
-                rc, err, signalled, out = _interrupt(run, sig, stage, rng.uniform(0.05, 0.95) / 2**attempt, secs)
+            for attempt in range(5):                                   # the last try signals as soon as the stage before has ended
+                frac = rng.uniform(0.05, 0.95) / 2**attempt if attempt < 4 else 0.0
+                rc, err, signalled, out = _interrupt(run, sig, stage, frac, secs)
                 tries.append((stage, sig.name, attempt))
                 if sig == signal.SIGINT: no_partial(run)               # SIGKILL can cut a write: the next run sweeps its temporary file
                 if not signalled: fct.test_eq(rc, 0)                   # the stage (and the run) ended first
