@@ -4,7 +4,7 @@
 
 # %% ../nbs/infra/core.ipynb #1da00fca
 from __future__ import annotations
-import argparse, contextlib, pickle, dataclasses, errno, fnmatch, hashlib, json, math, os, re, stat, sys, tempfile, threading, typing
+import argparse, contextlib, pickle, dataclasses, errno, fnmatch, functools, hashlib, json, math, os, re, stat, sys, tempfile, threading, typing
 from dataclasses import asdict
 from pathlib import Path
 import torch
@@ -16,9 +16,9 @@ from safetensors.torch import save_file, load_file
 __all__ = ['A2Error', 'atomic_path', 'sweep_partial_writes', 'write_json', 'read_json', 'tensor_hash', 'state_hash',
            'save_artifact', 'load_artifact', 'RestrictedUnpickler', 'flatten_optimizer', 'unflatten_optimizer',
            'check_state', 'config_diff', 'save_checkpoint', 'load_checkpoint', 'latest_checkpoint', 'get_device',
-           'save_module', 'load_module', 'in_interval', 'check_value', 'check_fields', 'field_meta', 'plain_name',
-           'check_device', 'parse_value', 'config_fields', 'apply_overrides', 'OneLineParser', 'warmup_cosine',
-           'save_figure', 'image_grid']
+           'cpu_has_bf16', 'save_module', 'load_module', 'in_interval', 'check_value', 'check_fields', 'field_meta',
+           'plain_name', 'check_device', 'parse_value', 'config_fields', 'apply_overrides', 'OneLineParser',
+           'warmup_cosine', 'save_figure', 'image_grid']
 
 # %% ../nbs/infra/core.ipynb #e0a95f7b
 class A2Error(ValueError):
@@ -250,6 +250,13 @@ def get_device(device=None) -> torch.device:
     elif hasattr(getattr(torch, d.type, None), 'is_available') and not getattr(torch, d.type).is_available():
         raise A2Error(f"--device {device}: no {d.type} device is available here")
     return d
+
+@functools.cache
+def cpu_has_bf16() -> bool:
+    "Whether this CPU computes bfloat16 natively (avx512_bf16 or AMX in /proc/cpuinfo); elsewhere bf16 autocast is emulated and slower than fp32."
+    try: flags = Path('/proc/cpuinfo').read_text()
+    except OSError: return False
+    return re.search(r'\b(avx512_bf16|amx_bf16)\b', flags) is not None
 
 # %% ../nbs/infra/core.ipynb #fa4fe4f1
 def save_module(m: nn.Module, path, kind: str, meta: dict | None = None,

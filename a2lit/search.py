@@ -10,10 +10,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
-from .core import A2Error, save_figure
+from .core import A2Error, save_figure, cpu_has_bf16
 
 # %% auto #0
-__all__ = ['pairwise_distances', 'search_objective', 'adam_rows', 'SearchResult', 'maybe_autocast', 'check_latents',
+__all__ = ['pairwise_distances', 'search_objective', 'adam_rows', 'SearchResult', 'uses_bf16', 'maybe_autocast', 'check_latents',
            'view_features', 'check_search_args', 'ViewsConfig', 'sphere_scale', 'w_search', 'ToyGenerator',
            'ToyEncoder', 'toy_problem', 'mean_pairwise', 'plot_view_distances', 'check_perturb_args', 'w_perturb']
 
@@ -88,10 +88,14 @@ class SearchResult:
     converged: torch.Tensor  # bool [B,n]: the image's objective reached tol (an image's views stop together)
     loss: torch.Tensor       # [B] the objective at the final latents
 
-def maybe_autocast(device, amp):
-    "bfloat16 autocast for the generator and encoder on CUDA (no loss scaling needed); nothing elsewhere."
-    if amp and device.type == 'cuda' and torch.cuda.is_bf16_supported(): return torch.autocast('cuda', dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+def uses_bf16(device, amp, cpu_bf16=False):
+    "Whether g and f run under bfloat16 autocast: on CUDA when `amp` (and the GPU has bf16), on the CPU when `cpu_bf16` and `cpu_has_bf16()`."
+    if device.type == 'cuda': return bool(amp) and torch.cuda.is_bf16_supported()
+    return device.type == 'cpu' and bool(cpu_bf16) and cpu_has_bf16()
+
+def maybe_autocast(device, amp, cpu_bf16=False):
+    "bfloat16 autocast for the generator and encoder where `uses_bf16` says so (no loss scaling needed); nothing elsewhere."
+    return torch.autocast(device.type, dtype=torch.bfloat16) if uses_bf16(device, amp, cpu_bf16) else contextlib.nullcontext()
 
 def check_latents(w, name='w0', ndim=3):
     "Raise A2Error unless `w` is a non-empty float tensor of finite latents, [B,L,D] (`ndim` 3) or [B,n,L,D] (4; a tuple: either)."
@@ -108,14 +112,14 @@ def _noise(shape, generator, device):
     return torch.randn(shape, generator=generator, device=gdev).to(device)
 
 @torch.no_grad()
-def view_features(g, f, w, chunk=256, amp=True):
-    "Features f(g(w)) of latents [B,L,D] -> [B,F] or [B,n,L,D] -> [B,n,F], float32, batched, no gradients."
+def view_features(g, f, w, chunk=256, amp=True, cpu_bf16=False):
+    "Features f(g(w)) of latents [B,L,D] -> [B,F] or [B,n,L,D] -> [B,n,F], float32, batched, no gradients (bf16 autocast as `maybe_autocast`)."
     check_latents(w, 'w', (3, 4))
     _need(chunk, 'chunk', 'an integer >= 1', integer=True)
     if chunk < 1: raise A2Error(f"chunk must be an integer >= 1, got {chunk}")
     lead = w.shape[:-2]
     flat = w.reshape(-1, *w.shape[-2:])
-    with maybe_autocast(flat.device, amp):
+    with maybe_autocast(flat.device, amp, cpu_bf16):
         z = torch.cat([f(g(flat[i:i + chunk])).float() for i in range(0, len(flat), chunk)])
     return z.view(*lead, -1)
 
@@ -155,6 +159,7 @@ class ViewsConfig:
     tol: float = 1e-3           # W-search: an image stops when its objective is <= tol (paper: 1e-3)
     keep_anchor: bool = False   # W-search: view 0 is w0 itself, never searched (the authors' banks); default: all n are searched
     start: str = 'sphere'       # W-search: 'sphere' scales each view's starting noise to land near the eps1 sphere; 'noise': w0 + sigma N(0, I) (the authors')
+    cpu_bf16: bool = True       # W-search on CPUs with native bf16 (avx512_bf16, AMX): g and f under bf16 autocast, every image's objective then checked in fp32
     perturb_sigma: float = 0.2  # W-perturb: std of the noise added to w0 (paper: 0.2)
     chunk_size: int = 1024      # view bank: images per resumable chunk file
 
@@ -167,16 +172,63 @@ class ViewsConfig:
 # %% ../nbs/02_search.ipynb #11753442
 @torch.no_grad()
 def sphere_scale(g, f, w0, u, f0, eps1, sigma, chunk=256, amp=True,
-                 steps: int = 8):   # bisection steps: the scale is found to 2^(span / 2^steps), about 3% for sigma = 0.001
+                 steps: int = 8,    # bisection steps: the scale is found to 2^(span / 2^steps), about 3% for sigma = 0.001
+                 cpu_bf16=False):   # bf16 autocast on the CPU (as `maybe_autocast`)
     "Offsets `u` [B,n,L,D] scaled along themselves by 2^s so that f(g(w0 + 2^s u)) lies near the eps1 sphere around f0; forward passes only."
     span = max(0.0, math.log2(1 / sigma))       # scales up to a per-coordinate std of 1 (at sigma): far enough, never garbage
     lo, hi = torch.zeros(u.shape[:2], device=u.device), torch.full(u.shape[:2], span, device=u.device)
     for _ in range(steps):
         mid = (lo + hi) / 2
-        d = (view_features(g, f, w0[:, None] + mid.exp2()[..., None, None] * u, chunk, amp) - f0[:, None]).norm(dim=-1)
+        d = (view_features(g, f, w0[:, None] + mid.exp2()[..., None, None] * u, chunk, amp, cpu_bf16) - f0[:, None]).norm(dim=-1)
         inside = d < eps1
         lo, hi = torch.where(inside, mid, lo), torch.where(inside, hi, mid)
     return ((lo + hi) / 2).exp2()[..., None, None] * u
+
+def _search_pool(g, f, f0, start, s, eps1, eps2, lam, lr, max_steps, tol, chunk, check_every, autocast, betas, adam_eps, bar,
+                 steps0=None):   # int64 [B]: steps the images took before (the step limit counts them)
+    "Adam on views s.. of `start` [B,n,L,D], `chunk` images in the pool at a time, each image stopping on its own objective: a SearchResult."
+    B, n, L, D = start.shape; dev = start.device; ns, keep_anchor = n - s, s == 1
+    steps0 = torch.zeros(B, dtype=torch.long, device=dev) if steps0 is None else steps0
+    out = SearchResult(start.clone(), torch.zeros(B, n, device=dev), steps0.clone(),
+                       torch.zeros(B, n, dtype=torch.bool, device=dev), torch.full((B,), float('nan'), device=dev))
+    # the pool: image index, latents being searched, Adam state, and the record of where each row stopped
+    rows = torch.zeros(0, dtype=torch.long, device=dev)
+    w = start.new_zeros(0, ns, L, D); m, v = w.clone(), w.clone()
+    t = torch.zeros(0, dtype=torch.long, device=dev); stopped = torch.zeros(0, dtype=torch.bool, device=dev)
+    fin_loss, fin_d = torch.zeros(0, device=dev), torch.zeros(0, n, device=dev)
+    nxt = 0
+    while True:
+        k = min(chunk - len(rows), B - nxt)               # refill the pool
+        if k > 0:
+            new = torch.arange(nxt, nxt + k, device=dev); nxt += k
+            rows = torch.cat([rows, new]); w = torch.cat([w, start[new, s:]])
+            m, v = torch.cat([m, torch.zeros_like(start[new, s:])]), torch.cat([v, torch.zeros_like(start[new, s:])])
+            t = torch.cat([t, steps0[new]])
+            stopped = torch.cat([stopped, torch.zeros(k, dtype=torch.bool, device=dev)])
+            fin_loss, fin_d = torch.cat([fin_loss, torch.zeros(k, device=dev)]), torch.cat([fin_d, torch.zeros(k, n, device=dev)])
+        if len(rows) == 0: break
+        R, f0r = len(rows), f0[rows]
+        for _ in range(check_every):
+            x = w.detach().requires_grad_()
+            with autocast(): z = f(g(x.reshape(R * ns, L, D)))
+            z = z.float().view(R, ns, -1)
+            if keep_anchor: z = torch.cat([f0r[:, None], z], 1)   # the anchor's features are f0: no need to render it
+            loss, d = search_objective(z, f0r, eps1, eps2, lam, keep_anchor, check=False)
+            loss_ = loss.detach()
+            newly = ~stopped & ((loss_ <= tol) | (t >= max_steps))
+            fin_loss = torch.where(newly, loss_, fin_loss); fin_d = torch.where(newly[:, None], d.detach(), fin_d)
+            stopped = stopped | newly
+            grad, = torch.autograd.grad(loss.sum(), x)     # images are independent: each row gets its own gradient
+            adam_rows(w, grad, m, v, t, ~stopped, lr, betas, adam_eps)
+        done = stopped.cpu()                               # the one host sync per `check_every` steps
+        if done.any():
+            i, r = done.nonzero()[:, 0].to(dev), rows[done.to(dev)]
+            out.latents[r, s:] = w[i]; out.loss[r] = fin_loss[i]; out.distances[r] = fin_d[i]; out.steps[r] = t[i]
+            out.converged[r] = (fin_loss[i] <= tol)[:, None]
+            keep = ~done.to(dev)
+            rows, w, m, v, t, stopped, fin_loss, fin_d = (a[keep] for a in (rows, w, m, v, t, stopped, fin_loss, fin_d))
+            if bar is not None: bar.update(int(done.sum()))
+    return out
 
 def w_search(g,                    # generator: latents [B,L,D] -> images [B,3,H,W] in [-1,1]
              f,                    # frozen encoder: images -> L2-normalised features [B,F]
@@ -195,68 +247,43 @@ def w_search(g,                    # generator: latents [B,L,D] -> images [B,3,H
              check_every=None,     # Adam steps between host syncs (finished images leave the pool then); None: 1 on CPU, 10 on GPUs
              generator=None,       # torch.Generator for the starting noise
              amp=True,             # bfloat16 autocast for g and f on CUDA
+             cpu_bf16=ViewsConfig.cpu_bf16,   # bfloat16 autocast for g and f on CPUs with native bf16 (`cpu_has_bf16`)
              betas=(0.9, 0.999),   # Adam's betas (torch defaults, as the authors)
              adam_eps=1e-8,        # Adam's epsilon
              progress=False):      # a tqdm bar over finished images
-    "W-search: `n` views per image on the `eps1` sphere around f(g(w0)), kept apart by the `eps2` hinge; per-image stopping."
+    "W-search: `n` views per image on the `eps1` sphere around f(g(w0)), kept apart by the `eps2` hinge; per-image stopping, judged in fp32."
     check_latents(w0)
     check_search_args(n, eps1, eps2, lam, sigma, lr, max_steps, tol, keep_anchor, chunk, check_every)
     if start not in ('sphere', 'noise'): raise A2Error(f"start must be 'sphere' or 'noise', got {start!r}")
-    start_ = start
+    if not isinstance(cpu_bf16, (bool, np.bool_)): raise A2Error(f"cpu_bf16 must be True or False, got {cpu_bf16!r}")
     w0 = w0.detach()
     B, L, D = w0.shape; dev = w0.device
     if check_every is None: check_every = 1 if dev.type == 'cpu' else 10   # on the CPU a sync costs nothing: look every step
     if chunk is None: chunk = max(1, 256 // n) if dev.type == 'cpu' else 256   # CPU: batches past ~256 latents run slower per latent (bench/search_pool.py)
+    low = uses_bf16(dev, amp, cpu_bf16)
     noise = sigma * _noise((B, n, L, D), generator, dev)
-    f0 = view_features(g, f, w0, chunk * n, amp)
+    f0 = view_features(g, f, w0, chunk * n, amp=False)       # the anchor's features in fp32: what every view is judged against
     if f0.ndim != 2 or len(f0) != B: raise A2Error(f"f(g(w0)) must be features [B,F] = [{B},F], got {tuple(f0.shape)}")
     norms = f0.norm(dim=1)
     if not ((norms - 1).abs() <= 1e-2).all():                 # NaN norms fail too
         raise A2Error(f"f must return L2-normalised features (eps1 and eps2 are distances on the unit sphere), got norms {norms.min():.3g}..{norms.max():.3g}")
+    f0_low = view_features(g, f, w0, chunk * n, amp, cpu_bf16) if low else f0   # the views' distances in bf16 are measured to f0 in bf16
     s = 1 if keep_anchor else 0                           # views 0..s-1 are fixed
-    start = w0[:, None].repeat(1, n, 1, 1)
-    start[:, s:] += sphere_scale(g, f, w0, noise[:, s:], f0, eps1, sigma, chunk * n, amp) if start_ == 'sphere' else noise[:, s:]
-    ns = n - s
-    out = SearchResult(start, torch.zeros(B, n, device=dev), torch.zeros(B, dtype=torch.long, device=dev),
-                       torch.zeros(B, n, dtype=torch.bool, device=dev), torch.full((B,), float('nan'), device=dev))
-    # the pool: image index, latents being searched, Adam state, and the record of where each row stopped
-    rows = torch.zeros(0, dtype=torch.long, device=dev)
-    w = start.new_zeros(0, ns, L, D); m, v = w.clone(), w.clone()
-    t = torch.zeros(0, dtype=torch.long, device=dev); stopped = torch.zeros(0, dtype=torch.bool, device=dev)
-    fin_loss, fin_d = torch.zeros(0, device=dev), torch.zeros(0, n, device=dev)
-    nxt, bar = 0, tqdm(total=B, desc='w_search', disable=not progress)
-    while True:
-        k = min(chunk - len(rows), B - nxt)               # refill the pool
-        if k > 0:
-            new = torch.arange(nxt, nxt + k, device=dev); nxt += k
-            rows = torch.cat([rows, new]); w = torch.cat([w, start[new, s:]])
-            m, v = torch.cat([m, torch.zeros_like(start[new, s:])]), torch.cat([v, torch.zeros_like(start[new, s:])])
-            t = torch.cat([t, torch.zeros(k, dtype=torch.long, device=dev)])
-            stopped = torch.cat([stopped, torch.zeros(k, dtype=torch.bool, device=dev)])
-            fin_loss, fin_d = torch.cat([fin_loss, torch.zeros(k, device=dev)]), torch.cat([fin_d, torch.zeros(k, n, device=dev)])
-        if len(rows) == 0: break
-        R, f0r = len(rows), f0[rows]
-        for _ in range(check_every):
-            x = w.detach().requires_grad_()
-            with maybe_autocast(dev, amp): z = f(g(x.reshape(R * ns, L, D)))
-            z = z.float().view(R, ns, -1)
-            if keep_anchor: z = torch.cat([f0r[:, None], z], 1)   # the anchor's features are f0: no need to render it
-            loss, d = search_objective(z, f0r, eps1, eps2, lam, keep_anchor, check=False)
-            loss_ = loss.detach()
-            newly = ~stopped & ((loss_ <= tol) | (t >= max_steps))
-            fin_loss = torch.where(newly, loss_, fin_loss); fin_d = torch.where(newly[:, None], d.detach(), fin_d)
-            stopped = stopped | newly
-            grad, = torch.autograd.grad(loss.sum(), x)     # images are independent: each row gets its own gradient
-            adam_rows(w, grad, m, v, t, ~stopped, lr, betas, adam_eps)
-        done = stopped.cpu()                               # the one host sync per `check_every` steps
-        if done.any():
-            i, r = done.nonzero()[:, 0].to(dev), rows[done.to(dev)]
-            out.latents[r, s:] = w[i]; out.loss[r] = fin_loss[i]; out.distances[r] = fin_d[i]; out.steps[r] = t[i]
-            out.converged[r] = (fin_loss[i] <= tol)[:, None]
-            keep = ~done.to(dev)
-            rows, w, m, v, t, stopped, fin_loss, fin_d = (a[keep] for a in (rows, w, m, v, t, stopped, fin_loss, fin_d))
-            bar.update(int(done.sum()))
+    init = w0[:, None].repeat(1, n, 1, 1)
+    init[:, s:] += sphere_scale(g, f, w0, noise[:, s:], f0_low, eps1, sigma, chunk * n, amp, cpu_bf16=cpu_bf16) if start == 'sphere' else noise[:, s:]
+    hp = (eps1, eps2, lam, lr, max_steps, tol, chunk, check_every)
+    bar = tqdm(total=B, desc='w_search', disable=not progress)
+    out = _search_pool(g, f, f0_low, init, s, *hp, lambda: maybe_autocast(dev, amp, cpu_bf16), betas, adam_eps, bar)
     bar.close()
+    if low:   # searched in bf16: every image is judged by its fp32 objective; those above tol go on in fp32 from where they are
+        z = view_features(g, f, out.latents[:, s:], chunk * n, amp=False)
+        if keep_anchor: z = torch.cat([f0[:, None], z], 1)
+        out.loss, out.distances = search_objective(z, f0, eps1, eps2, lam, keep_anchor, check=False)
+        out.converged = (out.loss <= tol)[:, None].expand(B, n).clone()
+        redo = (~out.converged[:, 0] & (out.steps < max_steps)).nonzero()[:, 0]
+        if len(redo):
+            r = _search_pool(g, f, f0[redo], out.latents[redo], s, *hp, contextlib.nullcontext, betas, adam_eps, None, out.steps[redo])
+            for k in ('latents', 'distances', 'steps', 'converged', 'loss'): getattr(out, k)[redo] = getattr(r, k)
     return out
 
 # %% ../nbs/02_search.ipynb #c06e356f

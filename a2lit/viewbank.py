@@ -13,7 +13,7 @@ from tqdm import tqdm
 from .core import A2Error, atomic_path, write_json, save_artifact, load_artifact, tensor_hash, state_hash
 from .dist import rank_world, barrier
 from .data import to_uint8
-from .search import (ViewsConfig, w_search, w_perturb, view_features, maybe_autocast, check_latents,
+from .search import (ViewsConfig, w_search, w_perturb, view_features, maybe_autocast, uses_bf16, check_latents,
                           check_search_args, check_perturb_args, _need, _desc)
 
 # %% auto #0
@@ -253,6 +253,7 @@ def build_view_bank(g,                  # generator: latents [B,L,D] -> images i
                 latents0_hash=tensor_hash(latents0), n_images=N, size=None)
     if method == 'search':
         meta.update(eps1=eps1, eps2=eps2, lam=lam, lr=lr, max_steps=max_steps, tol=tol, keep_anchor=keep_anchor, start=start,
+                    bf16=uses_bf16(dev, search_kw.get('amp', True), cfg.cpu_bf16),   # the search's precision: banks made in bf16 and fp32 differ
                     search_kw={k: search_kw[k] for k in sorted(search_kw)})
     key = hashlib.sha256(json.dumps({k: v for k, v in meta.items() if k != 'size'}, sort_keys=True, default=str).encode()).hexdigest()[:16]
     meta['build_key'] = key
@@ -284,7 +285,7 @@ def build_view_bank(g,                  # generator: latents [B,L,D] -> images i
         w0 = latents0[s:e].to(dev)
         if method == 'search':
             r = w_search(g, f, w0, n=n, eps1=eps1, eps2=eps2, lam=lam, sigma=sigma, lr=lr, max_steps=max_steps, tol=tol,
-                         keep_anchor=keep_anchor, start=start, generator=gen, **search_kw)
+                         keep_anchor=keep_anchor, start=start, cpu_bf16=cfg.cpu_bf16, generator=gen, **search_kw)
             lat, extras = r.latents, {'distances': r.distances, 'loss': r.loss, 'steps': r.steps}
         else:
             lat = w_perturb(w0, n, sigma, gen) if method == 'perturb' else w0[:, None]

@@ -33,8 +33,9 @@ CFG = TrainConfig(backbone='small', width=8, proj_dims=(32, 16), epochs=2, batch
                   views=('expert', 'expert', 'generated'), loss='a2_simclr')
 CLI = ['--n-train', '96', '--set', 'backbone=small', '--set', 'width=8', '--set', 'proj_dims=32,16', '--set', 'epochs=2',
        '--set', 'batch_size=32', '--set', 'warmup_epochs=1']
-BANK_KW = dict(**{k: v for k, v in ViewsConfig(n=4, eps2=0.35, max_steps=60, chunk_size=4, start='noise').__dict__.items()},   # 'noise': the render
-               dataset_hash='toy', progress=False)                                                                # count sees no bisection
+# 'noise' and fp32: the render count sees no bisection and no fp32 check of a bf16 search, only each chunk's rendering
+BANK_KW = dict(**{k: v for k, v in ViewsConfig(n=4, eps2=0.35, max_steps=60, chunk_size=4, start='noise', cpu_bf16=False).__dict__.items()},
+               dataset_hash='toy', progress=False)
 B, D = 8, 16                       # the global batch of the loss checks
 TIMEOUT = 240                      # seconds the torchrun job may take before it is killed (it takes ~20 s)
 

@@ -5,7 +5,9 @@ import pytest
 import torch
 import fastcore.test as fct
 from a2lit.core import state_hash
-from a2lit.search import w_search, w_perturb, toy_problem, view_features, search_objective, mean_pairwise
+import a2lit.search as search_mod
+from a2lit.search import w_search, w_perturb, toy_problem, view_features, search_objective, mean_pairwise, uses_bf16
+from a2lit.core import cpu_has_bf16
 from a2lit.viewbank import ViewBank, build_view_bank
 
 torch.set_num_threads(1)
@@ -68,10 +70,10 @@ def test_reported_objective_is_the_objective(kind, keep_anchor):
 
 @pytest.mark.parametrize('kind', ['linear', 'nonlinear'])
 def test_sphere_start(kind):
-    "The default start: each view's noise, scaled along itself until f(g(.)) is near the eps1 sphere (checked by an independent bisection)."
+    "The default start: each view's noise, scaled along itself until f(g(.)) is near the eps1 sphere (checked by an independent bisection, in fp32)."
     g, f = toy_problem(kind)
     sigma, n = 0.001, 8
-    r = w_search(g, f, W0, n=n, eps1=EPS1, eps2=EPS2, lam=LAM, sigma=sigma, max_steps=0, generator=torch.Generator().manual_seed(3))
+    r = w_search(g, f, W0, n=n, eps1=EPS1, eps2=EPS2, lam=LAM, sigma=sigma, max_steps=0, cpu_bf16=False, generator=torch.Generator().manual_seed(3))
     u = sigma * torch.randn(len(W0), n, 4, 16, generator=torch.Generator().manual_seed(3))
     off = r.latents - W0[:, None]
     scale = (off.flatten(2) * u.flatten(2)).sum(-1) / u.flatten(2).square().sum(-1)
@@ -87,7 +89,7 @@ def test_sphere_start(kind):
     assert ((scale / ((lo + hi) / 2) - 1).abs()[ok]).max() < 0.03                  # 8 steps in log2: within ~3% of the scale
     assert (d(scale) - EPS1).abs()[ok].max() < 0.02
     fct.test_close(scale[~ok], 1 / sigma, eps=0.03 / sigma)                          # the others go as far as allowed
-    rn = w_search(g, f, W0, n=n, eps1=EPS1, sigma=sigma, max_steps=0, start='noise', generator=torch.Generator().manual_seed(3))
+    rn = w_search(g, f, W0, n=n, eps1=EPS1, sigma=sigma, max_steps=0, start='noise', cpu_bf16=False, generator=torch.Generator().manual_seed(3))
     fct.test_close(rn.latents, W0[:, None] + u, eps=1e-6)                            # the authors' start, unchanged
 
 def test_equals_plain_adam_per_image():
@@ -95,7 +97,7 @@ def test_equals_plain_adam_per_image():
     g, f = toy_problem('nonlinear')
     w0, n, sigma, tol = W0[:3], 8, 0.001, 1e-3
     r = w_search(g, f, w0, n=n, eps1=EPS1, eps2=EPS2, lam=LAM, sigma=sigma, tol=tol, max_steps=300, chunk=2, check_every=7,
-                 start='noise', generator=torch.Generator().manual_seed(4))
+                 start='noise', cpu_bf16=False, generator=torch.Generator().manual_seed(4))
     start = w0[:, None] + sigma * torch.randn(3, n, 4, 16, generator=torch.Generator().manual_seed(4))
     f0 = view_features(g, f, w0)
     for b in range(3):
@@ -107,6 +109,31 @@ def test_equals_plain_adam_per_image():
         fct.test_eq(r.steps[b].item(), step)
         fct.test_close(r.latents[b], w.detach()[0], eps=1e-4)
         fct.test_close(r.loss[b], loss.detach(), eps=1e-6)
+
+def test_precision_switch():
+    "bf16 autocast only where asked and where the hardware has it: never on the CPU without `cpu_bf16`, never on a CPU without native bf16."
+    cpu = torch.device('cpu')
+    assert uses_bf16(cpu, True, False) is False and uses_bf16(cpu, False, False) is False
+    fct.test_eq(uses_bf16(cpu, False, True), cpu_has_bf16())
+    flags = Path('/proc/cpuinfo').read_text() if Path('/proc/cpuinfo').exists() else ''
+    fct.test_eq(cpu_has_bf16(), any(w in flags.split() for w in ('avx512_bf16', 'amx_bf16')))
+
+@pytest.mark.skipif(not cpu_has_bf16(), reason='this CPU has no native bf16')
+@pytest.mark.parametrize('keep_anchor', [False, True])
+def test_cpu_bf16_is_judged_in_fp32(monkeypatch, keep_anchor):
+    "Searched under bf16 autocast, every recorded objective is the fp32 one and every image meets tol in fp32 (those that met it only in bf16 went on in fp32)."
+    g, f = toy_problem('nonlinear')
+    passes, real = [], search_mod._search_pool
+    monkeypatch.setattr(search_mod, '_search_pool', lambda *a, **k: passes.append(len(a[3])) or real(*a, **k))
+    kw = dict(eps1=EPS1, eps2=EPS2, lam=LAM, tol=1e-5, keep_anchor=keep_anchor)
+    r = w_search(g, f, W0, cpu_bf16=True, generator=torch.Generator().manual_seed(1), **kw)
+    fct.test_close(r.loss.double(), objective64(g, f, W0, r.latents, EPS1, EPS2, LAM, anchor=keep_anchor), eps=1e-6)
+    fct.test_close(r.distances, (view_features(g, f, r.latents) - view_features(g, f, W0)[:, None]).norm(dim=-1), eps=1e-5)
+    assert (r.loss <= 1e-5).all() and r.converged.all() and (r.steps < 1000).all()
+    assert len(passes) == 2 and 0 < passes[1] < len(W0), passes     # some images met tol in bf16 only, and went on in fp32
+    rf = w_search(g, f, W0, cpu_bf16=False, generator=torch.Generator().manual_seed(1), **kw)
+    assert not torch.equal(r.latents, rf.latents)                       # the bf16 arm did run in bf16
+    fct.test_eq(len(passes), 3)                                         # and fp32 needs no second pass
 
 def test_max_steps_and_counts():
     g, f = toy_problem('linear')
