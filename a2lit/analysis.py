@@ -16,7 +16,8 @@ from .mi import mine_mi, known_mi_error
 # %% auto #0
 __all__ = ['VIEW_PAIRS', 'CHECK_COLUMN', 'pair_similarity', 'alignment', 'pick_view', 'view_pair_table', 'join_tables',
            'markdown_table', 'write_csv', 'read_csv', 'average_ranks', 'results_table', 'factor_change_table',
-           'plot_similarity_histograms', 'plot_training_curves', 'pca_2d', 'plot_embedding_2d', 'plot_view_grid']
+           'plot_similarity_histograms', 'plot_training_curves', 'pca_2d', 'plot_embedding_2d', 'plot_view_grid',
+           'plot_bars']
 
 # %% ../nbs/06_analysis.ipynb #dcd76e4b
 def pair_similarity(a, b):
@@ -215,8 +216,9 @@ def _numbers(vals, src, col):
 
 def plot_training_curves(curves: dict,        # run label -> a CSV path, a DataFrame, a dict of lists, or a list of values
                          y: str = 'loss', x: str | None = 'epoch',  # the columns to plot (x None, or missing: the row number)
-                         path=None, ylabel: str | None = None, logy: bool = False):
-    "Several runs' training curves on one plot; saved as PNG when `path` is given."
+                         path=None, ylabel: str | None = None, logy: bool = False,
+                         refs: dict | None = None):   # label -> a constant drawn as a dashed line (e.g. raw pixels' score)
+    "Several runs' training curves on one plot, with reference lines; saved as PNG when `path` is given."
     import matplotlib.pyplot as plt
     if not isinstance(curves, dict): raise A2Error(f"curves must be a dict run label -> curve, got {type(curves).__name__}")
     lines = {}                                        # every curve is read and checked before a figure exists
@@ -229,8 +231,11 @@ def plot_training_curves(curves: dict,        # run label -> a CSV path, a DataF
         xs = _numbers(c[x], src, x) if x in c else list(range(1, len(ys) + 1))
         if len(xs) != len(ys): raise A2Error(f"{src}: column {x!r} has {len(xs)} values, {yk!r} {len(ys)}")
         lines[label] = [(u, v) for u, v in zip(xs, ys) if u is not None and v is not None]   # rows where both were logged
+    refs = {k: _numbers([v], f'reference {k!r}', k)[0] for k, v in (refs or {}).items()}
+    if None in refs.values(): raise A2Error(f"refs must map labels to numbers, got {refs}")
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for label, pts in lines.items(): ax.plot([u for u, _ in pts], [v for _, v in pts], label=label)
+    for label, v in refs.items(): ax.axhline(v, ls='--', c='gray', lw=1, label=label)
     ax.set_xlabel(x or 'step'); ax.set_ylabel(ylabel or y); ax.legend(fontsize=8)
     if logy: ax.set_yscale('log')
     return save_figure(fig, path)
@@ -273,3 +278,38 @@ def plot_view_grid(originals, views: dict, path=None, n_images: int = 6, n_views
         rows.append(torch.cat([t.float() / 255 if t.dtype == torch.uint8 else t.float() for t in r]))
         titles.append('original | ' + ' | '.join(views) if i == 0 else None)
     return image_grid(rows, path, titles=[t or '' for t in titles])
+
+# %% ../nbs/06_analysis.ipynb #66f0ef9f
+def _bar(v, where):
+    "A bar's (value, low, high): a number gives (v, None, None); a (value, low, high) triple needs low <= value <= high."
+    if isinstance(v, (tuple, list)) and len(v) == 3:
+        v, lo, hi = _numbers(v, where, 'bar')
+        if None in (v, lo, hi) or not lo <= v <= hi: raise A2Error(f"{where}: an interval must be (value, low, high) with low <= value <= high, got {(v, lo, hi)}")
+        return v, lo, hi
+    (x,) = _numbers([v], where, 'bar')
+    if x is None: raise A2Error(f"{where}: expected a number or (value, low, high), got {v!r}")
+    return x, None, None
+
+def plot_bars(groups: dict,             # group label -> {series label -> a number, or (value, low, high) for an interval}
+              ylabel: str = '', path=None, title: str | None = None,
+              zero_line: bool = False):  # a line at 0 (for differences)
+    "Grouped bars, one group per key, one bar per series (missing series leave a gap), with interval whiskers where given."
+    import matplotlib.pyplot as plt
+    if not isinstance(groups, dict) or not groups or not all(isinstance(g, dict) for g in groups.values()):
+        raise A2Error(f"groups must be a non-empty dict: group label -> {{series label -> value}}, got {type(groups).__name__}")
+    bars = {(gk, sk): _bar(v, f"group {gk!r}, series {sk!r}") for gk, g in groups.items() for sk, v in g.items()}
+    series = list(dict.fromkeys(s for _, s in bars))
+    w = 0.8 / len(series)
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.35 * len(bars) + 1.5), 3.6))
+    for j, s in enumerate(series):
+        ks = [(i, gk) for i, gk in enumerate(groups) if (gk, s) in bars]
+        vals = [bars[gk, s] for _, gk in ks]
+        err = [[v - lo if lo is not None else 0 for v, lo, _ in vals], [hi - v if hi is not None else 0 for v, _, hi in vals]]
+        ax.bar([i + (j - (len(series) - 1) / 2) * w for i, _ in ks], [v for v, _, _ in vals], w, label=s,
+               yerr=err if any(lo is not None for _, lo, _ in vals) else None, capsize=2)
+    ax.set_xticks(range(len(groups)), [str(g) for g in groups], rotation=30 if len(groups) > 4 else 0, ha='right' if len(groups) > 4 else 'center')
+    if zero_line: ax.axhline(0, c='k', lw=0.8)
+    ax.set_ylabel(ylabel)
+    if title: ax.set_title(title, fontsize=10)
+    if len(series) > 1: ax.legend(fontsize=8)
+    return save_figure(fig, path)

@@ -15,7 +15,8 @@ from .core import A2Error, save_figure, cpu_has_bf16
 # %% auto #0
 __all__ = ['pairwise_distances', 'search_objective', 'adam_rows', 'SearchResult', 'uses_bf16', 'maybe_autocast', 'check_latents',
            'view_features', 'check_search_args', 'ViewsConfig', 'sphere_scale', 'w_search', 'ToyGenerator',
-           'ToyEncoder', 'toy_problem', 'mean_pairwise', 'plot_view_distances', 'check_perturb_args', 'w_perturb']
+           'ToyEncoder', 'toy_problem', 'mean_pairwise', 'plot_view_distances', 'search_path', 'plot_search_geometry',
+           'check_perturb_args', 'w_perturb']
 
 # %% ../nbs/02_search.ipynb #fc7441be
 def _desc(x):
@@ -346,6 +347,45 @@ def plot_view_distances(dists: dict,          # label -> distances ||f(view) - f
         if eps is not None: ax.axvline(eps, color='k', ls='--', label=f'{name} = {eps}')
         ax.set_xlabel(xlabel); ax.set_ylabel('count'); ax.legend(fontsize=7)
     return save_figure(fig, path)
+
+# %% ../nbs/02_search.ipynb #7bf9e0cc
+def search_path(g, f, w0,
+                at,             # step counts to look at: an int N (0, 1, .., N) or a list of them
+                seed: int = 0,  # seeds the start, the same for every point of the path
+                **kw):          # w_search's settings (n, eps1, eps2, lam, start, ...)
+    "W-search's views after each number of steps in `at`, in fp32: features [T,B,n,F] and objective [T,B]."
+    # each point is a search stopped there: with per-image stopping and one start, the points lie on one path
+    at = list(range(at + 1)) if isinstance(at, int) else list(at)
+    if not at or any(not isinstance(k, int) or isinstance(k, bool) or k < 0 for k in at): raise A2Error(f"at must be an int >= 0 or a list of them, got {at!r}")
+    zs, losses = [], []
+    for k in at:
+        r = w_search(g, f, w0, max_steps=k, cpu_bf16=False, generator=torch.Generator().manual_seed(seed), **kw)
+        zs.append(view_features(g, f, r.latents)); losses.append(r.loss)
+    return torch.stack(zs), torch.stack(losses)
+
+def plot_search_geometry(paths: dict,   # label -> one image's view features along a search [T,n,F] (from `search_path`)
+                         f0,            # that image's anchor features [F]
+                         eps1: float,   # the circle the views should end on
+                         path=None):
+    "Each search's views in the plane tangent to the unit sphere at f0 (hollow: start, filled: end), with the eps1 circle."
+    import matplotlib.pyplot as plt
+    f0 = F.normalize(torch.as_tensor(f0).float().flatten(), dim=0)
+    fig, axs = plt.subplots(1, len(paths), figsize=(3.2 * len(paths), 3.3), squeeze=False)
+    r = eps1 * math.sqrt(1 - eps1 ** 2 / 4)          # a chord eps1 from f0 is this far from the axis through f0
+    t = torch.linspace(0, 2 * math.pi, 200)
+    for ax, (label, z) in zip(axs[0], paths.items()):
+        z = torch.as_tensor(z).float()
+        if z.ndim != 3 or z.shape[-1] != len(f0): raise A2Error(f"paths[{label!r}] must be features [T,n,F] with F = {len(f0)}, got {_desc(z)}")
+        d = z - f0; d = d - (d @ f0)[..., None] * f0      # the part of each view's offset tangent to the sphere at f0
+        E = torch.linalg.svd(d[-1], full_matrices=False)[2][:2]   # the plane in which the final views spread most (all of it when F = 3)
+        xy = d @ E.T
+        ax.plot(r * t.cos(), r * t.sin(), color='0.75', ls='--', lw=1)
+        for k in range(z.shape[1]):
+            c = plt.cm.tab10(k % 10)
+            ax.plot(xy[:, k, 0], xy[:, k, 1], lw=1, color=c)
+            ax.plot(*xy[0, k], 'o', mfc='none', mec=c, ms=5); ax.plot(*xy[-1, k], 'o', color=c, ms=5)
+        ax.plot(0, 0, 'k+'); ax.set_aspect('equal'); ax.set_title(label, fontsize=9); ax.axis('off')
+    return save_figure(fig, path, pad=0.3)
 
 # %% ../nbs/02_search.ipynb #cf2bdc26
 def check_perturb_args(n, sigma, sigma_name='sigma'):
