@@ -15,10 +15,11 @@ from .evaluate import PROBE_METHODS
 
 
 # %% auto #0
-__all__ = ['VIEWS_RANGES', 'ROWS', 'MAIN_TABLE', 'ABLATION', 'PAPER_ROWS', 'STUDY', 'SWEEPS', 'LONG_INVERSION_LR', 'PRESETS',
-           'DEMO_SECONDS', 'DataConfig', 'GanStageConfig', 'InvertConfig', 'EvalConfig', 'ExperimentConfig',
+__all__ = ['ENCODERS', 'VIEWS_RANGES', 'ROWS', 'MAIN_TABLE', 'ABLATION', 'PAPER_ROWS', 'STUDY', 'SWEEPS', 'LONG_INVERSION_LR',
+           'PRESETS', 'DEMO_SECONDS', 'DataConfig', 'GanStageConfig', 'InvertConfig', 'EvalConfig', 'ExperimentConfig',
            'row_config', 'selected_rows', 'BankSpec', 'bank_spec', 'bank_label', 'row_label', 'banks_needed',
-           'second_inversions', 'estimate_minutes', 'validate_config', 'config_items', 'get_config', 'run_dir']
+           'second_inversions', 'estimate_minutes', 'validate_config', 'config_items', 'get_config', 'run_dir', 'f_row',
+           'f_config', 'f_checkpoint']
 
 # %% ../nbs/07_config.ipynb #eccd6c60
 _SEED = field_meta(TrainConfig, 'seed')   # the trainer's own seed range
@@ -57,6 +58,11 @@ class EvalConfig:
     probe_method: str = field(default='sgd', metadata={'choices': tuple(PROBE_METHODS)})   # sgd (the paper's 100 epochs) | authors (their code: raw features, lr 30, 5 runs) | lbfgs (fast)
     mi: str = field(default='gaussian', metadata={'choices': ('gaussian', 'authors')})   # view-pair I: the checked Gaussian critic on 4,096 images | MINE as the authors run it
 
+# how the frozen encoder f of W-search and the view-pair MI is trained: SimCLR's views and loss at the first seed, and
+ENCODERS = {'simclr': {},   # it is the table's SimCLR row itself
+            # the authors' CIFAR-100 and TinyImageNet f: SupContrast's ResNet-50 and head (2048-2048-128, no BatchNorm), loss x tau/0.07
+            'supcontrast': dict(backbone='resnet50', proj_dims=(2048, 128), proj_bn=False)}   # at the preset's width (64: the paper's)
+
 @dataclass
 class ExperimentConfig:
     preset: str = field(default='demo', metadata={'check': plain_name})   # the run folder's name: never a path
@@ -70,6 +76,7 @@ class ExperimentConfig:
     invert: InvertConfig = field(default_factory=InvertConfig)
     views: ViewsConfig = field(default_factory=ViewsConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    f: str = field(default='simclr', metadata={'choices': tuple(ENCODERS)})   # the encoder of W-search and MI (ENCODERS)
 
 VIEWS_RANGES = {k: {'range': r} for k, r in dict(   # ViewsConfig is 02_search's: its annotations give the types, these the ranges
     n='[1, inf)', eps1='(0, inf)', eps2='(0, inf)', lam='[0, inf)', sigma='(0, inf)', lr='(0, inf)', max_steps='[0, inf)',
@@ -266,8 +273,8 @@ def _study_sweeps():
 PRESETS = {
     'tiny': _tiny, 'demo': _demo, 'shapes10-full': _shapes10_full, 'study': _study, 'study-sweeps': _study_sweeps,
     'cifar10': lambda: _paper('cifar10'),                                                    # paper CIFAR-10 values throughout
-    'cifar100': lambda: _paper('cifar100'),                                                  # W-search: ViewsConfig.for_dataset
-    'tinyimagenet': lambda: _paper('tinyimagenet', **{                                       # paper: 64 px, 512-512-128 head,
+    'cifar100': lambda: _paper('cifar100', f='supcontrast'),     # W-search: ViewsConfig.for_dataset; f: the authors' SupContrast ResNet-50
+    'tinyimagenet': lambda: _paper('tinyimagenet', f='supcontrast', **{                      # paper: 64 px, 512-512-128 head,
         'train': TrainConfig(proj_dims=(512, 128), epochs=1000, lr=0.5, weight_decay=1e-4, gen_crop=(0.9, 1.0))}),  # 1000 ep, lr 0.5, wd 1e-4
 }
 
@@ -363,3 +370,16 @@ def get_config(preset: str, overrides=()) -> ExperimentConfig:
 
 # %% ../nbs/07_config.ipynb #20231585
 def run_dir(cfg: ExperimentConfig) -> Path: return Path(cfg.out) / cfg.preset
+
+def f_row(cfg: ExperimentConfig) -> str:
+    "The training folder's name (before -s<seed>) of the encoder f: the SimCLR row, or f-<recipe>."
+    return 'simclr' if cfg.f == 'simclr' else f'f-{cfg.f}'
+
+def f_config(cfg: ExperimentConfig) -> TrainConfig:
+    "How f trains: the SimCLR row at the first seed, with the recipe's backbone and head (SupContrast's: the loss x tau/0.07)."
+    c = dataclasses.replace(row_config(cfg, 'simclr', cfg.seeds[0]), **ENCODERS[cfg.f])
+    return dataclasses.replace(c, loss_scale=c.tau / 0.07) if cfg.f == 'supcontrast' else c
+
+def f_checkpoint(cfg: ExperimentConfig) -> Path:
+    "Where the encoder f's checkpoint is (made by the simclr stage)."
+    return run_dir(cfg) / 'train' / f'{f_row(cfg)}-s{cfg.seeds[0]}' / 'checkpoint.safetensors'

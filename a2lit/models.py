@@ -7,48 +7,59 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torchvision.models.resnet import ResNet, BasicBlock
+from torchvision.models.resnet import ResNet, BasicBlock, Bottleneck
 from .core import A2Error
 from .baselines import SmallConvNet
 
 # %% auto #0
-__all__ = ['BACKBONES', 'VIEWMAKER_STYLES', 'ResNet18Cifar', 'projector', 'ContrastiveModel', 'GradReverse', 'ViewMaker']
+__all__ = ['BACKBONES', 'VIEWMAKER_STYLES', 'ResNetCifar', 'ResNet18Cifar', 'ResNet50Cifar', 'projector', 'ContrastiveModel',
+           'GradReverse', 'ViewMaker']
 
 # %% ../nbs/04_models.ipynb #705941fa
-# kept beside torchvision's resnet18(): it fixes the stage widths at 64-512, and tests and notebooks build narrow ones (width=16)
-class ResNet18Cifar(ResNet):
-    "torchvision's ResNet-18 with the CIFAR stem (3x3 stride-1 conv, no max-pool), stage widths w, 2w, 4w, 8w, no classifier."
-    def __init__(self, width: int = 64):
+# kept beside torchvision's resnet18()/resnet50(): they fix the stage widths at 64-512, and tests and notebooks build narrow ones (width=16)
+class ResNetCifar(ResNet):
+    "torchvision's ResNet with the CIFAR stem (3x3 stride-1 conv, no max-pool), `layers` blocks per stage of widths w, 2w, 4w, 8w, no classifier."
+    def __init__(self, block=BasicBlock, layers=(2, 2, 2, 2), width: int = 64):
         nn.Module.__init__(self)
         self._norm_layer, self.dilation, self.groups, self.base_width, self.inplanes = nn.BatchNorm2d, 1, 1, 64, width
         self.conv1 = nn.Conv2d(3, width, 3, 1, 1, bias=False)
         self.bn1, self.relu, self.maxpool = nn.BatchNorm2d(width), nn.ReLU(inplace=True), nn.Identity()
-        self.layer1, self.layer2 = self._make_layer(BasicBlock, width, 2), self._make_layer(BasicBlock, 2 * width, 2, stride=2)
-        self.layer3, self.layer4 = self._make_layer(BasicBlock, 4 * width, 2, stride=2), self._make_layer(BasicBlock, 8 * width, 2, stride=2)
-        self.avgpool, self.fc, self.out_dim = nn.AdaptiveAvgPool2d(1), nn.Identity(), 8 * width
+        self.layer1, self.layer2 = self._make_layer(block, width, layers[0]), self._make_layer(block, 2 * width, layers[1], stride=2)
+        self.layer3, self.layer4 = self._make_layer(block, 4 * width, layers[2], stride=2), self._make_layer(block, 8 * width, layers[3], stride=2)
+        self.avgpool, self.fc, self.out_dim = nn.AdaptiveAvgPool2d(1), nn.Identity(), 8 * width * block.expansion
         for m in self.modules():   # torchvision's initialisation
             if isinstance(m, nn.Conv2d): nn.init.kaiming_normal_(m.weight, mode='fan_out', nonlinearity='relu')
             elif isinstance(m, nn.BatchNorm2d): nn.init.ones_(m.weight); nn.init.zeros_(m.bias)
 
+class ResNet18Cifar(ResNetCifar):
+    "ResNet-18 (BasicBlock x 2, 2, 2, 2) with the CIFAR stem: the paper's backbone."
+    def __init__(self, width: int = 64): super().__init__(BasicBlock, (2, 2, 2, 2), width)
+
+class ResNet50Cifar(ResNetCifar):
+    "ResNet-50 (Bottleneck x 3, 4, 6, 3) with the CIFAR stem, 2048 features at width 64: the authors' encoder f for CIFAR-100 and TinyImageNet."
+    def __init__(self, width: int = 64): super().__init__(Bottleneck, (3, 4, 6, 3), width)
+
 # %% ../nbs/04_models.ipynb #bc9bb786
 def _small5(width: int = 32): return SmallConvNet(width, stages=5)
-BACKBONES = {'resnet18': ResNet18Cifar, 'small': SmallConvNet, 'small5': _small5}   # small5: the CPU demo's (see 00_data)
+BACKBONES = {'resnet18': ResNet18Cifar, 'resnet50': ResNet50Cifar, 'small': SmallConvNet, 'small5': _small5}   # small5: the CPU demo's (see 00_data)
 
-def projector(in_dim: int, dims=(2048, 2048)) -> nn.Sequential:
+def projector(in_dim: int, dims=(2048, 2048),
+              bn: bool = True) -> nn.Sequential:   # False: SupContrast's head, Linear-ReLU between, biases, no BatchNorm
     "MLP head in_dim -> dims[0] -> ... -> dims[-1]: Linear-BN-ReLU between, BN on the output (the paper's CIFAR head is 512-2048-2048)."
     layers, d = [], in_dim
     for i, o in enumerate(dims):
-        layers += [nn.Linear(d, o, bias=False), nn.BatchNorm1d(o)] + ([nn.ReLU(inplace=True)] if i < len(dims) - 1 else [])
+        layers += [nn.Linear(d, o, bias=False), nn.BatchNorm1d(o)] if bn else [nn.Linear(d, o)]
+        layers += [nn.ReLU(inplace=True)] if i < len(dims) - 1 else []
         d = o
     return nn.Sequential(*layers)
 
 class ContrastiveModel(nn.Module):
     "Backbone + projector; `forward` returns L2-normalised projections, `features` the backbone's."
-    def __init__(self, backbone='resnet18', width=64, proj_dims=(2048, 2048)):
+    def __init__(self, backbone='resnet18', width=64, proj_dims=(2048, 2048), proj_bn=True):
         super().__init__()
         if backbone not in BACKBONES: raise A2Error(f"unknown backbone {backbone!r}; expected one of {', '.join(BACKBONES)}")
         self.backbone = BACKBONES[backbone](width)
-        self.projector = projector(self.backbone.out_dim, proj_dims)
+        self.projector = projector(self.backbone.out_dim, proj_dims, proj_bn)
     def features(self, x): return self.backbone(x)
     def forward(self, x): return F.normalize(self.projector(self.backbone(x)).float(), dim=-1)
 

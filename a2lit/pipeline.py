@@ -27,7 +27,7 @@ from .analysis import markdown_table, write_csv, plot_training_curves, average_r
 from .stats import (paired_table, paired_markdown_rows, class_change, predict, bank_table, view_pairs,
                          figure_points, plot_paired_vs_rate, PAIRED_COLUMNS, BANK_COLUMNS)
 from .config import (ROWS, MAIN_TABLE, ABLATION, PAPER_ROWS, ExperimentConfig, row_config, selected_rows,
-                          validate_config, run_dir, row_label, bank_spec, banks_needed, second_inversions)
+                          validate_config, run_dir, row_label, bank_spec, banks_needed, second_inversions, f_row, f_config, f_checkpoint)
 
 # %% auto #0
 __all__ = ['STAGES', 'lock_run_dir', 'release_run_dir', 'claim_run_dir', 'stage_key', 'stage_done', 'mark_done', 'stage',
@@ -89,8 +89,7 @@ def stage_key(cfg, stage) -> str:
 
 def stage_done(cfg, stage, key) -> dict | None:
     "The record of `stage` if it finished with `key`, else None."
-    p = run_dir(cfg) / stage / 'done.json'
-    if not p.exists(): return None
+    if not (p := run_dir(cfg) / stage / 'done.json').exists(): return None
     rec = read_json(p)
     return {**rec, 'skipped': True} if rec.get('key') == key else None
 
@@ -174,25 +173,26 @@ def _online_knn(train: ImageSet, test: ImageSet, n=2000):
         return {'knn5': knn_accuracy(a, train.labels[:4 * n], b, test.labels[:n], k=5)}
     return fn
 
-def train_row(cfg: ExperimentConfig, row: str, seed: int, log=print) -> Path:
+def train_row(cfg: ExperimentConfig, row: str, seed: int, log=print, tcfg=None) -> Path:   # tcfg: a TrainConfig instead of the row's (the encoder f)
     "Train (or resume, or skip when finished) one row at one seed; returns its checkpoint."
     train, test = load_data(cfg, 'train'), load_data(cfg, 'test')
     bank = None
-    if ROWS[row][3]:
+    if ROWS.get(row, (None,) * 4)[3]:
         p = run_dir(cfg) / 'views' / f'{ROWS[row][3]}.safetensors'
         if not p.exists(): raise A2Error(f"row {row!r} needs the {ROWS[row][3]} view bank {p}: run the 'views' stage first")
         bank = ViewBank.load(p, verify=True)   # re-hash once: a damaged bank is refused, not trained on
     out = run_dir(cfg) / 'train' / f'{row}-s{seed}'
-    tr = Trainer(row_config(cfg, row, seed), train, out=out, bank=bank, device=None if cfg.device == 'auto' else cfg.device,
+    tr = Trainer(tcfg or row_config(cfg, row, seed), train, out=out, bank=bank, device=None if cfg.device == 'auto' else cfg.device,
                  eval_fn=_online_knn(train, test), eval_every=max(1, cfg.train.epochs // 3), progress=sys.stderr.isatty(),
                  log=lambda s: log(f"train {row} seed {seed}: {s}"))
     if tr.epoch < cfg.train.epochs: tr.fit()
     return tr.ckpt_path
 
-@stage('simclr', outputs=lambda cfg: [f'train/simclr-s{cfg.seeds[0]}/checkpoint.safetensors'])
+@stage('simclr', outputs=lambda cfg: sorted({f'train/simclr-s{cfg.seeds[0]}/checkpoint.safetensors', f'train/{f_row(cfg)}-s{cfg.seeds[0]}/checkpoint.safetensors'}))
 def stage_simclr(cfg: ExperimentConfig, log=print) -> dict:
-    "The SimCLR baseline at the first seed: a row of the table, and the encoder f of W-search."
+    "The SimCLR baseline at the first seed, a row of the table; and the encoder f of W-search and MI (that row, or its own recipe: `ENCODERS`)."
     ck = train_row(cfg, 'simclr', cfg.seeds[0], log)
+    if cfg.f != 'simclr': ck = train_row(cfg, f_row(cfg), cfg.seeds[0], log, f_config(cfg))
     return dict(checkpoint=str(ck), f_hash=state_hash(load_encoder(ck)))
 
 # %% ../nbs/07a_pipeline.ipynb #fd9f6d0a
@@ -276,7 +276,7 @@ def stage_views(cfg: ExperimentConfig, log=print) -> dict:
     info, specs, train = {}, [bank_spec(cfg, b) for b in banks_needed(cfg)], load_data(cfg)
     if any(s.uses_generator for s in specs):
         g, G, E = load_g(cfg)
-        f = load_encoder(run_dir(cfg) / 'train' / f'simclr-s{cfg.seeds[0]}' / 'checkpoint.safetensors', G.w_avg.device)
+        f = load_encoder(f_checkpoint(cfg), G.w_avg.device)
     for s in specs:
         t, path, rec = time.time(), run_dir(cfg) / 'views' / f'{s.name}.safetensors', {}
         if s.method == 'oracle':
@@ -383,7 +383,7 @@ def view_pair_analysis(cfg: ExperimentConfig, n_images=4096) -> list | None:
     "The paper's view-pair table (`view_pairs`) with the run's f, on up to `n_images` training images (all, with eval.mi=authors); None without W-search and W-perturb banks."
     banks = {k: run_dir(cfg) / 'views' / f'{m}.safetensors' for k, m in (('W-search', 'search'), ('W-perturb', 'perturb'))}
     banks = {k: ViewBank.load(p, verify=True) for k, p in banks.items() if p.exists()}
-    f, auth = load_encoder(run_dir(cfg) / 'train' / f'simclr-s{cfg.seeds[0]}' / 'checkpoint.safetensors'), cfg.eval.mi == 'authors'
+    f, auth = load_encoder(f_checkpoint(cfg)), cfg.eval.mi == 'authors'
     kw = dict(critic='mlp', holdout=0.0) if auth else {}   # the authors: MINE on every training image, estimated on the same rows
     return view_pairs(f, load_data(cfg).images[:None if auth else n_images], banks, cfg.seeds[0], **kw) if banks else None
 
@@ -392,7 +392,7 @@ def _bank_table(cfg: ExperimentConfig, rows) -> list:
     paths = {b: run_dir(cfg) / 'views' / f'{b}.safetensors' for b in banks_needed(dataclasses.replace(cfg, rows=tuple(rows)))}
     if not (banks := {b: ViewBank.load(p) for b, p in paths.items() if p.exists()}): return []
     est = {k: folder_classifier(cfg, k) for k in (SHAPES10_FACTORS if cfg.data.name == 'shapes10' else ())}   # what the views changed besides the class
-    return bank_table(banks, load_data(cfg), load_data(cfg, 'test'), folder_classifier(cfg), load_encoder(run_dir(cfg) / 'train' / f'simclr-s{cfg.seeds[0]}' / 'checkpoint.safetensors'),
+    return bank_table(banks, load_data(cfg), load_data(cfg, 'test'), folder_classifier(cfg), load_encoder(f_checkpoint(cfg)),
                       n_expert=max(2, cfg.views.n), seed=cfg.seeds[0], factors=est)
 
 @stage('report', outputs=lambda cfg: ['report/results.md', 'report/results.csv'],

@@ -38,6 +38,8 @@ class TrainConfig:
     backbone: str = 'resnet18'                                                      # paper: ResNet-18, CIFAR stem
     width: int = field(default=64, metadata={'range': '[1, inf)'})
     proj_dims: tuple[int, ...] = field(default=(2048, 2048), metadata={'range': '[1, inf)', 'nonempty': True})   # paper CIFAR: 512-2048-2048 with BN (TinyImageNet: 512-512-128)
+    proj_bn: bool = True                                                            # BatchNorm in the head (False: SupContrast's head, with biases)
+    loss_scale: float = field(default=1.0, metadata={'range': '(0, inf)'})          # the loss is multiplied by this (SupContrast's code: tau / 0.07)
     epochs: int = field(default=800, metadata={'range': '[1, inf)'})                # paper CIFAR: 800 (TinyImageNet 1000)
     batch_size: int = field(default=512, metadata={'range': '[2, inf)'})            # paper: 512; a contrastive loss needs two images in a batch
     optimizer: str = 'sgd'                                                          # sgd | lars | adam
@@ -73,14 +75,15 @@ class TrainConfig:
 # %% ../nbs/04_train.ipynb #bae411db
 def contrastive_loss(cfg: TrainConfig, zs,
                      check: bool = False):   # the losses' own input check costs a host sync per step; the trainer checks its losses every 10 steps instead
-    "The loss `cfg.loss` on the list of view embeddings `zs`."
+    "The loss `cfg.loss` on the list of view embeddings `zs`, times `cfg.loss_scale`."
     tau, k = cfg.tau, dict(check=check)
-    if cfg.loss == 'simclr': return nt_xent(zs[0], zs[1], tau, **k)
-    if cfg.loss == 'infonce': return info_nce(zs[0], zs[1], tau, **k)
-    if cfg.loss == 'a1': return a1_loss(zs[0], zs[1], tau, **k)
-    if cfg.loss == 'a2_full': return a2_full(zs[0], zs[1], zs[2], tau, **k)
-    if cfg.loss == 'a2_simclr': return a2_simclr(zs[0], zs[1], zs[2], tau, cfg.alpha, **k)
-    return a2_infonce(zs[0], zs[1], zs[2], tau, cfg.alpha, **k)
+    if cfg.loss == 'simclr': loss = nt_xent(zs[0], zs[1], tau, **k)
+    elif cfg.loss == 'infonce': loss = info_nce(zs[0], zs[1], tau, **k)
+    elif cfg.loss == 'a1': loss = a1_loss(zs[0], zs[1], tau, **k)
+    elif cfg.loss == 'a2_full': loss = a2_full(zs[0], zs[1], zs[2], tau, **k)
+    elif cfg.loss == 'a2_simclr': loss = a2_simclr(zs[0], zs[1], zs[2], tau, cfg.alpha, **k)
+    else: loss = a2_infonce(zs[0], zs[1], zs[2], tau, cfg.alpha, **k)
+    return loss * cfg.loss_scale if cfg.loss_scale != 1 else loss
 
 def lr_at(cfg: TrainConfig, step: int, steps_per_epoch: int) -> float:
     "Linear warm-up for `warmup_epochs`, then cosine decay to 0 at the last step (per step, as in the paper's code)."
@@ -136,7 +139,7 @@ class Trainer:
         self.dataset = train.name
         self.train = ImageSet(train.images.to(self.dev), train.labels.to(self.dev), train.classes, None, train.name)  # on the device once
         torch.manual_seed(cfg.seed)
-        self.model = (ContrastiveModel(cfg.backbone, cfg.width, cfg.proj_dims) if model is None else model).to(self.dev)
+        self.model = (ContrastiveModel(cfg.backbone, cfg.width, cfg.proj_dims, cfg.proj_bn) if model is None else model).to(self.dev)
         self.viewmaker = ViewMaker(cfg.viewmaker_width, cfg.viewmaker_blocks, cfg.viewmaker_budget, cfg.viewmaker_style).to(self.dev) if 'viewmaker' in cfg.views else None
         self.cuda = self.dev.type == 'cuda'
         self.channels_last = cfg.channels_last and self.dev.type in ('cuda', 'cpu')
@@ -309,6 +312,6 @@ def load_encoder(path, device=None) -> Encoder:
     "The encoder saved in a trainer checkpoint, frozen, as W-search's `f`."
     t, meta = load_artifact(path)
     c = meta['config']
-    model = ContrastiveModel(c['backbone'], c['width'], tuple(c['proj_dims']))
+    model = ContrastiveModel(c['backbone'], c['width'], tuple(c['proj_dims']), c.get('proj_bn', True))   # checkpoints older than the option had BN
     model.load_state_dict({k[6:]: v for k, v in t.items() if k.startswith('model.')})
     return Encoder(model, meta['dataset']).to(get_device(device))

@@ -33,6 +33,24 @@ def test_run_tiny_writes_every_table(tmp_path):
     r2 = a2lit('run', 'tiny', '--out', 'runs', cwd=tmp_path)      # everything is up to date the second time
     assert r2.returncode == 0 and r2.stdout.count('up to date') == 8, r2.stdout
 
+def test_supcontrast_encoder_f(tmp_path):
+    "f=supcontrast (the authors' CIFAR-100/TinyImageNet f): the simclr stage also trains SupContrast's ResNet-50, head and loss scale, and W-search uses it."
+    import torch
+    from a2lit.core import load_artifact, state_hash
+    from a2lit.train import load_encoder
+    from a2lit.viewbank import ViewBank
+    r = a2lit('run', 'tiny', '--out', 'runs', '--set', 'rows=simclr,a2-wsearch', '--set', 'f=supcontrast', cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    run = tmp_path / 'runs/tiny'
+    c = load_artifact(run / 'train/f-supcontrast-s0/checkpoint.safetensors')[1]['config']
+    fct.test_eq((c['backbone'], c['proj_dims'], c['proj_bn'], c['loss'], c['views']), ('resnet50', [2048, 128], False, 'simclr', ['expert', 'expert']))
+    fct.test_close(c['loss_scale'], c['tau'] / 0.07, eps=1e-12)
+    f = load_encoder(run / 'train/f-supcontrast-s0/checkpoint.safetensors')
+    assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in f.model.projector.modules())
+    fct.test_eq([type(m).__name__ for m in f.model.projector], ['Linear', 'ReLU', 'Linear'])
+    fct.test_eq(ViewBank.load(run / 'views/search.safetensors').meta['f_hash'], state_hash(f))        # the views were searched with it
+    assert state_hash(load_encoder(run / 'train/simclr-s0/checkpoint.safetensors')) != state_hash(f)  # and the SimCLR row is still trained
+
 def _results(root): return (root / 'runs/tiny/report/results.csv').read_text()
 
 def test_sigkill_mid_stage_then_resume(tmp_path):
