@@ -295,6 +295,7 @@ def estimate_minutes(cfg: ExperimentConfig, worst: bool = False) -> float:
         raise A2Error("estimate_minutes knows the demo's costs only: Shapes-10, backbone small5 of width 32, batch 64")
     rows, N = selected_rows(cfg), cfg.data.train_subset or cfg.data.n_train
     if any('viewmaker' in ROWS[r][0] for r in rows): raise A2Error("estimate_minutes knows the demo's costs only, and the demo trains no ViewMaker")
+    if cfg.f != 'simclr': raise A2Error(f"estimate_minutes knows the demo's costs only, and the demo's f is its SimCLR row (f={cfg.f} trains a ResNet-50)")
     scale = N / 2_500
     run = lambda r: D['epoch3' if len(ROWS[r][0]) == 3 else 'epoch2'] * t.epochs * scale
     train = sum(map(run, rows)) * len(cfg.seeds) + (0 if 'simclr' in rows else run('simclr'))   # SimCLR at the first seed is f, always trained
