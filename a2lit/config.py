@@ -223,8 +223,7 @@ def _demo():
         # the whole 32 px frame (its receptive field 35 px, the 4-stage one's 19), worth ~15-20 points there; batch 64 gives four
         # times the steps of 256 for the same images (58.3% vs 50.1% 5-NN at 5,000 x 30 epochs)
         train=TrainConfig(backbone='small5', width=32, proj_dims=(512, 128), epochs=120, batch_size=64, optimizer='adam', lr=3e-3,
-                          weight_decay=1e-6, warmup_epochs=1, viewmaker_width=8, viewmaker_blocks=2,  # a ViewMaker the CPU can afford
-                          cpu_bf16=True),   # bf16 model steps where the CPU has them: SimCLR's scores stay within a seed's spread (reports/demo)
+                          weight_decay=1e-6, warmup_epochs=1, viewmaker_width=8, viewmaker_blocks=2),  # a ViewMaker the CPU can afford
         gan=GanStageConfig(source='shipped', arch='demo'),
         # 2 stored views per image (the paper stores 8) and 100 steps at most: W-search needs ~30 steps per view here
         invert=InvertConfig(steps=20, batch_size=500), views=ViewsConfig(n=2, max_steps=100),
@@ -237,8 +236,7 @@ def _shapes10_full():
     # 24 trainings of 5,000 x 30 epochs (150k images each) with the 4-stage CNN at batch 256 fit 150 minutes with the
     # inversion (5,000 x 50 steps) and W-search (4 views); the settings of the report in reports/shapes10-full
     c.train = dataclasses.replace(c.train, backbone='small', epochs=30, batch_size=256, lr=6e-3)
-    c.views = ViewsConfig(n=4, max_steps=100, cpu_bf16=False); c.invert = InvertConfig(steps=50, batch_size=500)
-    c.train.cpu_bf16 = False   # fp32, as the run in reports/shapes10-full
+    c.views = ViewsConfig(n=4, max_steps=100); c.invert = InvertConfig(steps=50, batch_size=500)
     return c
 
 def _paper(name, **kw):
@@ -259,8 +257,7 @@ def _study():
     # 8 rows x 5 seeds at the demo's 120 epochs would take 3.3 hours; 80 epochs (200k images seen, not 300k) fit 150 minutes
     c.train = dataclasses.replace(c.train, epochs=80)
     # the authors' start (w0 + sigma N(0, I)): the study measures the views the paper's procedure makes
-    c.views = dataclasses.replace(c.views, start='noise', cpu_bf16=False)
-    c.train = dataclasses.replace(c.train, cpu_bf16=False)   # fp32, as the run in reports/study
+    c.views = dataclasses.replace(c.views, start='noise')
     return c
 
 def _study_sweeps():

@@ -160,7 +160,7 @@ class ViewsConfig:
     tol: float = 1e-3           # W-search: an image stops when its objective is <= tol (paper: 1e-3)
     keep_anchor: bool = False   # W-search: view 0 is w0 itself, never searched (the authors' banks); default: all n are searched
     start: str = 'sphere'       # W-search: 'sphere' scales each view's starting noise to land near the eps1 sphere; 'noise': w0 + sigma N(0, I) (the authors')
-    cpu_bf16: bool = True       # W-search on CPUs with native bf16 (avx512_bf16, AMX): g and f under bf16 autocast, every image's objective then checked in fp32
+    cpu_bf16: bool = False      # W-search on CPUs with native bf16 (avx512_bf16, AMX): g and f under bf16 autocast, every image's objective then checked in fp32
     perturb_sigma: float = 0.2  # W-perturb: std of the noise added to w0 (paper: 0.2)
     chunk_size: int = 1024      # view bank: images per resumable chunk file
 
