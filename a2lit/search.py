@@ -186,7 +186,7 @@ def sphere_scale(g, f, w0, u, f0, eps1, sigma, chunk=256, amp=True,
     return ((lo + hi) / 2).exp2()[..., None, None] * u
 
 def _search_pool(g, f, f0, start, s, eps1, eps2, lam, lr, max_steps, tol, chunk, check_every, autocast, betas, adam_eps, bar,
-                 steps0=None):   # int64 [B]: steps the images took before (the step limit counts them)
+                 steps0=None):   # int64 [B]: steps the images took before (the step limit counts them; Adam's own count starts at 0)
     "Adam on views s.. of `start` [B,n,L,D], `chunk` images in the pool at a time, each image stopping on its own objective: a SearchResult."
     B, n, L, D = start.shape; dev = start.device; ns, keep_anchor = n - s, s == 1
     steps0 = torch.zeros(B, dtype=torch.long, device=dev) if steps0 is None else steps0
@@ -197,14 +197,14 @@ def _search_pool(g, f, f0, start, s, eps1, eps2, lam, lr, max_steps, tol, chunk,
     w = start.new_zeros(0, ns, L, D); m, v = w.clone(), w.clone()
     t = torch.zeros(0, dtype=torch.long, device=dev); stopped = torch.zeros(0, dtype=torch.bool, device=dev)
     fin_loss, fin_d = torch.zeros(0, device=dev), torch.zeros(0, n, device=dev)
-    nxt = 0
+    lim, nxt = torch.zeros(0, dtype=torch.long, device=dev), 0   # each row's steps left under max_steps
     while True:
         k = min(chunk - len(rows), B - nxt)               # refill the pool
         if k > 0:
             new = torch.arange(nxt, nxt + k, device=dev); nxt += k
             rows = torch.cat([rows, new]); w = torch.cat([w, start[new, s:]])
             m, v = torch.cat([m, torch.zeros_like(start[new, s:])]), torch.cat([v, torch.zeros_like(start[new, s:])])
-            t = torch.cat([t, steps0[new]])
+            t, lim = torch.cat([t, torch.zeros(k, dtype=torch.long, device=dev)]), torch.cat([lim, max_steps - steps0[new]])
             stopped = torch.cat([stopped, torch.zeros(k, dtype=torch.bool, device=dev)])
             fin_loss, fin_d = torch.cat([fin_loss, torch.zeros(k, device=dev)]), torch.cat([fin_d, torch.zeros(k, n, device=dev)])
         if len(rows) == 0: break
@@ -216,7 +216,7 @@ def _search_pool(g, f, f0, start, s, eps1, eps2, lam, lr, max_steps, tol, chunk,
             if keep_anchor: z = torch.cat([f0r[:, None], z], 1)   # the anchor's features are f0: no need to render it
             loss, d = search_objective(z, f0r, eps1, eps2, lam, keep_anchor, check=False)
             loss_ = loss.detach()
-            newly = ~stopped & ((loss_ <= tol) | (t >= max_steps))
+            newly = ~stopped & ((loss_ <= tol) | (t >= lim))
             fin_loss = torch.where(newly, loss_, fin_loss); fin_d = torch.where(newly[:, None], d.detach(), fin_d)
             stopped = stopped | newly
             grad, = torch.autograd.grad(loss.sum(), x)     # images are independent: each row gets its own gradient
@@ -224,10 +224,10 @@ def _search_pool(g, f, f0, start, s, eps1, eps2, lam, lr, max_steps, tol, chunk,
         done = stopped.cpu()                               # the one host sync per `check_every` steps
         if done.any():
             i, r = done.nonzero()[:, 0].to(dev), rows[done.to(dev)]
-            out.latents[r, s:] = w[i]; out.loss[r] = fin_loss[i]; out.distances[r] = fin_d[i]; out.steps[r] = t[i]
+            out.latents[r, s:] = w[i]; out.loss[r] = fin_loss[i]; out.distances[r] = fin_d[i]; out.steps[r] = steps0[r] + t[i]
             out.converged[r] = (fin_loss[i] <= tol)[:, None]
             keep = ~done.to(dev)
-            rows, w, m, v, t, stopped, fin_loss, fin_d = (a[keep] for a in (rows, w, m, v, t, stopped, fin_loss, fin_d))
+            rows, w, m, v, t, lim, stopped, fin_loss, fin_d = (a[keep] for a in (rows, w, m, v, t, lim, stopped, fin_loss, fin_d))
             if bar is not None: bar.update(int(done.sum()))
     return out
 
