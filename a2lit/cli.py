@@ -4,7 +4,7 @@
 
 # %% ../nbs/07b_cli.ipynb #4db5d979
 from __future__ import annotations
-import contextlib, dataclasses, json, os, platform, sys, time
+import contextlib, dataclasses, json, os, platform, signal, sys, threading, time
 from pathlib import Path
 import torch
 import torch.nn as nn
@@ -22,7 +22,7 @@ from .pipeline import STAGES, run
 
 # %% auto #0
 __all__ = ['SEED', 'DIST_TIMEOUT', 'cli_boundary', 'set_deterministic', 'probe_scores', 'calibrate', 'calibrate_main',
-           'config_from', 'fit_main', 'config_main', 'main']
+           'config_from', 'fit_main', 'config_main', 'main', 'console']
 
 # %% ../nbs/07b_cli.ipynb #0760e255
 _ENVIRONMENT = (OSError, SafetensorError, MemoryError, torch.OutOfMemoryError)   # not the user's input: the disk, a file, memory
@@ -37,6 +37,12 @@ def _by_ctrl_c(e) -> bool:
         seen.add(id(e)); e = e.__cause__ or e.__context__
     return False
 
+def _resend_lost_ctrl_c(unraisable):
+    "Python drops what a weakref callback or a finaliser raises: a Ctrl-C that landed there is sent again, so it still stops the command."
+    # sent from another thread a moment later: raised here, inside the hook, Python would drop it too
+    if issubclass(unraisable.exc_type, KeyboardInterrupt): threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT)).start()
+    else: sys.__unraisablehook__(unraisable)
+
 @contextlib.contextmanager
 def cli_boundary(kept: str = 'checkpoints are kept: rerun the same command to continue',   # said after Ctrl-C
                  fix: str = 'fix it and rerun the same command to continue'):              # said after an error of the environment
@@ -47,6 +53,7 @@ def cli_boundary(kept: str = 'checkpoints are kept: rerun the same command to co
     def stopped():
         if rank == 0: print(f"a2lit: interrupted; {kept}", file=sys.stderr)
         sys.exit(130)
+    lost, sys.unraisablehook = sys.unraisablehook, _resend_lost_ctrl_c
     try: yield
     except KeyboardInterrupt: stopped()
     except Exception as e:
@@ -57,6 +64,7 @@ def cli_boundary(kept: str = 'checkpoints are kept: rerun the same command to co
             say(f"{'safetensors: ' if isinstance(e, SafetensorError) else ''}{_one_line(e)}; {fix}"); sys.exit(1)
         raise                                       # a bug: its traceback is the report
     finally:
+        sys.unraisablehook = lost
         if torch.distributed.is_initialized(): torch.distributed.destroy_process_group()
 
 def _single(fn, argv):
@@ -215,6 +223,15 @@ def main(argv=None):
         if a.deterministic: set_deterministic()
         init_distributed(timeout_s=max(1, round(a.dist_timeout * 3600)))   # joins torchrun's group; nothing without torchrun
         run(cfg, None if a.command == 'run' else [a.command])
+
+def console():
+    "The installed `a2lit` command: `main()`, and after Ctrl-C an exit that skips the interpreter's teardown, which a C extension whose import the signal cut short can crash (\"Fatal Python error ... finalizing\", SIGABRT instead of 130)."
+    try: main()
+    except SystemExit as e:
+        if e.code != 130: raise
+        sys.stdout.flush(); sys.stderr.flush()
+        os._exit(130)   # every file is written atomically and the run folder's lock goes with the process: nothing is left to tidy
+
 
 # %% ../nbs/07b_cli.ipynb #e5f7a9b1
 #| eval: false

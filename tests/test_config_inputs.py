@@ -258,3 +258,14 @@ def test_corrected_command_runs_in_the_same_folder(capsys, empty_cwd):
     assert 'simclr: done' in out and 'another config' not in err, (out, err)
     fct.test_eq(read_json(empty_cwd / 'runs/tiny/config.json')['train']['weight_decay'], 1e-6)
     assert (empty_cwd / 'runs/tiny/simclr/done.json').exists()
+
+@pytest.mark.parametrize('code, teardown', [(130, False), (2, True), (0, True)])
+def test_console_skips_teardown_only_after_ctrl_c(code, teardown):
+    "The installed command exits 130 after Ctrl-C without the interpreter's teardown (a half-imported C extension can crash it); other exits tear down as usual."
+    prog = ("import atexit, sys, a2lit.cli as c\n"
+            "atexit.register(lambda: print('teardown', flush=True))\n"
+            f"def main(): print('stopped', file=sys.stderr); sys.exit({code})\n"
+            "c.main = main\n"
+            "sys.exit(c.console())\n")
+    r = subprocess.run([sys.executable, '-c', prog], capture_output=True, text=True, timeout=120)
+    fct.test_eq((r.returncode, 'teardown' in r.stdout, r.stderr), (code, teardown, 'stopped\n'))
