@@ -10,8 +10,8 @@ import torch.nn.functional as F
 from .core import A2Error, save_figure
 
 # %% auto #0
-__all__ = ['nt_xent', 'info_nce', 'a1_loss', 'a2_full', 'a2_alignment', 'a2_simclr', 'a2_infonce', 'toy_views', 'toy_dynamics',
-           'plot_toy_dynamics']
+__all__ = ['nt_xent', 'info_nce', 'a1_loss', 'a2_full', 'a2_alignment', 'a2_simclr', 'a2_infonce', 'pair_weights',
+           'plot_pair_weights', 'toy_views', 'toy_dynamics', 'plot_toy_dynamics']
 
 # %% ../nbs/03_losses.ipynb #69f5cca9
 def _no_autocast(device: torch.device):
@@ -184,6 +184,31 @@ def a2_infonce(z1: torch.Tensor,  # [B,D] first expert view
                check: bool = True):      # as in `nt_xent`
     "A2-InfoNCE: two-sided InfoNCE on the expert views minus alpha times the alignment of the expert anchors with their generated views."
     return _a2_pull('a2_infonce', _info_nce_per_anchor, z1, z2, z3, tau, alpha, reduction, check)
+
+# %% ../nbs/03_losses.ipynb #9afc3cc5
+def pair_weights(loss_fn,       # called as loss_fn(*views) on V tensors [B, V*B]
+                 B: int = 4,    # images
+                 V: int = 2):   # views per image: 2, or 3 for the A2 losses (z1, z2, generated)
+    "W[a, b] = dL/ds_ab + dL/ds_ba for the V*B views (view-major), read by autograd at orthonormal views: < 0 pulled together, > 0 pushed apart, 0 never compared."
+    Z = torch.eye(V * B, dtype=torch.float64, requires_grad=True)   # unit rows, so the losses' normalisation moves no off-diagonal entry
+    loss_fn(*Z.reshape(V, B, V * B)).backward()
+    return Z.grad.detach().fill_diagonal_(0)                       # the diagonal holds the normalisation's radial part, not a pair
+
+def plot_pair_weights(weights: dict,   # title -> W from `pair_weights`
+                      B: int = 4,      # images per view block
+                      path=None):
+    "One heat map per loss: blue pairs are pulled together, red pushed apart, white never compared; lines separate the view blocks."
+    import matplotlib.pyplot as plt
+    fig, axs = plt.subplots(1, len(weights), figsize=(2.3 * len(weights), 2.6), squeeze=False)
+    for ax, (name, W) in zip(axs[0], weights.items()):
+        m = float(W.abs().max())
+        ax.imshow(W.numpy(), cmap='RdBu_r', vmin=-m, vmax=m, interpolation='nearest')
+        V = len(W) // B
+        for k in range(1, V): ax.axhline(k * B - 0.5, color='k', lw=0.6); ax.axvline(k * B - 0.5, color='k', lw=0.6)
+        names = ['z1', 'z2', 'gen'][:V]
+        ax.set_xticks([k * B + (B - 1) / 2 for k in range(V)], names, fontsize=7); ax.set_yticks([k * B + (B - 1) / 2 for k in range(V)], names, fontsize=7)
+        ax.set_title(name, fontsize=8)
+    return save_figure(fig, path)
 
 # %% ../nbs/03_losses.ipynb #9ade4c6b
 def toy_views(n_images: int = 4,          # images, roughly evenly spaced on the circle
