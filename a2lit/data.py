@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from .core import A2Error, RestrictedUnpickler, save_artifact, load_artifact, tensor_hash, get_device
+from .core import A2Error, RestrictedUnpickler, save_artifact, load_artifact, tensor_hash, get_device, image_grid
 
 # %% auto #0
-__all__ = ['SHAPES10_CLASSES', 'SHAPES10_FACTORS', 'TINYIMAGENET_URL', 'DATASETS', 'SPLITS', 'NORMALIZATION', 'ImageSet',
-           'to_uint8', 'from_uint8', 'shape_mask', 'hsv_to_rgb', 'Shapes10Config', 'draw_shapes10_factors',
+__all__ = ['SHAPES10_CLASSES', 'SHAPES10_FACTORS', 'TINYIMAGENET_URL', 'DATASETS', 'SPLITS', 'NORMALIZATION', 'FACTOR_GROUPS',
+           'ImageSet', 'to_uint8', 'from_uint8', 'shape_mask', 'hsv_to_rgb', 'Shapes10Config', 'draw_shapes10_factors',
            'render_shapes10_factors', 'render_shapes10', 'load_dataset', 'normalize', 'channel_stats',
-           'iterate_batches']
+           'iterate_batches', 'show_classes', 'factor_sweeps']
 
 # %% ../nbs/00_data.ipynb #b09dc351
 @dataclass
@@ -327,3 +327,31 @@ def iterate_batches(ds: ImageSet, batch_size: int, shuffle=True, drop_last=True,
     for i in range(0, stop, batch_size):
         idx = order[i:i + batch_size].to(dev)
         yield idx, images[idx], labels[idx]
+
+# %% ../nbs/00_data.ipynb #13849964
+def show_classes(ds: ImageSet, per_class: int = 8, path=None):
+    "The first `per_class` images of each class of `ds`, one row per class, titled with its name."
+    rows = [ds.images[ds.labels == c][:per_class] for c in range(ds.num_classes)]
+    return image_grid(rows, path, titles=[f'{c}: {name}' for c, name in enumerate(ds.classes)])
+
+# %% ../nbs/00_data.ipynb #5ea040ff
+FACTOR_GROUPS = {   # the nuisance factors of a Shapes-10 image, as a reader names them
+    'position': ('cx', 'cy'), 'size': ('scale',), 'rotation': ('angle',), 'stretch': ('stretch',),
+    'colours': ('fg_hue', 'bg_hue', 'fg_sat', 'fg_val'),   # both hues together: the shape's never equals the background's
+    'background': ('bg_hue_shift', 'bg_sat', 'bg_val', 'grad_angle'), 'texture': ('texture', 'noise'),
+    'distractor': ('distractor', 'd_x', 'd_y', 'd_r', 'd_hue', 'd_sat', 'd_val')}
+
+def factor_sweeps(ds: ImageSet, i: int, k: int = 7, seed: int = 0, cfg: Shapes10Config = Shapes10Config()) -> dict:
+    "Image `i` of `ds` re-rendered with one factor group at a time taken from `k` fresh draws: {group: uint8 [k+1,3,S,S]}, the original first."
+    if ds.factors is None: raise A2Error(f"factor sweeps need a dataset that comes with its factors (Shapes-10); {ds.name!r} has none")
+    if not 0 <= i < len(ds): raise A2Error(f"image index {i} is outside the dataset's {len(ds)} images")
+    one = {key: v[i:i + 1].expand(k + 1, *v.shape[1:]).clone() for key, v in ds.factors.items() if key != 'occluded'}
+    one['label'] = ds.labels[i:i + 1].expand(k + 1).clone()
+    fresh = draw_shapes10_factors(k, seed, cfg)
+    out = {}
+    for group, keys in FACTOR_GROUPS.items():
+        if group == 'stretch' and cfg.aspect == 0: continue   # every image is unstretched: nothing to sweep
+        f = {key: v.clone() for key, v in one.items()}
+        for key in keys: f[key][1:] = fresh[key]
+        out[group] = render_shapes10_factors(f, cfg)[0]
+    return out
