@@ -11,14 +11,14 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .core import A2Error, RestrictedUnpickler, save_module, load_module
+from .core import A2Error, RestrictedUnpickler, image_grid, save_module, load_module
 from .data import to_uint8
 
 # %% auto #0
 __all__ = ['FIR', 'lrelu', 'EqLinear', 'EqConv2d', 'fir_filter', 'fir_upsample', 'fir_blur', 'ModConv', 'GeneratorConfig',
            'paper_config', 'demo_config', 'tiny_config', 'unit_second_moment', 'MappingNetwork', 'SynthesisLayer',
-           'ToRGB', 'SynthesisNetwork', 'Generator', 'TruncatedSynthesis', 'save_generator', 'load_generator',
-           'read_pretrained', 'load_pretrained', 'rosinality_state']
+           'ToRGB', 'SynthesisNetwork', 'Generator', 'TruncatedSynthesis', 'truncation_rows', 'show_truncation',
+           'save_generator', 'load_generator', 'read_pretrained', 'load_pretrained', 'rosinality_state']
 
 # %% ../nbs/01_generator.ipynb #e5d90262
 def lrelu(x): return F.leaky_relu(x, 0.2) * math.sqrt(2)   # gain sqrt(2) keeps the activations' second moment
@@ -264,6 +264,17 @@ class TruncatedSynthesis(nn.Module):
     def untruncate(self, w):
         "The latent whose truncation is `w`, so g(untruncate(w)) = G.synthesis(w)."
         return w if self.psi == 1 else self.G.w_avg + (w - self.G.w_avg) / self.psi
+
+# %% ../nbs/01_generator.ipynb #d89e580d
+def truncation_rows(G: Generator, n: int = 8, psis=(1.0, 0.7, 0.4, 0.0), seed: int = 0) -> dict:
+    "{psi: uint8 [n,3,S,S]}: the same `n` latents from `seed`, sampled at each truncation `psi`."
+    return {psi: G.sample(n, seed, psi) for psi in psis}
+
+def show_truncation(G: Generator, n: int = 8, psis=(1.0, 0.7, 0.4, 0.0), seed: int = 0, path=None):
+    "One row per truncation `psi`, the same latents in every row, each titled with psi and the pixel std across the row (diversity)."
+    rows = truncation_rows(G, n, psis, seed)
+    titles = [f'psi {psi}: pixel std across samples {x.float().std(0).mean():.1f} / 255' for psi, x in rows.items()]
+    return image_grid(list(rows.values()), path, titles=titles)
 
 # %% ../nbs/01_generator.ipynb #4e369ed1
 def save_generator(G: Generator, path, meta: dict | None = None):
