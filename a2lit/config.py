@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses, math
 from dataclasses import dataclass, field
 from pathlib import Path
-from .core import A2Error, apply_overrides, check_fields, field_meta, plain_name, check_device
+from .core import A2Error, apply_overrides, check_fields, field_meta, plain_name, check_device, save_figure
 from .data import DATASETS
 from .search import ViewsConfig
 from .train import TrainConfig
@@ -18,8 +18,8 @@ from .evaluate import PROBE_METHODS
 __all__ = ['ENCODERS', 'VIEWS_RANGES', 'ROWS', 'MAIN_TABLE', 'ABLATION', 'PAPER_ROWS', 'STUDY', 'SWEEPS', 'LONG_INVERSION_LR',
            'PRESETS', 'DEMO_SECONDS', 'DataConfig', 'GanStageConfig', 'InvertConfig', 'EvalConfig', 'ExperimentConfig',
            'row_config', 'selected_rows', 'BankSpec', 'bank_spec', 'bank_label', 'row_label', 'banks_needed',
-           'second_inversions', 'estimate_minutes', 'validate_config', 'config_items', 'get_config', 'run_dir', 'f_row',
-           'f_config', 'f_checkpoint']
+           'second_inversions', 'estimate_stages', 'estimate_minutes', 'plot_estimates', 'validate_config',
+           'config_items', 'get_config', 'run_dir', 'f_row', 'f_config', 'f_checkpoint']
 
 # %% ../nbs/07_config.ipynb #eccd6c60
 _SEED = field_meta(TrainConfig, 'seed')   # the trainer's own seed range
@@ -285,8 +285,8 @@ DEMO_SECONDS = dict(   # `a2lit run demo` on 2 CPU cores (reports/demo/log.txt):
     classifier=60,                     # allowance: the report's classifier, 10 epochs on 10,000 images (see above)
     render=10)                         # allowance: an oracle, recon or W-perturb bank (rendering only)
 
-def estimate_minutes(cfg: ExperimentConfig, worst: bool = False) -> float:
-    "Minutes `a2lit run` takes on 2 CPU cores, scaled from the demo's stage times (`worst`: every W-search view takes all 100 steps)."
+def estimate_stages(cfg: ExperimentConfig, worst: bool = False) -> dict:
+    "Minutes per stage of `a2lit run` on 2 CPU cores ({train, invert, views, eval}), scaled from the demo's stage times (`worst`: every W-search view takes all 100 steps)."
     t, D = cfg.train, DEMO_SECONDS
     if (t.backbone, t.width, t.batch_size, cfg.data.name) != ('small5', 32, 64, 'shapes10'):
         raise A2Error("estimate_minutes knows the demo's costs only: Shapes-10, backbone small5 of width 32, batch 64")
@@ -300,7 +300,28 @@ def estimate_minutes(cfg: ExperimentConfig, worst: bool = False) -> float:
     inv = N * D['invert_step'] * (cfg.invert.steps + sum(s for s, _ in second_inversions(cfg).values())) if any(s.uses_generator for s in specs) else 0
     search = D['search_view'] * N * cfg.views.n * (100 / 30 if worst else 1) * min(1, cfg.views.max_steps / 100)
     views = sum(search if s.method == 'search' else D['render'] * scale for s in specs) + (D['classifier'] if specs else 0)
-    return (train + inv + views + D['eval_run'] * (len(cfg.seeds) * len(rows) + 1) * scale) / 60
+    ev = D['eval_run'] * (len(cfg.seeds) * len(rows) + 1) * scale
+    return {'train': train / 60, 'invert': inv / 60, 'views': views / 60, 'eval': ev / 60}
+
+def estimate_minutes(cfg: ExperimentConfig, worst: bool = False) -> float:
+    "Minutes `a2lit run` takes on 2 CPU cores, scaled from the demo's stage times (`worst`: every W-search view takes all 100 steps)."
+    return sum(estimate_stages(cfg, worst).values())
+
+def plot_estimates(cfgs: dict,              # preset name -> ExperimentConfig
+                   measured: dict = {},      # preset name -> measured minutes of a real run, drawn as a mark
+                   path=None):
+    "Estimated minutes per stage of each preset as stacked bars, with the worst case and any measured run time marked."
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7, 0.5 + 0.55 * len(cfgs)))
+    for y, (name, cfg) in enumerate(cfgs.items()):
+        left = 0
+        for k, (stage, m) in enumerate(estimate_stages(cfg).items()):
+            ax.barh(y, m, left=left, color=f'C{k}', label=stage if y == 0 else None); left += m
+        ax.plot(estimate_minutes(cfg, worst=True), y, 'k|', ms=14, label='worst case' if y == 0 else None)
+        if name in measured: ax.plot(measured[name], y, 'kD', ms=6, label='measured run' if y == 0 else None)
+    ax.set_yticks(range(len(cfgs)), list(cfgs)); ax.invert_yaxis()
+    ax.set_xlabel('minutes on 2 CPU cores'); ax.legend(fontsize=7, ncol=6, loc='lower center', bbox_to_anchor=(0.5, 1.0), frameon=False)
+    return save_figure(fig, path)
 
 # %% ../nbs/07_config.ipynb #cdcb7763
 def _once(key, values, what):
