@@ -8,12 +8,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torchvision.models.resnet import ResNet, BasicBlock, Bottleneck
-from .core import A2Error
+from .core import A2Error, save_figure
 from .baselines import SmallConvNet
 
 # %% auto #0
-__all__ = ['BACKBONES', 'VIEWMAKER_STYLES', 'ResNetCifar', 'ResNet18Cifar', 'ResNet50Cifar', 'projector', 'ContrastiveModel',
-           'GradReverse', 'ViewMaker']
+__all__ = ['BACKBONES', 'BACKBONE_WIDTHS', 'VIEWMAKER_STYLES', 'ResNetCifar', 'ResNet18Cifar', 'ResNet50Cifar', 'projector',
+           'ContrastiveModel', 'backbone_costs', 'plot_backbone_costs', 'GradReverse', 'ViewMaker']
 
 # %% ../nbs/04_models.ipynb #705941fa
 # kept beside torchvision's resnet18()/resnet50(): they fix the stage widths at 64-512, and tests and notebooks build narrow ones (width=16)
@@ -62,6 +62,30 @@ class ContrastiveModel(nn.Module):
         self.projector = projector(self.backbone.out_dim, proj_dims, proj_bn)
     def features(self, x): return self.backbone(x)
     def forward(self, x): return F.normalize(self.projector(self.backbone(x)).float(), dim=-1)
+
+# %% ../nbs/04_models.ipynb #06a3cebc
+BACKBONE_WIDTHS = {'small': 32, 'small5': 32, 'resnet18': 64, 'resnet50': 64}   # the widths the presets train
+
+def backbone_costs(widths: dict = BACKBONE_WIDTHS, size: int = 32) -> dict:
+    "{backbone: {'params', 'flops', 'out_dim'}}: parameters and forward FLOPs of one `size` px image (torch's FlopCounterMode, a multiply-add = 2)."
+    from torch.utils.flop_counter import FlopCounterMode
+    out = {}
+    for name, w in widths.items():
+        net = BACKBONES[name](w).eval()
+        with torch.no_grad(), FlopCounterMode(display=False) as fc: net(torch.zeros(1, 3, size, size))
+        out[name] = {'params': sum(p.numel() for p in net.parameters()), 'flops': fc.get_total_flops(), 'out_dim': net.out_dim}
+    return out
+
+def plot_backbone_costs(costs: dict, path=None):
+    "Parameters and forward GFLOPs per image of each backbone, as bars on log axes."
+    import matplotlib.pyplot as plt
+    fig, axs = plt.subplots(1, 2, figsize=(8, 2.4))
+    names = list(costs)
+    for ax, key, label in zip(axs, ('params', 'flops'), ('parameters (millions)', 'GFLOPs per 32 px image')):
+        v = [costs[n][key] / (1e6 if key == 'params' else 1e9) for n in names]
+        ax.barh(names, v, color='C0'); ax.set_xscale('log'); ax.set_xlabel(label); ax.invert_yaxis()
+        for y, x in enumerate(v): ax.text(x, y, f' {x:.3g}', va='center', fontsize=7)
+    return save_figure(fig, path)
 
 # %% ../nbs/04_models.ipynb #d0deb16c
 class GradReverse(torch.autograd.Function):

@@ -42,3 +42,15 @@ def test_notebook_outputs_name_the_shipped_generator():
                 for h in re.findall(r'tensors hash ([0-9a-f]{16})', text):
                     assert h == shipped, f"{p.relative_to(ROOT)} prints generator {h}, not the shipped {shipped}: re-execute it"
 
+
+def _text(o) -> str: return ''.join(o.get('text', [])) + ''.join(o.get('data', {}).get('text/plain', []))
+
+def test_notebooks_with_outputs_of_the_shipped_weights_print_their_provenance():
+    "A notebook that loads the shipped weights and keeps outputs made after that prints the generator's hash and the commit (`provenance()`) in them."
+    for p in sorted((ROOT / 'nbs').rglob('*.ipynb')):
+        cells = [c for c in json.loads(p.read_text())['cells'] if c['cell_type'] == 'code']
+        src = lambda c: ''.join(c['source'])
+        first = next((i for i, c in enumerate(cells) if re.search(r'(?<!def )load_demo\(', src(c))), None)
+        if first is None or not any(c.get('outputs') for c in cells[first:]): continue
+        said = [m for c in cells for o in c.get('outputs', []) for m in re.findall(r'tensors hash [0-9a-f]{16}, [0-9]+ kimg; a2lit commit [0-9a-f]{7}', _text(o))]
+        assert said, f"{p.relative_to(ROOT)} keeps outputs of the shipped weights but never prints provenance(): add it and re-execute"

@@ -13,9 +13,8 @@ ROOT = Path(__file__).resolve().parent.parent
 TIMES = ROOT / 'reports' / 'notebook_times.json'
 
 def commit() -> str:
-    r = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=ROOT, capture_output=True, text=True)
-    dirty = subprocess.run(['git', 'status', '--porcelain', '--', 'a2lit', 'nbs'], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    return r.stdout.strip() + ('+changes' if dirty else '')
+    "The commit the notebook runs at (commit its code first: uncommitted edits are not named)."
+    return subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=ROOT, capture_output=True, text=True).stdout.strip()
 
 def record(path: Path, seconds: float, at: str):
     times = json.loads(TIMES.read_text()) if TIMES.exists() else {}
