@@ -15,11 +15,11 @@ from .evaluate import PROBE_METHODS
 
 
 # %% auto #0
-__all__ = ['ENCODERS', 'VIEWS_RANGES', 'ROWS', 'MAIN_TABLE', 'ABLATION', 'PAPER_ROWS', 'STUDY', 'SWEEPS', 'LONG_INVERSION_LR',
-           'PRESETS', 'DEMO_SECONDS', 'DataConfig', 'GanStageConfig', 'InvertConfig', 'EvalConfig', 'ExperimentConfig',
-           'row_config', 'selected_rows', 'BankSpec', 'bank_spec', 'bank_label', 'row_label', 'banks_needed',
-           'second_inversions', 'estimate_stages', 'estimate_minutes', 'plot_estimates', 'validate_config',
-           'config_items', 'get_config', 'run_dir', 'f_row', 'f_config', 'f_checkpoint']
+__all__ = ['ENCODERS', 'VIEWMAKER_AUTHORS', 'VIEWS_RANGES', 'ROWS', 'MAIN_TABLE', 'ABLATION', 'PAPER_ROWS', 'STUDY', 'SWEEPS',
+           'LONG_INVERSION_LR', 'PRESETS', 'DEMO_SECONDS', 'DataConfig', 'GanStageConfig', 'InvertConfig', 'EvalConfig',
+           'ExperimentConfig', 'row_config', 'selected_rows', 'BankSpec', 'bank_spec', 'bank_label', 'row_label',
+           'banks_needed', 'second_inversions', 'estimate_stages', 'estimate_minutes', 'plot_estimates',
+           'validate_config', 'config_items', 'get_config', 'run_dir', 'f_row', 'f_config', 'f_checkpoint']
 
 # %% ../nbs/07_config.ipynb #eccd6c60
 _SEED = field_meta(TrainConfig, 'seed')   # the trainer's own seed range
@@ -63,6 +63,21 @@ ENCODERS = {'simclr': {},   # it is the table's SimCLR row itself
             # the authors' CIFAR-100 and TinyImageNet f: SupContrast's ResNet-50 and head (2048-2048-128, no BatchNorm), loss x tau/0.07
             'supcontrast': dict(backbone='resnet50', proj_dims=(2048, 128), proj_bn=False)}   # at the preset's width (64: the paper's)
 
+# the authors' ViewMaker rows, from their viewmaker code's configs (one per dataset and row kind): encoder, head, temperature,
+# batch, SGD rate and length; every one of them SGD (momentum 0.9, weight decay 1e-4) at a constant rate, the ViewMaker Adam 1e-3,
+# L1 budget 0.05, 3 residual blocks. Their head: none (the backbone's linear layer gives 128-d) or Linear-ReLU-Linear with biases.
+_VM_COMMON = dict(optimizer='sgd', momentum=0.9, weight_decay=1e-4, lr_schedule='constant', warmup_epochs=0, viewmaker_lr=1e-3,
+                  viewmaker_budget=0.05, viewmaker_blocks=3, viewmaker_width=32, viewmaker_style='authors', proj_bn=False)
+_VM_PLAIN = dict(backbone='resnet18', proj_dims=(128,), tau=0.07, batch_size=256, lr=0.03, epochs=200)   # both views ViewMaker
+VIEWMAKER_AUTHORS = {   # (dataset, 'viewmaker' | 'a1' | 'a2') -> TrainConfig values; 'a2' also gives their alpha
+    **{(d, 'viewmaker'): _VM_PLAIN for d in ('cifar10', 'cifar100', 'tinyimagenet')},
+    ('cifar10', 'a1'): dict(backbone='resnet18', proj_dims=(128,), tau=0.07, batch_size=128, lr=0.015, epochs=200),
+    ('cifar10', 'a2'): dict(backbone='resnet18', proj_dims=(128,), tau=0.07, alpha=0.07, batch_size=128, lr=0.015, epochs=200),
+    ('cifar100', 'a1'): dict(backbone='resnet50-imagenet-stem', proj_dims=(2048, 128), tau=0.1, batch_size=512, lr=0.06, epochs=800),
+    ('cifar100', 'a2'): dict(backbone='resnet50-imagenet-stem', proj_dims=(2048, 128), tau=0.1, alpha=0.1, batch_size=512, lr=0.06, epochs=800),
+    ('tinyimagenet', 'a1'): dict(backbone='resnet18-imagenet-stem', proj_dims=(128,), tau=0.5, batch_size=512, lr=0.06, epochs=1000),
+    ('tinyimagenet', 'a2'): dict(backbone='resnet18-imagenet-stem', proj_dims=(128,), tau=0.5, alpha=0.5, batch_size=512, lr=0.06, epochs=1000)}
+
 @dataclass
 class ExperimentConfig:
     preset: str = field(default='demo', metadata={'check': plain_name})   # the run folder's name: never a path
@@ -77,6 +92,7 @@ class ExperimentConfig:
     views: ViewsConfig = field(default_factory=ViewsConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     f: str = field(default='simclr', metadata={'choices': tuple(ENCODERS)})   # the encoder of W-search and MI (ENCODERS)
+    viewmaker_recipe: str = field(default='preset', metadata={'choices': ('preset', 'authors')})   # authors: VIEWMAKER_AUTHORS for the ViewMaker rows
 
 VIEWS_RANGES = {k: {'range': r} for k, r in dict(   # ViewsConfig is 02_search's: its annotations give the types, these the ranges
     n='[1, inf)', eps1='(0, inf)', eps2='(0, inf)', lam='[0, inf)', sigma='(0, inf)', lr='(0, inf)', max_steps='[0, inf)',
@@ -119,7 +135,13 @@ def row_config(cfg: ExperimentConfig, row: str, seed: int) -> TrainConfig:
     "The training config of `row` at `seed`: the experiment's TrainConfig with the row's views, loss and alpha."
     if row not in ROWS: raise A2Error(f"unknown row {row!r}; expected one of {', '.join(ROWS)}")
     views, loss, alpha, _ = ROWS[row]
-    return dataclasses.replace(cfg.train, views=views, loss=loss, alpha=alpha, seed=seed)
+    t = dataclasses.replace(cfg.train, views=views, loss=loss, alpha=alpha, seed=seed)
+    if cfg.viewmaker_recipe == 'authors' and 'viewmaker' in views:   # the authors trained their ViewMaker rows with their own settings
+        kind = 'viewmaker' if views == ('viewmaker', 'viewmaker') else 'a2' if len(views) == 3 else 'a1'
+        key = (cfg.data.name, kind)
+        if key not in VIEWMAKER_AUTHORS: raise A2Error(f"viewmaker_recipe=authors: the authors' code has no ViewMaker settings for {cfg.data.name}; use viewmaker_recipe=preset")
+        t = dataclasses.replace(t, **_VM_COMMON, **VIEWMAKER_AUTHORS[key])
+    return t
 
 def selected_rows(cfg): return list(cfg.rows) or list(PAPER_ROWS)
 
@@ -243,7 +265,8 @@ def _paper(name, **kw):
     "The paper's protocol on a real dataset, for a GPU."
     c = ExperimentConfig(preset=name, data=DataConfig(name=name), gan=GanStageConfig(source='train', arch='paper'),
                          invert=InvertConfig(loss='authors', vgg_weights='download'),   # their inversion loss; VGG19 fetched once on a GPU machine
-                         views=ViewsConfig.for_dataset(name), eval=EvalConfig(probe_method='sgd', probe_epochs=100, mi='authors'))
+                         views=ViewsConfig.for_dataset(name), eval=EvalConfig(probe_method='sgd', probe_epochs=100, mi='authors'),
+                         viewmaker_recipe='authors')   # the ViewMaker rows as the authors trained them (VIEWMAKER_AUTHORS)
     for k, v in kw.items():
         obj, leaf = (c, k) if '.' not in k else (getattr(c, k.split('.')[0]), k.split('.')[1])
         setattr(obj, leaf, v)

@@ -18,12 +18,14 @@ __all__ = ['BACKBONES', 'BACKBONE_WIDTHS', 'VIEWMAKER_STYLES', 'ResNetCifar', 'R
 # %% ../nbs/04_models.ipynb #705941fa
 # kept beside torchvision's resnet18()/resnet50(): they fix the stage widths at 64-512, and tests and notebooks build narrow ones (width=16)
 class ResNetCifar(ResNet):
-    "torchvision's ResNet with the CIFAR stem (3x3 stride-1 conv, no max-pool), `layers` blocks per stage of widths w, 2w, 4w, 8w, no classifier."
-    def __init__(self, block=BasicBlock, layers=(2, 2, 2, 2), width: int = 64):
+    "torchvision's ResNet with the CIFAR stem (3x3 stride-1 conv, no max-pool) or, `stem='imagenet'`, its own (7x7 stride 2, max-pool); `layers` blocks per stage of widths w, 2w, 4w, 8w, no classifier."
+    def __init__(self, block=BasicBlock, layers=(2, 2, 2, 2), width: int = 64, stem: str = 'cifar'):
         nn.Module.__init__(self)
+        if stem not in ('cifar', 'imagenet'): raise A2Error(f"unknown ResNet stem {stem!r}; expected cifar or imagenet")
         self._norm_layer, self.dilation, self.groups, self.base_width, self.inplanes = nn.BatchNorm2d, 1, 1, 64, width
-        self.conv1 = nn.Conv2d(3, width, 3, 1, 1, bias=False)
-        self.bn1, self.relu, self.maxpool = nn.BatchNorm2d(width), nn.ReLU(inplace=True), nn.Identity()
+        self.conv1 = nn.Conv2d(3, width, 3, 1, 1, bias=False) if stem == 'cifar' else nn.Conv2d(3, width, 7, 2, 3, bias=False)
+        self.bn1, self.relu = nn.BatchNorm2d(width), nn.ReLU(inplace=True)
+        self.maxpool = nn.Identity() if stem == 'cifar' else nn.MaxPool2d(3, 2, 1)
         self.layer1, self.layer2 = self._make_layer(block, width, layers[0]), self._make_layer(block, 2 * width, layers[1], stride=2)
         self.layer3, self.layer4 = self._make_layer(block, 4 * width, layers[2], stride=2), self._make_layer(block, 8 * width, layers[3], stride=2)
         self.avgpool, self.fc, self.out_dim = nn.AdaptiveAvgPool2d(1), nn.Identity(), 8 * width * block.expansion
@@ -33,15 +35,17 @@ class ResNetCifar(ResNet):
 
 class ResNet18Cifar(ResNetCifar):
     "ResNet-18 (BasicBlock x 2, 2, 2, 2) with the CIFAR stem: the paper's backbone."
-    def __init__(self, width: int = 64): super().__init__(BasicBlock, (2, 2, 2, 2), width)
+    def __init__(self, width: int = 64, stem: str = 'cifar'): super().__init__(BasicBlock, (2, 2, 2, 2), width, stem)
 
 class ResNet50Cifar(ResNetCifar):
     "ResNet-50 (Bottleneck x 3, 4, 6, 3) with the CIFAR stem, 2048 features at width 64: the authors' encoder f for CIFAR-100 and TinyImageNet."
-    def __init__(self, width: int = 64): super().__init__(Bottleneck, (3, 4, 6, 3), width)
+    def __init__(self, width: int = 64, stem: str = 'cifar'): super().__init__(Bottleneck, (3, 4, 6, 3), width, stem)
 
 # %% ../nbs/04_models.ipynb #bc9bb786
 def _small5(width: int = 32): return SmallConvNet(width, stages=5)
-BACKBONES = {'resnet18': ResNet18Cifar, 'resnet50': ResNet50Cifar, 'small': SmallConvNet, 'small5': _small5}   # small5: the CPU demo's (see 00_data)
+BACKBONES = {'resnet18': ResNet18Cifar, 'resnet50': ResNet50Cifar, 'small': SmallConvNet, 'small5': _small5,   # small5: the CPU demo's (see 00_data)
+             # with torchvision's ImageNet stem: the authors' ViewMaker encoders for CIFAR-100 (ResNet-50) and TinyImageNet (ResNet-18)
+             'resnet18-imagenet-stem': lambda w=64: ResNet18Cifar(w, 'imagenet'), 'resnet50-imagenet-stem': lambda w=64: ResNet50Cifar(w, 'imagenet')}
 
 def projector(in_dim: int, dims=(2048, 2048),
               bn: bool = True) -> nn.Sequential:   # False: SupContrast's head, Linear-ReLU between, biases, no BatchNorm

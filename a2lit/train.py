@@ -47,6 +47,7 @@ class TrainConfig:
     momentum: float = field(default=0.9, metadata={'range': '[0, 1)'})
     weight_decay: float = field(default=5e-4, metadata={'range': '[0, inf)'})       # paper CIFAR: 5e-4 (TinyImageNet 1e-4)
     warmup_epochs: int = field(default=10, metadata={'range': '[0, inf)'})          # paper: 10, then cosine to 0
+    lr_schedule: str = field(default='cosine', metadata={'choices': ('cosine', 'constant')})   # constant: the authors' ViewMaker code (no scheduler)
     gen_crop: tuple[float, float] = field(default=(1.0, 1.0), metadata={'range': '(0, 1]'})   # generated views: flip only (TinyImageNet: crop scale 0.9-1)
     viewmaker_lr: float = field(default=1e-3, metadata={'range': '(0, inf)'})       # ViewMaker: Adam 1e-3, L1 budget 0.05
     viewmaker_budget: float = field(default=0.05, metadata={'range': '(0, 1]'})     # mean |change| of a [0, 1] image
@@ -86,8 +87,10 @@ def contrastive_loss(cfg: TrainConfig, zs,
     return loss * cfg.loss_scale if cfg.loss_scale != 1 else loss
 
 def lr_at(cfg: TrainConfig, step: int, steps_per_epoch: int) -> float:
-    "Linear warm-up for `warmup_epochs`, then cosine decay to 0 at the last step (per step, as in the paper's code)."
-    return warmup_cosine(cfg.lr, step, cfg.epochs * steps_per_epoch, cfg.warmup_epochs * steps_per_epoch)
+    "Linear warm-up for `warmup_epochs`, then cosine decay to 0 at the last step (per step, as in the paper's code), or `lr` throughout (`lr_schedule='constant'`)."
+    warm = cfg.warmup_epochs * steps_per_epoch
+    if cfg.lr_schedule == 'constant': return warmup_cosine(cfg.lr, step, step + 1, warm) if step < warm else cfg.lr
+    return warmup_cosine(cfg.lr, step, cfg.epochs * steps_per_epoch, warm)
 
 # %% ../nbs/04_train.ipynb #5baf4b7c
 class LARS(torch.optim.Optimizer):
