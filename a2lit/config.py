@@ -69,14 +69,15 @@ ENCODERS = {'simclr': {},   # it is the table's SimCLR row itself
 _VM_COMMON = dict(optimizer='sgd', momentum=0.9, weight_decay=1e-4, lr_schedule='constant', warmup_epochs=0, viewmaker_lr=1e-3,
                   viewmaker_budget=0.05, viewmaker_blocks=3, viewmaker_width=32, viewmaker_style='authors', proj_bn=False)
 _VM_PLAIN = dict(backbone='resnet18', proj_dims=(128,), tau=0.07, batch_size=256, lr=0.03, epochs=200)   # both views ViewMaker
-VIEWMAKER_AUTHORS = {   # (dataset, 'viewmaker' | 'a1' | 'a2') -> TrainConfig values; 'a2' also gives their alpha
+VIEWMAKER_AUTHORS = {k: {**v, 'loss_scale': v['tau'] / 0.07} for k, v in {   # their SimCLR loss is multiplied by t / 0.07
+    # (dataset, 'viewmaker' | 'a1' | 'a2') -> TrainConfig values; 'a2' also gives their alpha
     **{(d, 'viewmaker'): _VM_PLAIN for d in ('cifar10', 'cifar100', 'tinyimagenet')},
     ('cifar10', 'a1'): dict(backbone='resnet18', proj_dims=(128,), tau=0.07, batch_size=128, lr=0.015, epochs=200),
     ('cifar10', 'a2'): dict(backbone='resnet18', proj_dims=(128,), tau=0.07, alpha=0.07, batch_size=128, lr=0.015, epochs=200),
     ('cifar100', 'a1'): dict(backbone='resnet50-imagenet-stem', proj_dims=(2048, 128), tau=0.1, batch_size=512, lr=0.06, epochs=800),
     ('cifar100', 'a2'): dict(backbone='resnet50-imagenet-stem', proj_dims=(2048, 128), tau=0.1, alpha=0.1, batch_size=512, lr=0.06, epochs=800),
     ('tinyimagenet', 'a1'): dict(backbone='resnet18-imagenet-stem', proj_dims=(128,), tau=0.5, batch_size=512, lr=0.06, epochs=1000),
-    ('tinyimagenet', 'a2'): dict(backbone='resnet18-imagenet-stem', proj_dims=(128,), tau=0.5, alpha=0.5, batch_size=512, lr=0.06, epochs=1000)}
+    ('tinyimagenet', 'a2'): dict(backbone='resnet18-imagenet-stem', proj_dims=(128,), tau=0.5, alpha=0.5, batch_size=512, lr=0.06, epochs=1000)}.items()}
 
 @dataclass
 class ExperimentConfig:
