@@ -14,10 +14,10 @@ from .search import _desc
 from .mi import mine_mi, known_mi_error
 
 # %% auto #0
-__all__ = ['VIEW_PAIRS', 'CHECK_COLUMN', 'pair_similarity', 'alignment', 'pick_view', 'view_pair_table', 'join_tables',
-           'markdown_table', 'write_csv', 'read_csv', 'average_ranks', 'results_table', 'factor_change_table',
-           'plot_similarity_histograms', 'plot_training_curves', 'pca_2d', 'plot_embedding_2d', 'plot_view_grid',
-           'plot_bars']
+__all__ = ['VIEW_PAIRS', 'CHECK_COLUMN', 'PAPER_LINEAR', 'PAPER_VIEW_PAIRS', 'pair_similarity', 'alignment', 'pick_view',
+           'view_pair_table', 'join_tables', 'markdown_table', 'write_csv', 'read_csv', 'average_ranks',
+           'results_table', 'factor_change_table', 'plot_similarity_histograms', 'plot_training_curves', 'pca_2d',
+           'plot_embedding_2d', 'plot_view_grid', 'plot_bars', 'against_paper']
 
 # %% ../nbs/06_analysis.ipynb #dcd76e4b
 def pair_similarity(a, b):
@@ -313,3 +313,33 @@ def plot_bars(groups: dict,             # group label -> {series label -> a numb
     if title: ax.set_title(title, fontsize=10)
     if len(series) > 1: ax.legend(fontsize=8)
     return save_figure(fig, path)
+
+# %% ../nbs/06_analysis.ipynb #383dd91f
+PAPER_LINEAR = {   # the paper's main table, linear Acc@1 on CIFAR-10, CIFAR-100, TinyImageNet
+    'simclr': (92.04, 70.41, 47.48), 'a1-wsearch': (91.86, 71.69, 51.08), 'a1-wperturb': (91.09, 70.83, 50.18),
+    'a1-viewmaker': (82.91, 41.87, 26.40), 'viewmaker-viewmaker': (83.59, 44.04, 40.53), 'a2-expert': (91.46, 70.76, 47.19),
+    'a2-wsearch': (92.90, 72.76, 51.05), 'a2-wperturb': (92.38, 72.95, 50.73), 'a2-viewmaker': (80.07, 36.51, 25.30)}
+PAPER_VIEW_PAIRS = {   # the paper's view-pair table on CIFAR-10: I (nats) and E[f.f~]
+    'Original, Expert': (4.14, 0.973), 'Original, W-search': (4.13, 0.907), 'W-search, Expert': (3.78, 0.888),
+    'Original, W-perturb': (3.79, 0.849), 'W-perturb, Expert': (3.66, 0.832)}
+
+def _verdict(sign: str, lo: float, hi: float) -> str:
+    if lo <= 0 <= hi: return 'unresolved'
+    if sign == 'mixed': return 'resolved (paper mixed)'
+    return 'agrees' if (lo > 0) == (sign == '+') else 'opposite'
+
+def against_paper(reports: dict) -> list:
+    "Rows of the paper's main table: its linear difference to SimCLR per dataset beside each report's paired difference ({name: paired rows}) and a verdict."
+    out = []
+    for row, acc in PAPER_LINEAR.items():
+        if row == 'simclr': continue
+        d = [a - b for a, b in zip(acc, PAPER_LINEAR['simclr'])]
+        sign = '+' if all(x > 0 for x in d) else '-' if all(x < 0 for x in d) else 'mixed'
+        r = {'row': row, 'paper CIFAR-10': d[0], 'paper CIFAR-100': d[1], 'paper TinyImageNet': d[2]}
+        for name, paired in reports.items():
+            p = next((q for q in paired if q['row'] == row), None)
+            if p is None: r[name] = '-'; continue
+            diff, lo, hi = (100 * float(p[f'linear_{k}']) for k in ('diff', 'lo', 'hi'))
+            r[name] = f"{diff:+.2f} [{lo:+.2f}, {hi:+.2f}] {_verdict(sign, lo, hi)}"
+        out.append(r)
+    return out
