@@ -47,7 +47,7 @@ def test_no_module_is_long():
     assert not long, long
 
 def test_tools_are_repository_maintenance_and_checkpoints_are_not_tracked():
-    assert sorted(p.name for p in (ROOT / 'tools').glob('*.py')) == ['execute_notebook.py', 'paste_report.py', 'sync_readme.py']
+    assert sorted(p.name for p in (ROOT / 'tools').glob('*.py')) == ['execute_notebook.py', 'paste_report.py', 'reading_path.py', 'sync_readme.py']
     r = subprocess.run(['git', 'ls-files', 'checkpoints'], cwd=ROOT, capture_output=True, text=True)
     if r.returncode: pytest.skip(f"not a git checkout: {r.stderr.strip()}")
     assert r.stdout == '', r.stdout

@@ -54,3 +54,9 @@ def test_notebooks_with_outputs_of_the_shipped_weights_print_their_provenance():
         if first is None or not any(c.get('outputs') for c in cells[first:]): continue
         said = [m for c in cells for o in c.get('outputs', []) for m in re.findall(r'tensors hash [0-9a-f]{16}, [0-9]+ kimg; a2lit commit [0-9a-f]{7}', _text(o))]
         assert said, f"{p.relative_to(ROOT)} keeps outputs of the shipped weights but never prints provenance(): add it and re-execute"
+
+def test_readme_reading_path_matches_the_recorded_notebook_times():
+    "README's reading path is what tools/reading_path.py writes from the notebooks' titles and reports/notebook_times.json."
+    import subprocess, sys
+    r = subprocess.run([sys.executable, str(ROOT / 'tools' / 'reading_path.py'), '--check'], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
