@@ -7,12 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 import torch
 import torch.nn.functional as F
-from .core import A2Error, get_device, load_artifact, save_artifact
+from .core import A2Error, get_device, load_artifact, save_artifact, save_figure
 from .data import ImageSet, normalize, iterate_batches
 from .augment import ExpertAugment
 
 # %% auto #0
-__all__ = ['SmallConvNet', 'embed', 'fit_linear', 'train_classifier', 'cached_classifier']
+__all__ = ['SmallConvNet', 'embed', 'fit_linear', 'train_classifier', 'cached_classifier', 'per_class_accuracy', 'plot_per_class']
 
 # %% ../nbs/00b_baselines.ipynb #69ea3b84
 def _conv_bn(ci, co, stride):
@@ -98,3 +98,21 @@ def cached_classifier(train: ImageSet, path, epochs: int = 10, seed: int = 0, de
     with torch.random.fork_rng(): net = train_classifier(train, epochs=epochs, seed=seed, device=device, target=target)   # the caller's random stream is left as it was
     save_artifact(path, net.state_dict(), dict(key=key))
     return net
+
+# %% ../nbs/00b_baselines.ipynb #29aa63e8
+def per_class_accuracy(pred, labels, num_classes: int) -> torch.Tensor:
+    "Accuracy within each class [num_classes] (NaN for a class with no example)."
+    pred, labels = torch.as_tensor(pred).cpu(), torch.as_tensor(labels).cpu()
+    hit = torch.zeros(num_classes).index_add_(0, labels, (pred == labels).float())
+    return hit / torch.bincount(labels, minlength=num_classes).float()
+
+def plot_per_class(scores: dict, classes: list, path=None):
+    "Grouped bars: each model's accuracy on each class (`scores`: name -> [C] accuracies)."
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(8, 2.6))
+    k, w = len(scores), 0.8 / len(scores)
+    for j, (name, acc) in enumerate(scores.items()):
+        ax.bar([i + (j - (k - 1) / 2) * w for i in range(len(classes))], [100 * float(a) for a in acc], w, label=name)
+    ax.axhline(100 / len(classes), color='k', lw=0.6, ls=':', label='chance')
+    ax.set_xticks(range(len(classes)), classes, fontsize=8); ax.set_ylabel('test accuracy (%)'); ax.legend(fontsize=7)
+    return save_figure(fig, path)

@@ -10,14 +10,14 @@ import torch
 import torch.nn as nn
 from .core import (A2Error, save_module, load_module, save_artifact, load_artifact, tensor_hash, state_hash,
                         get_device)
-from .data import ImageSet, from_uint8
+from .data import ImageSet, from_uint8, to_uint8
 from .generator import EqLinear, EqConv2d, Generator, GeneratorConfig
 from .gan_train import ResumableTrainer, Discriminator, uint8_batch
 
 # %% auto #0
 __all__ = ['AUTHORS_VGG', 'LatentEncoderConfig', 'LatentEncoder', 'feature_distance', 'LatentEncoderTrainer',
            'save_latent_encoder', 'load_latent_encoder', 'reconstruction_loss', 'invert', 'vgg_features',
-           'authors_inversion', 'invert_dataset']
+           'authors_inversion', 'invert_dataset', 'inversion_rows']
 
 # %% ../nbs/01b_invert.ipynb #ac844100
 @dataclass
@@ -238,3 +238,12 @@ def invert_dataset(G: Generator, E: LatentEncoder | None, images, path, batch_si
     for p in parts.glob('*'): p.unlink()
     parts.rmdir()
     return W
+
+# %% ../nbs/01b_invert.ipynb #39e8440b
+def inversion_rows(G: Generator, E: LatentEncoder | None, x, steps=(0, 20, 100, 150), lr: float = 0.01) -> dict:
+    "{steps: uint8 reconstructions [B,3,S,S]} of images `x` after each number of Adam steps from E(x) (each a prefix of the longest run)."
+    out = {}
+    for s in steps:
+        w = invert(G, E, x, steps=s, lr=lr)
+        with torch.no_grad(): out[s] = to_uint8(G.synthesis(w)).cpu()
+    return out

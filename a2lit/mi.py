@@ -9,12 +9,12 @@ import torch
 import numbers
 import torch.nn as nn
 import torch.nn.functional as F
-from .core import A2Error, get_device, warmup_cosine
+from .core import A2Error, get_device, save_figure, warmup_cosine
 from .search import _need
 
 # %% auto #0
 __all__ = ['StatisticsNetwork', 'MIEstimate', 'mine_mi', 'sphere_map', 'sphere_unmap', 'sphere_gaussian_pairs', 'gaussian_dv_mi',
-           'known_mi_error']
+           'known_mi_error', 'plot_mi_check']
 
 # %% ../nbs/05a_mi.ipynb #2c443fbd
 class StatisticsNetwork(nn.Module):
@@ -244,3 +244,15 @@ def known_mi_error(nats: float, n: int, d: int, seed: int = 0, **mine_kwargs) ->
     "Estimate minus truth, in nats, of `mine_mi(**mine_kwargs)` on `sphere_gaussian_pairs(n, nats, d)`: how far off it is at this N, D and I."
     x, y = sphere_gaussian_pairs(n, nats, d, seed=seed)
     return float(mine_mi(x, y, seed=seed, **mine_kwargs)) - nats
+
+# %% ../nbs/05a_mi.ipynb #e802fc49
+def plot_mi_check(estimates: dict,   # estimator name -> {true I: estimate}
+                  path=None):
+    "Each estimator's estimate against the true I, with the line estimate = truth."
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(4.2, 3.4))
+    top = max(max(e) for e in estimates.values())
+    ax.plot([0, top], [0, top], 'k:', lw=1, label='estimate = truth')
+    for name, e in estimates.items(): ax.plot(list(e), [float(v) for v in e.values()], 'o-', label=name)
+    ax.set_xlabel('true I (nats)'); ax.set_ylabel('estimate (nats)'); ax.legend(fontsize=7)
+    return save_figure(fig, path)
