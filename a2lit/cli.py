@@ -37,11 +37,13 @@ def _by_ctrl_c(e) -> bool:
         seen.add(id(e)); e = e.__cause__ or e.__context__
     return False
 
-def _resend_lost_ctrl_c(unraisable):
-    "Python drops what a weakref callback or a finaliser raises: a Ctrl-C that landed there is sent again, so it still stops the command."
-    # sent from another thread a moment later: raised here, inside the hook, Python would drop it too
-    if issubclass(unraisable.exc_type, KeyboardInterrupt): threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT)).start()
-    else: sys.__unraisablehook__(unraisable)
+def _resending(previous):
+    "An unraisable hook for a command's run: Python drops what a weakref callback or a finaliser raises, so a Ctrl-C that landed there is sent again and still stops the command; anything else goes to `previous`."
+    def hook(unraisable):
+        # sent from another thread a moment later: raised here, inside the hook, Python would drop it too
+        if issubclass(unraisable.exc_type, KeyboardInterrupt): threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT)).start()
+        else: previous(unraisable)
+    return hook
 
 @contextlib.contextmanager
 def cli_boundary(kept: str = 'checkpoints are kept: rerun the same command to continue',   # said after Ctrl-C
@@ -53,7 +55,7 @@ def cli_boundary(kept: str = 'checkpoints are kept: rerun the same command to co
     def stopped():
         if rank == 0: print(f"a2lit: interrupted; {kept}", file=sys.stderr)
         sys.exit(130)
-    lost, sys.unraisablehook = sys.unraisablehook, _resend_lost_ctrl_c
+    lost = sys.unraisablehook; sys.unraisablehook = _resending(lost)
     try: yield
     except KeyboardInterrupt: stopped()
     except Exception as e:
