@@ -247,26 +247,32 @@ def pca_2d(x):
     _, _, V = torch.pca_lowrank(x, q=min(2, *x.shape), center=True, niter=6)
     return (x - x.mean(0)) @ V[:, :2]
 
-def plot_embedding_2d(features, labels, classes=None, method: str = 'pca', path=None,
+def plot_embedding_2d(features,            # [N,D], or a dict title -> [N,D] of several encoders' features of the same N images
+                      labels, classes=None, method: str = 'pca', path=None,
                       max_points: int = 3000, seed: int = 0, title: str = ''):
-    "Scatter of a 2-D embedding of `features` [N,D] coloured by `labels`: PCA (default), or t-SNE when scikit-learn is installed."
+    "Scatter of a 2-D embedding of `features` coloured by `labels`, one panel per entry of a dict: PCA, or t-SNE with scikit-learn."
     import matplotlib.pyplot as plt
-    if len(features) != len(labels): raise A2Error(f"{len(features)} feature rows but {len(labels)} labels")
-    idx = torch.randperm(len(features), generator=torch.Generator().manual_seed(seed))[:max_points]
-    f, l = features[idx].detach().float().cpu(), torch.as_tensor(labels)[idx].cpu()
-    if method == 'pca': z = pca_2d(f)
-    elif method == 'tsne':
+    panels = dict(features) if isinstance(features, dict) else {title or method.upper(): features}
+    if not panels: raise A2Error("plot_embedding_2d got an empty dict of features")
+    for k, v in panels.items():
+        if len(v) != len(labels): raise A2Error(f"{len(v)} feature rows ({k}) but {len(labels)} labels")
+    if method not in ('pca', 'tsne'): raise A2Error(f"unknown method {method!r}; expected 'pca' or 'tsne'")
+    if method == 'tsne':
         try: from sklearn.manifold import TSNE
         except ImportError: raise A2Error("method='tsne' needs scikit-learn (pip install scikit-learn); method='pca' needs nothing") from None
-        z = torch.as_tensor(TSNE(2, random_state=seed, init='pca').fit_transform(f.numpy()))
-    else: raise A2Error(f"unknown method {method!r}; expected 'pca' or 'tsne'")
-    fig, ax = plt.subplots(figsize=(5, 4.5))
+    idx = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))[:max_points]   # the same points in every panel
+    l = torch.as_tensor(labels)[idx].cpu()
     cmap = plt.get_cmap('tab10' if int(l.max()) < 10 else 'tab20')
-    for c in l.unique().tolist():
-        m = l == c
-        ax.scatter(z[m, 0].numpy(), z[m, 1].numpy(), s=4, color=cmap(c % cmap.N), label=classes[c] if classes else str(c))
-    ax.set_title(title or method.upper(), fontsize=9); ax.set_xticks([]); ax.set_yticks([])
-    ax.legend(fontsize=7, markerscale=3, loc='best', ncol=2 if len(l.unique()) > 5 else 1)
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.5), squeeze=False)
+    for ax, (name, v) in zip(axes[0], panels.items()):
+        f = v[idx].detach().float().cpu()
+        z = pca_2d(f) if method == 'pca' else torch.as_tensor(TSNE(2, random_state=seed, init='pca').fit_transform(f.numpy()))
+        for c in l.unique().tolist():
+            m = l == c
+            ax.scatter(z[m, 0].numpy(), z[m, 1].numpy(), s=4, color=cmap(c % cmap.N), label=classes[c] if classes else str(c))
+        ax.set_title(name, fontsize=9); ax.set_xticks([]); ax.set_yticks([])
+    axes[0, -1].legend(fontsize=7, markerscale=3, loc='best', ncol=2 if len(l.unique()) > 5 else 1)
+    if title and isinstance(features, dict): fig.suptitle(title, fontsize=10)
     return save_figure(fig, path)
 
 def plot_view_grid(originals, views: dict, path=None, n_images: int = 6, n_views: int = 4):
