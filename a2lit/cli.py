@@ -22,7 +22,7 @@ from .pipeline import STAGES, run
 
 # %% auto #0
 __all__ = ['SEED', 'DIST_TIMEOUT', 'cli_boundary', 'set_deterministic', 'probe_scores', 'calibrate', 'calibrate_main',
-           'config_from', 'fit_main', 'config_main', 'main', 'console']
+           'config_from', 'fit_main', 'config_main', 'main', 'console', 'stage_times', 'plot_stage_times']
 
 # %% ../nbs/07b_cli.ipynb #0760e255
 _ENVIRONMENT = (OSError, SafetensorError, MemoryError, torch.OutOfMemoryError)   # not the user's input: the disk, a file, memory
@@ -234,6 +234,34 @@ def console():
         sys.stdout.flush(); sys.stderr.flush()
         os._exit(130)   # every file is written atomically and the run folder's lock goes with the process: nothing is left to tidy
 
+
+# %% ../nbs/07b_cli.ipynb #b7f22d76
+def stage_times(log: str) -> dict:
+    "Seconds per stage of one `a2lit run` log, from its `STAGE: done in Ns` lines; a stage that ran in parts (resumed) is summed."
+    import re
+    out = {}
+    for line in log.splitlines():
+        if m := re.fullmatch(r'(\w+): done in ([0-9]+(?:\.[0-9]*)?)s', line.strip()): out[m[1]] = out.get(m[1], 0.0) + float(m[2])
+    if not out: raise A2Error("no 'STAGE: done in Ns' line in the log: is it what `a2lit run` printed?")
+    return out
+
+def plot_stage_times(logs: dict,   # run name -> the text of its log
+                     path=None):
+    "Minutes per stage of each run as stacked horizontal bars, one colour per stage, the total at the end of each bar."
+    import matplotlib.pyplot as plt
+    from a2lit.core import save_figure
+    times = {k: stage_times(v) for k, v in logs.items()}
+    stages = list(dict.fromkeys(s for t in times.values() for s in t))
+    fig, ax = plt.subplots(figsize=(7.5, 0.8 + 0.5 * len(times)))
+    for y, (name, t) in enumerate(times.items()):
+        left = 0.0
+        for k, s in enumerate(stages):
+            m = t.get(s, 0.0) / 60
+            ax.barh(y, m, left=left, color=f'C{k % 10}', label=s if y == 0 else None); left += m
+        ax.text(left, y, f' {left:.0f} min', va='center', fontsize=8)
+    ax.set_yticks(range(len(times)), list(times)); ax.invert_yaxis(); ax.set_xlabel('minutes on the machine that ran it')
+    ax.legend(fontsize=7, ncol=min(len(stages), 4), loc='lower right')
+    return save_figure(fig, path)
 
 # %% ../nbs/07b_cli.ipynb #e5f7a9b1
 #| eval: false

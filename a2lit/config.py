@@ -246,7 +246,10 @@ def _demo():
         # the whole 32 px frame (its receptive field 35 px, the 4-stage one's 19), worth ~15-20 points there; batch 64 gives four
         # times the steps of 256 for the same images (58.3% vs 50.1% 5-NN at 5,000 x 30 epochs)
         train=TrainConfig(backbone='small5', width=32, proj_dims=(512, 128), epochs=120, batch_size=64, optimizer='adam', lr=3e-3,
-                          weight_decay=1e-6, warmup_epochs=1, viewmaker_width=8, viewmaker_blocks=2),  # a ViewMaker the CPU can afford
+                          weight_decay=1e-6, warmup_epochs=1, viewmaker_width=8, viewmaker_blocks=2,   # a ViewMaker the CPU can afford
+                          # the model step in bf16 where the CPU has it natively (avx512_bf16, AMX; fp32 elsewhere): 1.2x per
+                          # training here (bench/train.py), SimCLR's scores within one seed-to-seed std of fp32's (reports/demo)
+                          cpu_bf16=True),
         gan=GanStageConfig(source='shipped', arch='demo'),
         # 2 stored views per image (the paper stores 8) and 100 steps at most: W-search needs ~30 steps per view here
         invert=InvertConfig(steps=20, batch_size=500), views=ViewsConfig(n=2, max_steps=100),
@@ -258,7 +261,7 @@ def _shapes10_full():
     c.data = DataConfig(train_subset=5_000)
     # 24 trainings of 5,000 x 30 epochs (150k images each) with the 4-stage CNN at batch 256 fit 150 minutes with the
     # inversion (5,000 x 50 steps) and W-search (4 views); the settings of the report in reports/shapes10-full
-    c.train = dataclasses.replace(c.train, backbone='small', epochs=30, batch_size=256, lr=6e-3)
+    c.train = dataclasses.replace(c.train, backbone='small', epochs=30, batch_size=256, lr=6e-3, cpu_bf16=False)   # fp32, as its report was made
     c.views = ViewsConfig(n=4, max_steps=100); c.invert = InvertConfig(steps=50, batch_size=500)
     return c
 
@@ -279,7 +282,7 @@ def _study():
     # 5 seeds: the paired 95% interval is +-2.78 x sd / sqrt(5) = +-1.24 paired sds (2 seeds: +-8.98, 3: +-2.48)
     c.preset, c.seeds, c.rows = 'study', (0, 1, 2, 3, 4), tuple(STUDY)
     # 8 rows x 5 seeds at the demo's 120 epochs would take 3.3 hours; 80 epochs (200k images seen, not 300k) fit 150 minutes
-    c.train = dataclasses.replace(c.train, epochs=80)
+    c.train = dataclasses.replace(c.train, epochs=80, cpu_bf16=False)   # in fp32, as reports/study and reports/study-sweeps were made
     # the authors' start (w0 + sigma N(0, I)): the study measures the views the paper's procedure makes
     c.views = dataclasses.replace(c.views, start='noise')
     return c

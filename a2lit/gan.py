@@ -23,7 +23,7 @@ from .quality import (classifier_outputs, sample_quality, reconstruction_quality
 __all__ = ['ARCHS', 'RUN_FILES', 'GAN_COMMANDS', 'load_split', 'train_generator', 'train_latent_encoder', 'file_sha256',
            'import_generator', 'run_logger', 'git_commit', 'provenance', 'record_invocation', 'copy_checkpoint',
            'resume_from', 'run_classifier', 'load_run', 'evaluate_run', 'export_run', 'probe_refine_lr', 'gan_cost',
-           'set_threads', 'gan_parser', 'check_gan_args', 'gan_main']
+           'plot_gan_costs', 'set_threads', 'gan_parser', 'check_gan_args', 'gan_main']
 
 # %% ../nbs/01d_gan.ipynb #2fc98b66
 ARCHS = {'demo': demo_config, 'paper': paper_config, 'tiny': tiny_config}   # generator width/depth presets, by name
@@ -255,6 +255,22 @@ def gan_cost(arch: str = 'paper', size: int = 32, batch: int = 64, steps: int = 
         f"{rec['s_r1_step_median']:.3f} s with R1 over {len(t_r1)}) = {kimg_h:.1f} kimg/h = {rec['h_per_1000_kimg']:.1f} h per 1000 kimg")
     for r in (10, 25, 50): log(f"if sustained at {r} TFLOP/s: {tflop_kimg * 1000 / r / 60:.1f} min per 1000 kimg")
     return rec
+
+# %% ../nbs/01d_gan.ipynb #437ec8d0
+def plot_gan_costs(records: dict,   # name -> a `gan_cost` record
+                   path=None):
+    "What a GAN's training costs, per record: counted TFLOP per kimg and measured hours per 1000 kimg (log axes)."
+    import matplotlib.pyplot as plt
+    from a2lit.core import save_figure
+    fig, axs = plt.subplots(1, 2, figsize=(8, 0.9 + 0.45 * len(records)))
+    for ax, key, label in ((axs[0], 'tflop_per_kimg', 'TFLOP per kimg (counted)'),
+                           (axs[1], 'h_per_1000_kimg', 'hours per 1000 kimg (measured)')):
+        v = [r[key] for r in records.values()]
+        ax.barh(range(len(v)), v, color=[f'C{i}' for i in range(len(v))]); ax.set_xscale('log'); ax.set_xlabel(label)
+        for i, x in enumerate(v): ax.text(x, i, f' {x:.3g}', va='center', fontsize=8)
+        ax.set_yticks(range(len(v)), list(records) if ax is axs[0] else [''] * len(v)); ax.invert_yaxis()
+    axs[1].set_title(', '.join(dict.fromkeys(r['device'] for r in records.values())), fontsize=8)
+    return save_figure(fig, path)
 
 # %% ../nbs/01d_gan.ipynb #3be2f86a
 GAN_COMMANDS = ('train', 'eval', 'export', 'probe-lr', 'cost')

@@ -15,8 +15,8 @@ from .data import ImageSet, from_uint8, to_uint8
 from .generator import EqLinear, EqConv2d, Generator, GeneratorConfig
 
 # %% auto #0
-__all__ = ['DBlock', 'minibatch_std', 'Discriminator', 'diff_augment', 'GANConfig', 'uint8_batch', 'ResumableTrainer',
-           'GANTrainer']
+__all__ = ['AUGMENT_PARTS', 'DBlock', 'minibatch_std', 'Discriminator', 'diff_augment', 'augment_parts', 'show_augment_parts',
+           'GANConfig', 'uint8_batch', 'ResumableTrainer', 'GANTrainer']
 
 # %% ../nbs/01a_gan_train.ipynb #2881ec1a
 class DBlock(nn.Module):
@@ -76,6 +76,20 @@ def diff_augment(x, generator=None, translation: float = 0.125, cutout: float = 
         keep = ((yy - cy + h // 2) < 0) | ((yy - cy + h // 2) >= h) | ((xx - cx + w // 2) < 0) | ((xx - cx + w // 2) >= w)
         x = x * keep[:, None].to(x.dtype)
     return x
+
+# %% ../nbs/01a_gan_train.ipynb #1da83c14
+AUGMENT_PARTS = {'colour': dict(translation=0, cutout=0), 'translation': dict(colour=False, cutout=0),
+                 'cutout': dict(colour=False, translation=0), 'all': {}, 'all, again': {}}
+
+def augment_parts(x, seed: int = 0):
+    "Images [N,3,H,W] in [-1,1] -> [N,1+len(AUGMENT_PARTS),3,H,W]: the image, then `diff_augment` with each part alone and all together."
+    return torch.stack([x] + [diff_augment(x, torch.Generator().manual_seed(seed + k), **kw)
+                              for k, kw in enumerate(AUGMENT_PARTS.values())], 1)
+
+def show_augment_parts(x, seed: int = 0, path=None):
+    "The rows of `augment_parts` as an image grid, titled with the parts."
+    rows = (augment_parts(x, seed) + 1) / 2
+    return image_grid(list(rows), path, titles=['original | ' + ' | '.join(AUGMENT_PARTS)] + [''] * (len(rows) - 1))
 
 # %% ../nbs/01a_gan_train.ipynb #673e0ba8
 @dataclass

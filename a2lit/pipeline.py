@@ -408,7 +408,7 @@ def stage_report(cfg: ExperimentConfig, log=print) -> dict:
           f"Backbone {cfg.train.backbone} (width {cfg.train.width}), {cfg.train.epochs} epochs, batch {cfg.train.batch_size}, {seeds}; "
           f"test-set accuracy of frozen backbone features; mean ± std over seeds. Device: {get_device(None if cfg.device == 'auto' else cfg.device)}, "
           f"torch {torch.__version__}, {os.cpu_count()} CPUs; written {time.strftime('%Y-%m-%d %H:%M')}. Linear probe: {PROBE_METHODS[cfg.eval.probe_method]}.",
-          f"\nRaw pixels (no learning): 5-NN {100 * raw['knn5']:.2f}%, 5-NN cosine {100 * raw['knn5_cos']:.2f}%, linear {100 * raw['linear']:.2f}%.",
+          f"\nRaw pixels (no learning): 5-NN {100 * raw['knn5']:.2f}%, 5-NN cosine {100 * raw['knn5_cos']:.2f}%, linear {100 * raw['linear']:.2f}%. Each seed's scores: `scores.csv`.",
           "\n## Main table\n", results_markdown(cfg, MAIN_TABLE)]
     if any(r in res for r in ABLATION if r != 'a2-wsearch'): md += ["\n## Loss ablation (expert, expert, W-search)\n", results_markdown(cfg, ABLATION)]
     if any(r not in PAPER_ROWS for r in res): md += ["\n## Study rows\n", results_markdown(cfg, [r for r in res if r not in PAPER_ROWS])]
@@ -423,6 +423,8 @@ def stage_report(cfg: ExperimentConfig, log=print) -> dict:
             md.append(f"Paired over {p['pairs']} seeds, the linear difference has the 95% interval [{100 * p['linear_lo']:+.2f}, {100 * p['linear_hi']:+.2f}] points: "
                       f"{'resolved' if p['linear_resolved'] else 'not resolved'} by this run (the largest seed-to-seed std of any row is {100 * spread:.2f} points).")
         else: md.append("One seed: the seed-to-seed spread is not measured, so this run cannot say whether the difference is more than noise.")
+    # every seed's scores, so that any two rows can be compared seed by seed later, not only each row with SimCLR
+    write_csv([{'row': r, 'seed': s, **{m: v[m] for m in _SCORES}} for r, runs in scores.items() for s, v in runs.items()], out / 'scores.csv')
     if paired:
         names = {r: f"{r} ({', '.join(v for v in row_label(r)[:3] if v != '-')}; {row_label(r)[3]})" for r in res}
         md += ["\n## Paired differences to SimCLR\n", f"{PAIRED_COLUMNS} Here the baseline is SimCLR, over {len(cfg.seeds)} seeds; the same seed: the same initial weights and batch order.\n",

@@ -43,6 +43,9 @@ def test_study_rows_end_to_end(tmp_path):
             fct.test_close((float(p[f'{m}_diff']), float(p[f'{m}_lo']), float(p[f'{m}_hi'])), (mean, mean - half, mean + half), eps=1e-7)
             fct.test_eq(p[f'{m}_resolved'], str(abs(d[0] - d[1]) > 1e-12 and (mean - half > 0 or mean + half < 0)))   # equal pairs: no spread, not resolved
         fct.test_eq(p['pairs'], '2')
+    # every seed's scores, as the eval records hold them, so that any two rows can be paired later
+    fct.test_eq({(r['row'], int(r['seed'])): {m: float(r[m]) for m in ('knn5', 'knn5_cos', 'linear')} for r in _csv(rep / 'scores.csv')},
+                {k: {m: v[m] for m in ('knn5', 'knn5_cos', 'linear')} for k, v in ev.items()})
     # the bank table: the classifier's floor, expert views, then each bank; the flip bank's rate is the one measured on W-search
     banks = {b['Bank']: b for b in _csv(rep / 'banks.csv')}
     fct.test_eq(list(banks), ['real test images', 'expert', 'oracle-s1', 'recon', 'search', 'oracle-s1-flip'])

@@ -2,7 +2,7 @@
 
     python tools/paste_report.py RUN_DIR --log LOG --wall-s SECONDS [--commit SHA] [--note "..."] [--dest reports/PRESET]
 
-RUN_DIR is a finished run folder (out/PRESET, with report/ and train/). Its results.md, results.csv, view_pairs.csv,
+RUN_DIR is a finished run folder (out/PRESET, with report/ and train/). Its results.md, results.csv, scores.csv, view_pairs.csv,
 training_curves.png, paired.csv, banks.csv and paired_vs_class_change.png (those it has), each training run's metrics.csv, the log and a run.json (command, commit, machine, wall time) are copied
 to --dest; the README section between <!-- PRESET --> and <!-- /PRESET --> is replaced by the report as written, headed by
 where and how it ran and by what its SimCLR row means next to raw pixels. Then run tools/sync_readme.py.
@@ -24,7 +24,7 @@ def main(argv=None):
     src = Path(a.run); preset = src.name; dst = Path(a.dest or f'reports/{preset}')
     if not (src / 'report' / 'results.md').exists(): raise SystemExit(f"{src} has no report/results.md: is the run finished?")
     (dst / 'metrics').mkdir(parents=True, exist_ok=True)
-    for f in ('results.md', 'results.csv', 'view_pairs.csv', 'training_curves.png', 'paired.csv', 'banks.csv', 'paired_vs_class_change.png'):
+    for f in ('results.md', 'results.csv', 'scores.csv', 'view_pairs.csv', 'training_curves.png', 'paired.csv', 'banks.csv', 'paired_vs_class_change.png'):
         if (src / 'report' / f).exists(): shutil.copyfile(src / 'report' / f, dst / f)
     for d in sorted(q for q in (src / 'train').iterdir() if q.is_dir()): shutil.copyfile(d / 'metrics.csv', dst / 'metrics' / f'{d.name}.csv')
     shutil.copyfile(a.log, dst / 'log.txt')
