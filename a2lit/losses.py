@@ -13,6 +13,48 @@ from .core import A2Error, save_figure
 __all__ = ['nt_xent', 'info_nce', 'a1_loss', 'a2_full', 'a2_alignment', 'a2_simclr', 'a2_infonce', 'pair_weights',
            'plot_pair_weights', 'toy_views', 'toy_dynamics', 'plot_toy_dynamics']
 
+# %% ../nbs/03_losses.ipynb #fe9a3164
+class _GramLogSumExp(torch.autograd.Function):
+    "Row-wise log-sum-exp of X X^T / tau without the diagonal; one N x N buffer, backward by hand."
+    @staticmethod
+    def forward(ctx, X, tau):
+        E = (X / tau) @ X.T                            # [N,N] logits
+        E.fill_diagonal_(float('-inf'))                # an anchor is not its own candidate
+        m = E.amax(1, keepdim=True)
+        E.sub_(m).exp_()                               # in place: E_ij = exp(S_ij - m_i) <= 1
+        s = E.sum(1, keepdim=True)
+        ctx.save_for_backward(X, E, s); ctx.tau = tau
+        return (m + s.log()).squeeze(1)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, g):
+        X, E, s = ctx.saved_tensors
+        w = g[:, None] / s                             # d lse_i / d S_ij = E_ij / s_i
+        return (w * (E @ X) + E.T @ (w * X)) / ctx.tau, None
+
+def _multiview_loss(Z: torch.Tensor,  # [V,B,D] unit rows: V views of B images
+                    tau) -> torch.Tensor:
+    "Per-anchor loss [V*B] (view-major): log-sum-exp over all other views minus the mean logit of the other views of the same image."
+    V, B, D = Z.shape
+    lse = _GramLogSumExp.apply(Z.reshape(V * B, D), tau)
+    pos = (Z * (Z.sum(0, keepdim=True) - Z)).sum(-1) / tau   # [V,B]: sum of the logits of the other views of the image
+    return lse - pos.reshape(V * B) / (V - 1)
+
+# %% ../nbs/03_losses.ipynb #79f2c790
+def _simclr(fn, names, z1, z2, tau, reduction, check):
+    "NT-Xent with the error messages of loss `fn` and argument `names`."
+    z1, z2 = _prepare(fn, [z1, z2], names, tau, check=check)
+    with _no_autocast(z1.device): return _reduce(fn, _multiview_loss(torch.stack([z1, z2]), tau), reduction)
+
+def nt_xent(z1: torch.Tensor,  # [B,D] first view of each image
+            z2: torch.Tensor,  # [B,D] second view of each image
+            tau: float = 0.5,  # temperature (the paper's default)
+            reduction: str = 'mean',  # 'mean' over the 2B anchors, or 'none': [2B], the z1 anchors then the z2 anchors
+            check: bool = True):  # refuse NaN/inf and zero rows (costs one host sync; False: such inputs give a NaN loss)
+    "SimCLR's NT-Xent loss: 2B anchors, each against the other 2B-1 views, the positive being the other view of its image."
+    return _simclr('nt_xent', ['z1', 'z2'], z1, z2, tau, reduction, check)
+
 # %% ../nbs/03_losses.ipynb #69f5cca9
 def _no_autocast(device: torch.device):
     "A context in which autocast is off on `device`, so the loss runs in the precision of its inputs."
@@ -68,48 +110,6 @@ def _reduce(fn, per_anchor, reduction):
     if reduction == 'mean': return per_anchor.mean()
     if reduction == 'none': return per_anchor
     raise A2Error(f"{fn}: reduction must be 'mean' or 'none', got {reduction!r}")
-
-# %% ../nbs/03_losses.ipynb #fe9a3164
-class _GramLogSumExp(torch.autograd.Function):
-    "Row-wise log-sum-exp of X X^T / tau without the diagonal; one N x N buffer, backward by hand."
-    @staticmethod
-    def forward(ctx, X, tau):
-        E = (X / tau) @ X.T                            # [N,N] logits
-        E.fill_diagonal_(float('-inf'))                # an anchor is not its own candidate
-        m = E.amax(1, keepdim=True)
-        E.sub_(m).exp_()                               # in place: E_ij = exp(S_ij - m_i) <= 1
-        s = E.sum(1, keepdim=True)
-        ctx.save_for_backward(X, E, s); ctx.tau = tau
-        return (m + s.log()).squeeze(1)
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx, g):
-        X, E, s = ctx.saved_tensors
-        w = g[:, None] / s                             # d lse_i / d S_ij = E_ij / s_i
-        return (w * (E @ X) + E.T @ (w * X)) / ctx.tau, None
-
-def _multiview_loss(Z: torch.Tensor,  # [V,B,D] unit rows: V views of B images
-                    tau) -> torch.Tensor:
-    "Per-anchor loss [V*B] (view-major): log-sum-exp over all other views minus the mean logit of the other views of the same image."
-    V, B, D = Z.shape
-    lse = _GramLogSumExp.apply(Z.reshape(V * B, D), tau)
-    pos = (Z * (Z.sum(0, keepdim=True) - Z)).sum(-1) / tau   # [V,B]: sum of the logits of the other views of the image
-    return lse - pos.reshape(V * B) / (V - 1)
-
-# %% ../nbs/03_losses.ipynb #79f2c790
-def _simclr(fn, names, z1, z2, tau, reduction, check):
-    "NT-Xent with the error messages of loss `fn` and argument `names`."
-    z1, z2 = _prepare(fn, [z1, z2], names, tau, check=check)
-    with _no_autocast(z1.device): return _reduce(fn, _multiview_loss(torch.stack([z1, z2]), tau), reduction)
-
-def nt_xent(z1: torch.Tensor,  # [B,D] first view of each image
-            z2: torch.Tensor,  # [B,D] second view of each image
-            tau: float = 0.5,  # temperature (the paper's default)
-            reduction: str = 'mean',  # 'mean' over the 2B anchors, or 'none': [2B], the z1 anchors then the z2 anchors
-            check: bool = True):  # refuse NaN/inf and zero rows (costs one host sync; False: such inputs give a NaN loss)
-    "SimCLR's NT-Xent loss: 2B anchors, each against the other 2B-1 views, the positive being the other view of its image."
-    return _simclr('nt_xent', ['z1', 'z2'], z1, z2, tau, reduction, check)
 
 # %% ../nbs/03_losses.ipynb #d2cd7a5b
 def _info_nce_per_anchor(z1, z2, tau):

@@ -175,8 +175,7 @@ def _online_knn(train: ImageSet, test: ImageSet, n=2000):
 
 def train_row(cfg: ExperimentConfig, row: str, seed: int, log=print, tcfg=None) -> Path:   # tcfg: a TrainConfig instead of the row's (the encoder f)
     "Train (or resume, or skip when finished) one row at one seed; returns its checkpoint."
-    train, test = load_data(cfg, 'train'), load_data(cfg, 'test')
-    bank = None
+    train, test, bank = load_data(cfg, 'train'), load_data(cfg, 'test'), None
     if ROWS.get(row, (None,) * 4)[3]:
         p = run_dir(cfg) / 'views' / f'{ROWS[row][3]}.safetensors'
         if not p.exists(): raise A2Error(f"row {row!r} needs the {ROWS[row][3]} view bank {p}: run the 'views' stage first")
@@ -423,8 +422,7 @@ def stage_report(cfg: ExperimentConfig, log=print) -> dict:
             md.append(f"Paired over {p['pairs']} seeds, the linear difference has the 95% interval [{100 * p['linear_lo']:+.2f}, {100 * p['linear_hi']:+.2f}] points: "
                       f"{'resolved' if p['linear_resolved'] else 'not resolved'} by this run (the largest seed-to-seed std of any row is {100 * spread:.2f} points).")
         else: md.append("One seed: the seed-to-seed spread is not measured, so this run cannot say whether the difference is more than noise.")
-    # every seed's scores, so that any two rows can be compared seed by seed later, not only each row with SimCLR
-    write_csv([{'row': r, 'seed': s, **{m: v[m] for m in _SCORES}} for r, runs in scores.items() for s, v in runs.items()], out / 'scores.csv')
+    write_csv([{'row': r, 'seed': s, **{m: v[m] for m in _SCORES}} for r, runs in scores.items() for s, v in runs.items()], out / 'scores.csv')   # any two rows can be paired later
     if paired:
         names = {r: f"{r} ({', '.join(v for v in row_label(r)[:3] if v != '-')}; {row_label(r)[3]})" for r in res}
         md += ["\n## Paired differences to SimCLR\n", f"{PAIRED_COLUMNS} Here the baseline is SimCLR, over {len(cfg.seeds)} seeds; the same seed: the same initial weights and batch order.\n",

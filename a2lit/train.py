@@ -21,7 +21,7 @@ from .losses import nt_xent, info_nce, a1_loss, a2_full, a2_simclr, a2_infonce
 from .models import BACKBONES, ContrastiveModel, ViewMaker, GradReverse, VIEWMAKER_STYLES
 
 # %% auto #0
-__all__ = ['VIEWS', 'LOSSES', 'TrainConfig', 'contrastive_loss', 'lr_at', 'LARS', 'Trainer', 'Encoder', 'load_encoder']
+__all__ = ['VIEWS', 'LOSSES', 'TrainConfig', 'contrastive_loss', 'lr_at', 'Trainer', 'Encoder', 'load_encoder', 'LARS']
 
 # %% ../nbs/04_train.ipynb #9d902e27
 VIEWS = ('expert', 'generated', 'viewmaker')
@@ -91,28 +91,6 @@ def lr_at(cfg: TrainConfig, step: int, steps_per_epoch: int) -> float:
     warm = cfg.warmup_epochs * steps_per_epoch
     if cfg.lr_schedule == 'constant': return warmup_cosine(cfg.lr, step, step + 1, warm) if step < warm else cfg.lr
     return warmup_cosine(cfg.lr, step, cfg.epochs * steps_per_epoch, warm)
-
-# %% ../nbs/04_train.ipynb #5baf4b7c
-class LARS(torch.optim.Optimizer):
-    "SGD with momentum and layer-wise trust ratio `eta * ||w|| / ||g + wd w||` on parameters with ndim > 1."
-    def __init__(self, params, lr, momentum=0.9, weight_decay=0.0, eta=0.001):
-        super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay, eta=eta))
-    @torch.no_grad()
-    def step(self, closure=None):
-        for g in self.param_groups:
-            for p in g['params']:
-                if p.grad is None: continue
-                d = p.grad
-                if p.ndim > 1:
-                    d = d.add(p, alpha=g['weight_decay'])
-                    wn, dn = p.norm(), d.norm()
-                    d = d * torch.where((wn > 0) & (dn > 0), g['eta'] * wn / dn, torch.ones_like(wn))
-                buf = self.state[p].setdefault('momentum_buffer', torch.zeros_like(p))
-                buf.mul_(g['momentum']).add_(d)
-                p.add_(buf, alpha=-g['lr'])
-
-# %% ../nbs/04_train.ipynb #bf4288ab
-def _jsonable(cfg): return json.loads(json.dumps(asdict(cfg)))
 
 # %% ../nbs/04_train.ipynb #74d5de67
 class Trainer:
@@ -318,3 +296,25 @@ def load_encoder(path, device=None) -> Encoder:
     model = ContrastiveModel(c['backbone'], c['width'], tuple(c['proj_dims']), c.get('proj_bn', True))   # checkpoints older than the option had BN
     model.load_state_dict({k[6:]: v for k, v in t.items() if k.startswith('model.')})
     return Encoder(model, meta['dataset']).to(get_device(device))
+
+# %% ../nbs/04_train.ipynb #5baf4b7c
+class LARS(torch.optim.Optimizer):
+    "SGD with momentum and layer-wise trust ratio `eta * ||w|| / ||g + wd w||` on parameters with ndim > 1."
+    def __init__(self, params, lr, momentum=0.9, weight_decay=0.0, eta=0.001):
+        super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay, eta=eta))
+    @torch.no_grad()
+    def step(self, closure=None):
+        for g in self.param_groups:
+            for p in g['params']:
+                if p.grad is None: continue
+                d = p.grad
+                if p.ndim > 1:
+                    d = d.add(p, alpha=g['weight_decay'])
+                    wn, dn = p.norm(), d.norm()
+                    d = d * torch.where((wn > 0) & (dn > 0), g['eta'] * wn / dn, torch.ones_like(wn))
+                buf = self.state[p].setdefault('momentum_buffer', torch.zeros_like(p))
+                buf.mul_(g['momentum']).add_(d)
+                p.add_(buf, alpha=-g['lr'])
+
+# %% ../nbs/04_train.ipynb #bf4288ab
+def _jsonable(cfg): return json.loads(json.dumps(asdict(cfg)))
