@@ -9,7 +9,7 @@ import torch
 from .core import A2Error
 
 # %% auto #0
-__all__ = ['rank_world', 'barrier', 'init_distributed', 'gather_rows', 'Rank0Error', 'on_rank0']
+__all__ = ['rank_world', 'barrier', 'init_distributed', 'gather_rows', 'Rank0Error', 'on_rank0', 'map_in_processes']
 
 # %% ../nbs/infra/dist.ipynb #a1b2c3d4
 def rank_world():
@@ -58,3 +58,31 @@ def on_rank0(fn, what='a step'):
     torch.distributed.broadcast_object_list(box, src=0)
     if box[0][0] == 'error': raise Rank0Error(f"rank 0 failed in {what}: {box[0][1]}")
     return box[0][1]
+
+# %% ../nbs/infra/dist.ipynb #a9adbc8d
+def _worker_init(threads: int):
+    import signal, sys
+    signal.signal(signal.SIGINT, signal.SIG_IGN)   # the parent handles Ctrl-C and terminates the workers
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))   # terminated: exit through Python, which frees what it registered
+    torch.set_num_threads(threads)
+
+def _run_job(fn, args):
+    import functools
+    return fn(*args, log=functools.partial(print, flush=True))   # a worker's lines go straight to the shared stdout
+
+def map_in_processes(fn,              # a module-level function fn(*job, log=...) (it is pickled by name)
+                     jobs: list,      # argument tuples, one per job
+                     workers: int = 1,
+                     log=print):      # passed to fn when the jobs run here; workers print their lines
+    "Results of fn(*job) for every job, in order: here one after another (workers 1), else in `workers` spawned processes sharing this one's threads."
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1: raise A2Error(f"workers must be an integer >= 1, got {workers!r}")
+    if workers == 1 or len(jobs) <= 1: return [fn(*j, log=log) for j in jobs]
+    import gc, multiprocessing as mp
+    n = min(workers, len(jobs))
+    pool = mp.get_context('spawn').Pool(n, initializer=_worker_init, initargs=(max(1, torch.get_num_threads() // n),))   # this process's threads, shared out
+    try: out = pool.starmap(_run_job, [(fn, j) for j in jobs], chunksize=1)
+    except KeyboardInterrupt: out = None   # raised again below: its traceback would keep the pool (and its semaphores) alive
+    finally: pool.terminate(); pool.join()
+    del pool; gc.collect()                 # free the semaphores now: the exit after a Ctrl-C skips atexit's clean-up
+    if out is None: raise KeyboardInterrupt
+    return out

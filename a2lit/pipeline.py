@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from .core import (A2Error, write_json, read_json, load_artifact, tensor_hash, state_hash, atomic_path,
                         sweep_partial_writes, get_device)
-from .dist import rank_world, barrier, on_rank0
+from .dist import rank_world, barrier, on_rank0, map_in_processes
 from .data import ImageSet, load_dataset, channel_stats, from_uint8, Shapes10Config, SHAPES10_FACTORS
 from .augment import ExpertAugment, show_views
 from .baselines import embed, cached_classifier
@@ -37,7 +37,7 @@ __all__ = ['STAGES', 'lock_run_dir', 'release_run_dir', 'claim_run_dir', 'stage_
            'stage_report', 'run']
 
 # %% ../nbs/07a_pipeline.ipynb #ab58540d
-_FREE = ('seeds', 'rows', 'device', 'out')   # may change between runs of one folder
+_FREE = ('seeds', 'rows', 'device', 'out', 'workers')   # may change between runs of one folder
 
 def _cfg_dict(cfg): return json.loads(json.dumps(asdict(cfg), default=str))
 
@@ -295,9 +295,9 @@ def stage_views(cfg: ExperimentConfig, log=print) -> dict:
 
 @stage('train', outputs=lambda cfg: [f'train/{r}-s{s}/checkpoint.safetensors' for r in selected_rows(cfg) for s in cfg.seeds])
 def stage_train(cfg: ExperimentConfig, log=print) -> dict:
-    "Every selected row at every seed (finished runs are skipped, interrupted ones resume)."
-    for row in selected_rows(cfg):
-        for seed in cfg.seeds: train_row(cfg, row, seed, log)
+    "Every selected row at every seed (finished runs are skipped, interrupted ones resume); on a CPU, `workers` of them at once."
+    cpu = get_device(None if cfg.device == 'auto' else cfg.device).type == 'cpu' and rank_world()[1] == 1
+    map_in_processes(train_row, [(cfg, row, seed) for row in selected_rows(cfg) for seed in cfg.seeds], cfg.workers if cpu else 1, log)
     return dict(rows=selected_rows(cfg), seeds=list(cfg.seeds))
 
 # %% ../nbs/07a_pipeline.ipynb #33f7dbac

@@ -310,3 +310,17 @@ def test_an_error_under_torchrun_stops_every_rank_and_is_said_once(tmp_path, arg
     assert rc != 0 and secs < 60, (rc, secs)
     fct.test_eq(err.count('a2lit: error'), 1)                    # rank 0 says it; rank 1 stops without repeating it
     assert msg in err, err[-2000:]
+
+def test_map_in_processes_runs_jobs_in_one_thread_workers_in_order(capfd):
+    "Independent jobs on the CPU's cores: results in job order, from worker processes of one thread each; a job's error reaches the caller."
+    from a2lit.dist import map_in_processes
+    from a2lit.core import A2Error
+    from cli_helpers import square_in_worker
+    out = map_in_processes(square_in_worker, [(i,) for i in range(5)], workers=2)
+    assert [r for r, _, _ in out] == [0, 1, 4, 9, 16]
+    pids = {p for _, p, _ in out}
+    assert os.getpid() not in pids and 1 <= len(pids) <= 2, pids
+    assert {t for _, _, t in out} == {max(1, torch.get_num_threads() // 2)}   # this process's threads, shared out
+    assert sorted(l for l in capfd.readouterr().out.splitlines() if l.startswith('job ')) == [f'job {i}' for i in range(5)]
+    with pytest.raises(A2Error, match='bad job -1'): map_in_processes(square_in_worker, [(1,), (-1,)], workers=2)
+    assert [r for r, _, _ in map_in_processes(square_in_worker, [(3,)], workers=4, log=lambda s: None)] == [9]   # one job: here

@@ -335,6 +335,29 @@ def test_ctrl_c_and_sigkill_in_every_stage_then_resume(ref, tmp_path):
     no_partial(run)
     fct.test_eq(digests(run), digests(ref_dir))
 
+def test_ctrl_c_in_parallel_training_stops_every_worker_then_resumes(ref, run_copy):
+    "Trainings at once (workers=2): a Ctrl-C mid-training gives one line and exit 130 and stops every worker; the rerun ends where one process does."
+    for s in ('train', 'eval', 'report'): shutil.rmtree(run_copy / RUN / s)
+    args, out = [*ARGS, '--set', 'workers=2'], run_copy / 'out.txt'
+    with open(out, 'w') as o:
+        p = subprocess.Popen([A2LIT, *args], env=ENV, stdout=o, stderr=subprocess.PIPE, text=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    t = time.time()
+    while p.poll() is None and 'train a2-wsearch seed 0: epoch 1 ' not in out.read_text() and time.time() - t < 300: time.sleep(0.01)
+    workers = subprocess.run(['pgrep', '-P', str(p.pid), '-f', 'multiprocessing.spawn'], capture_output=True, text=True).stdout.split()
+    assert p.poll() is None and workers, (p.poll(), out.read_text()[-2000:])
+    p.send_signal(signal.SIGINT)
+    err = p.communicate(timeout=60)[1]
+    fct.test_eq(p.returncode, 130)
+    fct.test_eq(err.strip().splitlines(), ['a2lit: interrupted; finished stages are kept: rerun the same command to resume'])
+    time.sleep(1)
+    for w in map(int, workers):
+        with pytest.raises(ProcessLookupError): os.kill(w, 0)          # no worker outlives the command
+    no_partial(run_copy)
+    r = subprocess.run([A2LIT, *args], cwd=run_copy, env=ENV, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    fct.test_eq(digests(run_copy), digests(ref[0]))                    # one thread per worker, as the reference ran: the same bits
+
 def test_rerun_sweeps_temporary_files_of_killed_writes(run_copy):
     "A temporary file left by a write that SIGKILL cut short is removed by the next run, which then skips every finished stage."
     stale = run_copy / RUN / 'simclr' / '.done.json.abc123.tmp'; stale.write_text('{"key": ')

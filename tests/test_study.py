@@ -66,7 +66,7 @@ def test_study_rows_end_to_end(tmp_path):
     assert r2.returncode == 0 and r2.stdout.count('up to date') == 8, r2.stdout   # every stage, the views too, found done
 
 def test_oracle_rows_need_no_generator_and_one_seed_has_no_interval(tmp_path):
-    r = a2lit('run', 'tiny', '--out', 'runs', '--seed', '0', '--set', 'rows=simclr,a2-oracle25', cwd=tmp_path)
+    r = a2lit('run', 'tiny', '--out', 'runs', '--seed', '0', '--set', 'rows=simclr,a2-oracle25', '--set', 'workers=2', cwd=tmp_path)   # two trainings at once
     assert r.returncode == 0, r.stderr[-3000:]
     for s in ('gan', 'invert'): assert f"{s}: skipped (the selected rows' views need no generator)" in r.stdout, r.stdout
     run = tmp_path / 'runs/tiny'
