@@ -59,7 +59,7 @@ def on_rank0(fn, what='a step'):
     if box[0][0] == 'error': raise Rank0Error(f"rank 0 failed in {what}: {box[0][1]}")
     return box[0][1]
 
-# %% ../nbs/infra/dist.ipynb #a9adbc8d
+# %% ../nbs/infra/dist.ipynb #e0a7be27
 def _worker_init(threads: int):
     import signal, sys
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # the parent handles Ctrl-C and terminates the workers

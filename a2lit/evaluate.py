@@ -12,7 +12,7 @@ from .baselines import embed, fit_linear
 
 # %% auto #0
 __all__ = ['PROBE_METHODS', 'extract_features', 'check_features', 'num_classes_of', 'knn_predict', 'knn_accuracy',
-           'ProbeAccuracy', 'linear_probe', 'score_features']
+           'ProbeAccuracy', 'linear_probe', 'score_features', 'online_knn']
 
 # %% ../nbs/05_evaluate.ipynb #84a387de
 def extract_features(net,                   # a backbone: float batch [B,3,H,W] -> features [B,...]
@@ -196,3 +196,13 @@ def score_features(train_x, train_y, test_x, test_y, num_classes=None,
     knn = lambda metric: float(knn_accuracy(train_x, train_y, test_x, test_y, k=k, metric=metric))
     return dict(knn5=knn('euclidean'), knn5_cos=knn('cosine'),
                 linear=float(linear_probe(train_x, train_y, test_x, test_y, epochs=probe_epochs, method=probe_method, num_classes=num_classes)))
+
+# %% ../nbs/05_evaluate.ipynb #190d9b1f
+def online_knn(train, test,   # ImageSets: the neighbours, and the images scored
+               n: int = 2000):  # test images scored (four times as many neighbours at most)
+    "An `eval_fn` for the trainer: {'knn5': 5-NN accuracy of its backbone's features on the first `n` test images}."
+    def fn(trainer):
+        net = trainer.model.backbone
+        a, b = embed(net, train.images[:4 * n], train.name), embed(net, test.images[:n], test.name)
+        return {'knn5': knn_accuracy(a, train.labels[:4 * n], b, test.labels[:n], k=5)}
+    return fn

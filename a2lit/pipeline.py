@@ -22,7 +22,7 @@ from .gan import ARCHS, train_generator, import_generator
 from .viewbank import build_view_bank, ViewBank
 from .oracle import oracle_bank
 from .train import Trainer, load_encoder
-from .evaluate import knn_accuracy, extract_features, score_features, PROBE_METHODS
+from .evaluate import knn_accuracy, online_knn, extract_features, score_features, PROBE_METHODS
 from .analysis import markdown_table, write_csv, plot_training_curves, average_ranks
 from .stats import (paired_table, paired_markdown_rows, class_change, predict, bank_table, view_pairs,
                          figure_points, plot_paired_vs_rate, PAIRED_COLUMNS, BANK_COLUMNS)
@@ -165,13 +165,7 @@ def stage_data(cfg: ExperimentConfig, log=print) -> dict:
     return stats
 
 # %% ../nbs/07a_pipeline.ipynb #ea921de9
-def _online_knn(train: ImageSet, test: ImageSet, n=2000):
-    "An eval_fn for the trainer: 5-NN accuracy of backbone features on (a subset of) the test set."
-    def fn(trainer):
-        net = trainer.model.backbone
-        a = embed(net, train.images[:4 * n], train.name); b = embed(net, test.images[:n], test.name)
-        return {'knn5': knn_accuracy(a, train.labels[:4 * n], b, test.labels[:n], k=5)}
-    return fn
+def _workers(cfg): return cfg.workers if get_device(None if cfg.device == 'auto' else cfg.device).type == 'cpu' and rank_world()[1] == 1 else 1
 
 def train_row(cfg: ExperimentConfig, row: str, seed: int, log=print, tcfg=None) -> Path:   # tcfg: a TrainConfig instead of the row's (the encoder f)
     "Train (or resume, or skip when finished) one row at one seed; returns its checkpoint."
@@ -182,15 +176,16 @@ def train_row(cfg: ExperimentConfig, row: str, seed: int, log=print, tcfg=None) 
         bank = ViewBank.load(p, verify=True)   # re-hash once: a damaged bank is refused, not trained on
     out = run_dir(cfg) / 'train' / f'{row}-s{seed}'
     tr = Trainer(tcfg or row_config(cfg, row, seed), train, out=out, bank=bank, device=None if cfg.device == 'auto' else cfg.device,
-                 eval_fn=_online_knn(train, test), eval_every=max(1, cfg.train.epochs // 3), progress=sys.stderr.isatty(),
+                 eval_fn=online_knn(train, test), eval_every=max(1, cfg.train.epochs // 3), progress=sys.stderr.isatty(),
                  log=lambda s: log(f"train {row} seed {seed}: {s}"))
     if tr.epoch < cfg.train.epochs: tr.fit()
     return tr.ckpt_path
 
 @stage('simclr', outputs=lambda cfg: sorted({f'train/simclr-s{cfg.seeds[0]}/checkpoint.safetensors', f'train/{f_row(cfg)}-s{cfg.seeds[0]}/checkpoint.safetensors'}))
 def stage_simclr(cfg: ExperimentConfig, log=print) -> dict:
-    "The SimCLR baseline at the first seed, a row of the table; and the encoder f of W-search and MI (that row, or its own recipe: `ENCODERS`)."
-    ck = train_row(cfg, 'simclr', cfg.seeds[0], log)
+    "The SimCLR baseline at the first seed (its other seeds alongside, when `workers` train at once); and the encoder f of W-search and MI (that row, or its own recipe: `ENCODERS`)."
+    seeds = cfg.seeds if 'simclr' in selected_rows(cfg) and _workers(cfg) > 1 else cfg.seeds[:1]   # cores the first seed alone leaves idle
+    ck = map_in_processes(train_row, [(cfg, 'simclr', s) for s in seeds], _workers(cfg), log)[0]
     if cfg.f != 'simclr': ck = train_row(cfg, f_row(cfg), cfg.seeds[0], log, f_config(cfg))
     return dict(checkpoint=str(ck), f_hash=state_hash(load_encoder(ck)))
 
@@ -296,8 +291,7 @@ def stage_views(cfg: ExperimentConfig, log=print) -> dict:
 @stage('train', outputs=lambda cfg: [f'train/{r}-s{s}/checkpoint.safetensors' for r in selected_rows(cfg) for s in cfg.seeds])
 def stage_train(cfg: ExperimentConfig, log=print) -> dict:
     "Every selected row at every seed (finished runs are skipped, interrupted ones resume); on a CPU, `workers` of them at once."
-    cpu = get_device(None if cfg.device == 'auto' else cfg.device).type == 'cpu' and rank_world()[1] == 1
-    map_in_processes(train_row, [(cfg, row, seed) for row in selected_rows(cfg) for seed in cfg.seeds], cfg.workers if cpu else 1, log)
+    map_in_processes(train_row, [(cfg, row, seed) for row in selected_rows(cfg) for seed in cfg.seeds], _workers(cfg), log)
     return dict(rows=selected_rows(cfg), seeds=list(cfg.seeds))
 
 # %% ../nbs/07a_pipeline.ipynb #33f7dbac
