@@ -237,7 +237,7 @@ def _tiny():
         eval=EvalConfig(probe_epochs=20, probe_method='lbfgs'))
 
 def _demo():
-    "Shapes-10 on a CPU: SimCLR, A1 and A2 with W-search, two seeds each; 19 minutes on 2 cores (reports/demo)."
+    "Shapes-10 on a CPU: SimCLR, A1 and A2 with W-search, two seeds each; 16 minutes on 2 cores (reports/demo)."
     return ExperimentConfig(
         preset='demo', seeds=(0, 1), rows=('simclr', 'a1-wsearch', 'a2-wsearch'),   # 2 seeds: the report states the spread
         # W-search is the costly stage on a CPU (~400 latent-steps/s per core), so every row trains on 2,500 training images
@@ -307,32 +307,45 @@ PRESETS = {
 }
 
 # %% ../nbs/07_config.ipynb #6e2c398c
-DEMO_SECONDS = dict(   # `a2lit run demo` on 2 CPU cores (reports/demo/log.txt): 2,500 images, small5 width 32, batch 64
-    epoch2=1.76,                       # a training epoch with two views (SimCLR, A1; mean of four 120-epoch runs)
-    epoch3=2.58,                       # with three (A2)
-    invert_step=60.4 / (2_500 * 20),   # one image, one refinement step (the encoder's guess included)
-    search_view=216 / (2_500 * 2),     # one stored W-search view (at most 100 steps; the demo's took ~30)
-    eval_run=8.1 / 7,                  # scoring one run: 5-NN and the L-BFGS probe (6 runs and raw pixels in 8.1 s)
-    classifier=60,                     # allowance: the report's classifier, 10 epochs on 10,000 images (see above)
+DEMO_SECONDS = dict(   # `a2lit run demo` on 2 CPU cores (reports/demo/log.txt): 2,500 images, small5 width 32, batch 64, bf16
+    epoch2=2.18,                       # a two-view epoch (SimCLR, A1) when two trainings run at once, one thread each (median)
+    epoch3=3.10,                       # a three-view epoch (A2) there
+    together=1.41,                     # two such trainings at once against one after another with both threads (bench/workers.py)
+    fp32=1.23,                         # a training's time in fp32 against bf16 (bench/train.py: 1,757 vs 1,424 images/s)
+    invert_step=67.5 / (2_500 * 20),   # one image, one refinement step (the encoder's guess included)
+    search_view=113.6 / (2_500 * 2),   # one stored W-search view from the sphere start (median 16 of at most 100 steps)
+    authors_start=2.15,                # W-search from the authors' start takes this many times as long (bench/search.py)
+    eval_run=9.8 / 7,                  # scoring one run: 5-NN and the L-BFGS probe (6 runs and raw pixels)
+    report=127.1,                      # the report: the class and factor classifiers (10,000 images each), view pairs, bank table
     render=10)                         # allowance: an oracle, recon or W-perturb bank (rendering only)
 
+def _makespan(durations: list, workers: int) -> float:
+    "Seconds until the last of `durations` ends when `workers` take the jobs in order, each the next one as soon as it is free."
+    free = [0.0] * max(1, workers)
+    for d in durations: free[free.index(min(free))] += d
+    return max(free)
+
 def estimate_stages(cfg: ExperimentConfig, worst: bool = False) -> dict:
-    "Minutes per stage of `a2lit run` on 2 CPU cores ({train, invert, views, eval}), scaled from the demo's stage times (`worst`: every W-search view takes all 100 steps)."
+    "Minutes per stage of `a2lit run` on 2 CPU cores, scaled from the demo's stage times (`worst`: every W-search view takes all 100 steps)."
     t, D = cfg.train, DEMO_SECONDS
     if (t.backbone, t.width, t.batch_size, cfg.data.name) != ('small5', 32, 64, 'shapes10'):
         raise A2Error("estimate_minutes knows the demo's costs only: Shapes-10, backbone small5 of width 32, batch 64")
     rows, N = selected_rows(cfg), cfg.data.train_subset or cfg.data.n_train
     if any('viewmaker' in ROWS[r][0] for r in rows): raise A2Error("estimate_minutes knows the demo's costs only, and the demo trains no ViewMaker")
     if cfg.f != 'simclr': raise A2Error(f"estimate_minutes knows the demo's costs only, and the demo's f is its SimCLR row (f={cfg.f} trains a ResNet-50)")
-    scale = N / 2_500
-    run = lambda r: D['epoch3' if len(ROWS[r][0]) == 3 else 'epoch2'] * t.epochs * scale
-    train = sum(map(run, rows)) * len(cfg.seeds) + (0 if 'simclr' in rows else run('simclr'))   # SimCLR at the first seed is f, always trained
+    w = min(cfg.workers, 2)   # the demo's costs are for 2 cores
+    per_epoch = N / 2_500 * (1 if t.cpu_bf16 else D['fp32']) * (1 if w > 1 else D['together'] / 2)
+    run = lambda r: D['epoch3' if len(ROWS[r][0]) == 3 else 'epoch2'] * t.epochs * per_epoch
+    first = [(r, s) for r in ('simclr',) for s in (cfg.seeds if 'simclr' in rows and w > 1 else cfg.seeds[:1])]   # the simclr stage's
+    rest = [(r, s) for r in rows for s in cfg.seeds if (r, s) not in first]
     specs = [bank_spec(cfg, b) for b in banks_needed(cfg)]
     inv = N * D['invert_step'] * (cfg.invert.steps + sum(s for s, _ in second_inversions(cfg).values())) if any(s.uses_generator for s in specs) else 0
-    search = D['search_view'] * N * cfg.views.n * (100 / 30 if worst else 1) * min(1, cfg.views.max_steps / 100)
-    views = sum(search if s.method == 'search' else D['render'] * scale for s in specs) + (D['classifier'] if specs else 0)
-    ev = D['eval_run'] * (len(cfg.seeds) * len(rows) + 1) * scale
-    return {'train': train / 60, 'invert': inv / 60, 'views': views / 60, 'eval': ev / 60}
+    steps = lambda v: 100 / 16 if worst else D['authors_start'] if v.start == 'noise' else 1   # worst: every view takes 100 steps
+    search = lambda v: D['search_view'] * N * v.n * steps(v) * min(1, v.max_steps / 100)
+    views = sum(search(s.views) if s.method == 'search' else D['render'] * N / 2_500 for s in specs)
+    return {'simclr': _makespan([run(r) for r, _ in first], w) / 60, 'invert': inv / 60, 'views': views / 60,
+            'train': _makespan([run(r) for r, _ in rest], w) / 60, 'eval': D['eval_run'] * (len(cfg.seeds) * len(rows) + 1) * N / 2_500 / 60,
+            'report': D['report'] / 60}
 
 def estimate_minutes(cfg: ExperimentConfig, worst: bool = False) -> float:
     "Minutes `a2lit run` takes on 2 CPU cores, scaled from the demo's stage times (`worst`: every W-search view takes all 100 steps)."

@@ -80,9 +80,13 @@ def map_in_processes(fn,              # a module-level function fn(*job, log=...
     import gc, multiprocessing as mp
     n = min(workers, len(jobs))
     pool = mp.get_context('spawn').Pool(n, initializer=_worker_init, initargs=(max(1, torch.get_num_threads() // n),))   # this process's threads, shared out
-    try: out = pool.starmap(_run_job, [(fn, j) for j in jobs], chunksize=1)
-    except KeyboardInterrupt: out = None   # raised again below: its traceback would keep the pool (and its semaphores) alive
-    finally: pool.terminate(); pool.join()
+    out, done = None, False
+    try: out, done = pool.starmap(_run_job, [(fn, j) for j in jobs], chunksize=1), True
+    except KeyboardInterrupt: pass        # raised again below: its traceback would keep the pool (and its semaphores) alive
+    finally:
+        if done: pool.close()             # the workers finish their loop and exit
+        else: pool.terminate()            # stopped mid-job: they exit through their SIGTERM handler
+        pool.join()
     del pool; gc.collect()                 # free the semaphores now: the exit after a Ctrl-C skips atexit's clean-up
-    if out is None: raise KeyboardInterrupt
+    if not done: raise KeyboardInterrupt
     return out

@@ -197,7 +197,7 @@ def score_features(train_x, train_y, test_x, test_y, num_classes=None,
     return dict(knn5=knn('euclidean'), knn5_cos=knn('cosine'),
                 linear=float(linear_probe(train_x, train_y, test_x, test_y, epochs=probe_epochs, method=probe_method, num_classes=num_classes)))
 
-# %% ../nbs/05_evaluate.ipynb #190d9b1f
+# %% ../nbs/05_evaluate.ipynb #27aaf127
 def online_knn(train, test,   # ImageSets: the neighbours, and the images scored
                n: int = 2000):  # test images scored (four times as many neighbours at most)
     "An `eval_fn` for the trainer: {'knn5': 5-NN accuracy of its backbone's features on the first `n` test images}."
