@@ -60,10 +60,16 @@ def on_rank0(fn, what='a step'):
     return box[0][1]
 
 # %% ../nbs/infra/dist.ipynb #e0a7be27
+def _exit_once(*_):
+    "SIGTERM in a worker: exit through Python once; a second SIGTERM while it exits (e.g. in its shutdown) is ignored."
+    import signal, sys
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    sys.exit(143)
+
 def _worker_init(threads: int):
     import signal, sys
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # the parent handles Ctrl-C and terminates the workers
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))   # terminated: exit through Python, which frees what it registered
+    signal.signal(signal.SIGTERM, _exit_once)   # terminated: exit through Python, which frees what it registered
     torch.set_num_threads(threads)
 
 def _run_job(fn, args):
