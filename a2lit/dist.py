@@ -85,13 +85,17 @@ def map_in_processes(fn,              # a module-level function fn(*job, log=...
     if workers == 1 or len(jobs) <= 1: return [fn(*j, log=log) for j in jobs]
     import gc, multiprocessing as mp
     n = min(workers, len(jobs))
+    others = set(mp.active_children())
     pool = mp.get_context('spawn').Pool(n, initializer=_worker_init, initargs=(max(1, torch.get_num_threads() // n),))   # this process's threads, shared out
+    procs = [p for p in mp.active_children() if p not in others]   # this pool's workers
     out, done = None, False
     try: out, done = pool.starmap(_run_job, [(fn, j) for j in jobs], chunksize=1), True
     except KeyboardInterrupt: pass        # raised again below: its traceback would keep the pool (and its semaphores) alive
     finally:
         if done: pool.close()             # the workers finish their loop and exit
-        else: pool.terminate()            # stopped mid-job: they exit through their SIGTERM handler
+        else:                             # stopped mid-job: each exits through its SIGTERM handler
+            for p in procs: p.terminate()   # now, while each is in its job or waiting for one; the pool's own terminate
+            pool.terminate()              # first sends the idle ones their exit signal, and a SIGTERM could then land in their shutdown
         pool.join()
     del pool; gc.collect()                 # free the semaphores now: the exit after a Ctrl-C skips atexit's clean-up
     if not done: raise KeyboardInterrupt
