@@ -254,7 +254,8 @@ def _demo():
                           cpu_bf16=True),
         gan=GanStageConfig(source='shipped', arch='demo'),
         # 2 stored views per image (the paper stores 8) and 100 steps at most: W-search needs ~30 steps per view here
-        invert=InvertConfig(steps=20, batch_size=500), views=ViewsConfig(n=2, max_steps=100),
+        # chunks of 250 images: ten, so that two one-thread workers make five each (the default 1,024 gives 3, unequal)
+        invert=InvertConfig(steps=20, batch_size=500), views=ViewsConfig(n=2, max_steps=100, chunk_size=250),
         eval=EvalConfig(probe_method='lbfgs'),   # full-batch L-BFGS: the same linear probe, in seconds on a CPU
         # two trainings at once, one thread each: ~1.4x the throughput of one with two threads on 2 cores (infra/dist)
         workers=2)

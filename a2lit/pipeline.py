@@ -32,9 +32,9 @@ from .config import (ROWS, MAIN_TABLE, ABLATION, PAPER_ROWS, ExperimentConfig, r
 # %% auto #0
 __all__ = ['STAGES', 'lock_run_dir', 'release_run_dir', 'claim_run_dir', 'stage_key', 'stage_done', 'mark_done', 'stage',
            'load_data', 'stage_data', 'train_row', 'stage_simclr', 'shipped_weights', 'generator_missing', 'stage_gan',
-           'load_g', 'stage_invert', 'folder_classifier', 'stage_views', 'stage_train', 'stage_eval', 'reported_rows',
-           'read_scores', 'seed_scores', 'results', 'results_rows', 'results_markdown', 'view_pair_analysis',
-           'stage_report', 'run']
+           'load_g', 'stage_invert', 'folder_classifier', 'generated_bank', 'stage_views', 'stage_train', 'stage_eval',
+           'reported_rows', 'read_scores', 'seed_scores', 'results', 'results_rows', 'results_markdown',
+           'view_pair_analysis', 'stage_report', 'run']
 
 # %% ../nbs/07a_pipeline.ipynb #ab58540d
 _FREE = ('seeds', 'rows', 'device', 'out', 'workers')   # may change between runs of one folder
@@ -201,12 +201,11 @@ def generator_missing(cfg: ExperimentConfig) -> bool:
 @stage('gan', outputs=lambda cfg: ['gan/generator.safetensors', 'gan/encoder.safetensors'])
 def stage_gan(cfg: ExperimentConfig, log=print) -> dict:
     "The generator and latent encoder: copied from the shipped weights, or trained here."
-    out = run_dir(cfg) / 'gan'; out.mkdir(parents=True, exist_ok=True)
-    dev = None if cfg.device == 'auto' else cfg.device
+    out, dev = run_dir(cfg) / 'gan', None if cfg.device == 'auto' else cfg.device
+    out.mkdir(parents=True, exist_ok=True)
     if cfg.gan.source == 'shipped':
         src = shipped_weights(cfg)
-        missing = [str(p) for p in src.values() if not p.exists()]
-        if missing: raise A2Error(f"no shipped {cfg.gan.arch} generator for {cfg.data.name} in this version of a2lit (missing {missing[0]}); "
+        if missing := [str(p) for p in src.values() if not p.exists()]: raise A2Error(f"no shipped {cfg.gan.arch} generator for {cfg.data.name} in this version of a2lit (missing {missing[0]}); "
                                   f"train one here with --set gan.source=train (hours on a CPU)")
         for k, p in src.items():
             for q in (p, Path(str(p) + '.json')): shutil.copyfile(q, out / q.name.replace(f'{cfg.data.name}-{cfg.gan.arch}-', ''))
@@ -264,13 +263,18 @@ def _oracle(cfg, train, spec, class_flip):
     if not (path.exists() and all(ViewBank.load(path).meta.get(k) == v for k, v in {'method': 'oracle', **want}.items())):
         oracle_bank(train, cfg.views.n, spec.strength, class_flip, cfg.seeds[0], _shapes10_config(cfg)).save(path)
 
+def generated_bank(cfg: ExperimentConfig, name: str, shard=None, log=print):
+    "Make the bank `name` through the generator: every chunk and the merge, or (`shard`=(rank, world)) only that share of the chunks."
+    s, train, (g, G, E) = bank_spec(cfg, name), load_data(cfg), load_g(cfg)
+    bank = build_view_bank(g, load_encoder(f_checkpoint(cfg), G.w_avg.device), _latents(cfg, g, G, train, s.latents),
+                           run_dir(cfg) / 'views' / f'{name}.safetensors', method=s.method, cfg=s.views, seed=cfg.seeds[0],
+                           dataset_hash=train.hash(), progress=shard is None and sys.stderr.isatty(), shard=shard)
+    return None if shard else bank   # a worker's share stays on disk, for the merge
+
 @stage('views', outputs=lambda cfg: [f'views/{b}.safetensors' for b in banks_needed(cfg)])
 def stage_views(cfg: ExperimentConfig, log=print) -> dict:
     "The view banks the selected rows train on (`banks_needed`): W-search, W-perturb and g(w0) through the generator; oracle views rendered."
     info, specs, train = {}, [bank_spec(cfg, b) for b in banks_needed(cfg)], load_data(cfg)
-    if any(s.uses_generator for s in specs):
-        g, G, E = load_g(cfg)
-        f = load_encoder(f_checkpoint(cfg), G.w_avg.device)
     for s in specs:
         t, path, rec = time.time(), run_dir(cfg) / 'views' / f'{s.name}.safetensors', {}
         if s.method == 'oracle':
@@ -280,9 +284,9 @@ def stage_views(cfg: ExperimentConfig, log=print) -> dict:
                 log(f"views: the classifier finds another class in {rec['class_flip']:.1%} of the W-search views: {s.name}'s class_flip")
             on_rank0(lambda: _oracle(cfg, train, s, rec.get('class_flip', 0.0)), f'rendering the {s.name} bank')
             bank = ViewBank.load(path)
-        else:
-            bank = build_view_bank(g, f, _latents(cfg, g, G, train, s.latents), path, method=s.method, cfg=s.views,
-                                   seed=cfg.seeds[0], dataset_hash=train.hash(), progress=sys.stderr.isatty())
+        else:   # on a CPU, `workers` one-thread processes first make their shares of the chunks (each chunk seeded by its index)
+            if (w := _workers(cfg)) > 1: map_in_processes(generated_bank, [(cfg, s.name, (r, w)) for r in range(w)], w, log)
+            bank = generated_bank(cfg, s.name)   # what is left (under torchrun: this rank's share), then the merge
         if s.note: rec['note'] = s.note; log(f"views: {s.name}: {s.note}")
         info[s.name] = dict(seconds=round(time.time() - t, 1), n_images=len(bank), n_views=bank.n_views, **rec)
         log(f"views: {s.name} bank {len(bank)} images x {bank.n_views} views in {time.time() - t:.0f}s")
@@ -380,11 +384,15 @@ def view_pair_analysis(cfg: ExperimentConfig, n_images=4096) -> list | None:
     kw = dict(critic='mlp', holdout=0.0) if auth else {}   # the authors: MINE on every training image, estimated on the same rows
     return view_pairs(f, load_data(cfg).images[:None if auth else n_images], banks, cfg.seeds[0], **kw) if banks else None
 
+def _fit_classifier(cfg, target, log=print): folder_classifier(cfg, target)   # a worker's job: train and cache it
+
 def _bank_table(cfg: ExperimentConfig, rows) -> list:
     "`bank_table` of the view banks `rows` train on or are measured against (those the folder holds), with the run's classifier and f; [] without banks."
     paths = {b: run_dir(cfg) / 'views' / f'{b}.safetensors' for b in banks_needed(dataclasses.replace(cfg, rows=tuple(rows)))}
     if not (banks := {b: ViewBank.load(p) for b, p in paths.items() if p.exists()}): return []
-    est = {k: folder_classifier(cfg, k) for k in (SHAPES10_FACTORS if cfg.data.name == 'shapes10' else ())}   # what the views changed besides the class
+    targets = [None, *(SHAPES10_FACTORS if cfg.data.name == 'shapes10' else ())]   # the class, and what the views changed besides it
+    if (w := _workers(cfg)) > 1: map_in_processes(_fit_classifier, [(cfg, t) for t in targets], w)   # on a CPU: trained at once, one thread each
+    est = {k: folder_classifier(cfg, k) for k in targets[1:]}
     return bank_table(banks, load_data(cfg), load_data(cfg, 'test'), folder_classifier(cfg), load_encoder(f_checkpoint(cfg)),
                       n_expert=max(2, cfg.views.n), seed=cfg.seeds[0], factors=est)
 
@@ -429,14 +437,12 @@ def stage_report(cfg: ExperimentConfig, log=print) -> dict:
     if points := figure_points(paired, {b['Bank']: b['Class change (%)'] for b in banks}, sources):
         plot_paired_vs_rate(points, path=out / 'paired_vs_class_change.png')
         md.append("\nThe linear difference to SimCLR with its interval, against the class change of each row's generated (or third) view: `paired_vs_class_change.png`.")
-    pairs = view_pair_analysis(cfg)
-    if pairs:
+    if pairs := view_pair_analysis(cfg):
         md += ["\n## View pairs, measured with f (the SimCLR encoder)\n", markdown_table(pairs, digits=3)]
         write_csv(pairs, out / 'view_pairs.csv')
     plot_training_curves({r: run_dir(cfg) / 'train' / f'{r}-s{cfg.seeds[0]}' / 'metrics.csv' for r in res}, y='loss', path=out / 'training_curves.png')
     md.append(f"\nTraining loss of each row (seed {cfg.seeds[0]}): `training_curves.png`.")
-    not_run = [r for r in PAPER_ROWS if r not in res]
-    if not_run: md.append(f"\nRows not run by this preset: {', '.join(not_run)} (the `shapes10-full` preset runs them all).")
+    if not_run := [r for r in PAPER_ROWS if r not in res]: md.append(f"\nRows not run by this preset: {', '.join(not_run)} (the `shapes10-full` preset runs them all).")
     if any(ROWS[r][3] and bank_spec(cfg, ROWS[r][3]).uses_generator for r in res) and cfg.gan.source == 'shipped' and not generator_missing(cfg):
         meta = read_json(Path(str(shipped_weights(cfg)['generator']) + '.json'))
         unmet = unmet_targets(meta)
