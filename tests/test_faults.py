@@ -335,6 +335,15 @@ def test_ctrl_c_and_sigkill_in_every_stage_then_resume(ref, tmp_path):
     no_partial(run)
     fct.test_eq(digests(run), digests(ref_dir))
 
+def test_views_made_by_two_workers_equal_one_process_s(ref, run_copy):
+    "workers=2: each one-thread worker makes its share of the bank's chunks, the parent merges; the bank is the same bit for bit."
+    shutil.rmtree(run_copy / RUN / 'views')
+    r = subprocess.run([A2LIT, '--out', 'runs', '--seed', '0', '--set', 'rows=simclr,a2-wsearch', '--set', 'workers=2', 'views', 'tiny'],
+                       env=ENV, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    fct.test_eq(tensors_digest(run_copy / RUN / 'views/search.safetensors'), tensors_digest(ref[0] / RUN / 'views/search.safetensors'))
+    assert not (run_copy / RUN / 'views/search.safetensors.parts').exists()   # the workers' chunk files are gone after the merge
+
 def test_ctrl_c_in_parallel_training_stops_every_worker_then_resumes(ref, run_copy):
     "Trainings at once (workers=2): a Ctrl-C mid-training gives one line and exit 130 and stops every worker; the rerun ends where one process does."
     for s in ('train', 'eval', 'report'): shutil.rmtree(run_copy / RUN / s)
