@@ -201,13 +201,13 @@ def generator_missing(cfg: ExperimentConfig) -> bool:
 @stage('gan', outputs=lambda cfg: ['gan/generator.safetensors', 'gan/encoder.safetensors'])
 def stage_gan(cfg: ExperimentConfig, log=print) -> dict:
     "The generator and latent encoder: copied from the shipped weights, or trained here."
-    out, dev = run_dir(cfg) / 'gan', None if cfg.device == 'auto' else cfg.device
+    out, dev, src = run_dir(cfg) / 'gan', None if cfg.device == 'auto' else cfg.device, shipped_weights(cfg)
     out.mkdir(parents=True, exist_ok=True)
     if cfg.gan.source == 'shipped':
-        src = shipped_weights(cfg)
-        if missing := [str(p) for p in src.values() if not p.exists()]: raise A2Error(f"no shipped {cfg.gan.arch} generator for {cfg.data.name} in this version of a2lit (missing {missing[0]}); "
-                                  f"train one here with --set gan.source=train (hours on a CPU)")
-        for k, p in src.items():
+        if missing := [str(p) for p in src.values() if not p.exists()]:
+            raise A2Error(f"no shipped {cfg.gan.arch} generator for {cfg.data.name} in this version of a2lit (missing {missing[0]}); "
+                          f"train one here with --set gan.source=train (hours on a CPU)")
+        for p in src.values():
             for q in (p, Path(str(p) + '.json')): shutil.copyfile(q, out / q.name.replace(f'{cfg.data.name}-{cfg.gan.arch}-', ''))
     elif cfg.gan.source == 'train':
         train = load_data(cfg)
@@ -285,7 +285,7 @@ def stage_views(cfg: ExperimentConfig, log=print) -> dict:
             on_rank0(lambda: _oracle(cfg, train, s, rec.get('class_flip', 0.0)), f'rendering the {s.name} bank')
             bank = ViewBank.load(path)
         else:   # on a CPU, `workers` one-thread processes first make their shares of the chunks (each chunk seeded by its index)
-            if (w := _workers(cfg)) > 1: map_in_processes(generated_bank, [(cfg, s.name, (r, w)) for r in range(w)], w, log)
+            if (w := _workers(cfg)) > 1: rec['workers'] = w; map_in_processes(generated_bank, [(cfg, s.name, (r, w)) for r in range(w)], w, log)
             bank = generated_bank(cfg, s.name)   # what is left (under torchrun: this rank's share), then the merge
         if s.note: rec['note'] = s.note; log(f"views: {s.name}: {s.note}")
         info[s.name] = dict(seconds=round(time.time() - t, 1), n_images=len(bank), n_views=bank.n_views, **rec)

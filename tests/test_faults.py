@@ -4,7 +4,7 @@ in every stage, no file load that can run code, and bit-identical reruns on CPU.
 Every fault gives one line (`a2lit: error: ...` naming what was wrong and what was expected), a non-zero exit, no traceback,
 and no partial file. Most CLI cases call `a2lit.cli.main` in-process (the console script's function, without the
 4 s torch import); subprocesses are used where the process is the point: signals, and the reference runs."""
-import errno, glob, hashlib, os, pathlib, pickle, random, re, shutil, signal, subprocess, sys, time
+import errno, glob, hashlib, json, os, pathlib, pickle, random, re, shutil, signal, subprocess, sys, time
 from pathlib import Path
 import pytest, torch
 import fastcore.test as fct
@@ -341,6 +341,7 @@ def test_views_made_by_two_workers_equal_one_process_s(ref, run_copy):
     r = subprocess.run([A2LIT, '--out', 'runs', '--seed', '0', '--set', 'rows=simclr,a2-wsearch', '--set', 'workers=2', 'views', 'tiny'],
                        env=ENV, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
+    fct.test_eq(json.loads((run_copy / RUN / 'views/done.json').read_text())['search'].get('workers'), 2)   # the workers made it
     fct.test_eq(tensors_digest(run_copy / RUN / 'views/search.safetensors'), tensors_digest(ref[0] / RUN / 'views/search.safetensors'))
     assert not (run_copy / RUN / 'views/search.safetensors.parts').exists()   # the workers' chunk files are gone after the merge
 
