@@ -39,7 +39,8 @@ def test_supcontrast_encoder_f(tmp_path):
     from a2lit.core import load_artifact, state_hash
     from a2lit.train import load_encoder
     from a2lit.viewbank import ViewBank
-    r = a2lit('run', 'tiny', '--out', 'runs', '--set', 'rows=simclr,a2-wsearch', '--set', 'f=supcontrast', cwd=tmp_path)
+    small = ['--set', 'data.n_train=64', '--set', 'views.n=2', '--set', 'views.max_steps=2']   # a ResNet-50 f: the least that runs every stage
+    r = a2lit('run', 'tiny', '--out', 'runs', '--set', 'rows=simclr,a2-wsearch', '--set', 'f=supcontrast', *small, cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     run = tmp_path / 'runs/tiny'
     c = load_artifact(run / 'train/f-supcontrast-s0/checkpoint.safetensors')[1]['config']
