@@ -69,7 +69,9 @@ def view_pair_table(features: dict,          # view type -> features of the same
         if p in feats and q in feats:
             a, b = feats[p], feats[q]
             row = {'View pair': f'{p}, {q}', 'I': float(mine_mi(a, b, seed=seed, critic=critic, **mine_kwargs))}
-            if check:   # the same estimator on pairs of known I with this row's N and D (no check for 1-d features: they are +-1)
+            # the same estimator on pairs of known I with this row's N and D (no check for 1-d
+            # features: they are +-1)
+            if check:
                 row[CHECK_COLUMN] = known_mi_error(max(row['I'], 1.0), len(a), a.shape[1], seed=seed, critic=critic, **mine_kwargs) if a.shape[1] > 1 else math.nan
             rows.append({**row, 'E[f.f~]': alignment(a, b)})
     if not rows: raise A2Error(f"none of the pairs {[f'{p}, {q}' for p, q in pairs]} has both view types among {list(features)}")
@@ -116,7 +118,8 @@ def read_csv(path) -> list:
     try: text = path.read_bytes().decode('utf-8-sig')
     except UnicodeDecodeError: raise A2Error(f"{path} is not a CSV text file (not UTF-8: binary data?)") from None
     if '\0' in text: raise A2Error(f"{path} is not a CSV text file (it holds NUL bytes: binary data?)")
-    try: table = [r for r in csv.reader(io.StringIO(text, newline='')) if r]   # blank lines are skipped, as csv.DictReader does
+    # blank lines are skipped, as csv.DictReader does
+    try: table = [r for r in csv.reader(io.StringIO(text, newline='')) if r]
     except csv.Error as e: raise A2Error(f"{path} is not a valid CSV file: {e}") from None
     if not table: raise A2Error(f"{path} is empty: a CSV file needs at least its header row")
     head = table[0]
@@ -230,7 +233,8 @@ def plot_training_curves(curves: dict,        # run label -> a CSV path, a DataF
         ys = _numbers(c[yk], src, yk)
         xs = _numbers(c[x], src, x) if x in c else list(range(1, len(ys) + 1))
         if len(xs) != len(ys): raise A2Error(f"{src}: column {x!r} has {len(xs)} values, {yk!r} {len(ys)}")
-        lines[label] = [(u, v) for u, v in zip(xs, ys) if u is not None and v is not None]   # rows where both were logged
+        # rows where both were logged
+        lines[label] = [(u, v) for u, v in zip(xs, ys) if u is not None and v is not None]
     refs = {k: _numbers([v], f'reference {k!r}', k)[0] for k, v in (refs or {}).items()}
     if None in refs.values(): raise A2Error(f"refs must map labels to numbers, got {refs}")
     fig, ax = plt.subplots(figsize=(6, 3.5))
@@ -260,7 +264,8 @@ def plot_embedding_2d(features,            # [N,D], or a dict title -> [N,D] of 
     if method == 'tsne':
         try: from sklearn.manifold import TSNE
         except ImportError: raise A2Error("method='tsne' needs scikit-learn (pip install scikit-learn); method='pca' needs nothing") from None
-    idx = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))[:max_points]   # the same points in every panel
+    # the same points in every panel
+    idx = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))[:max_points]
     l = torch.as_tensor(labels)[idx].cpu()
     cmap = plt.get_cmap('tab10' if int(l.max()) < 10 else 'tab20')
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.5), squeeze=False)

@@ -7,7 +7,8 @@ from __future__ import annotations
 import math
 import torch
 import torch.nn.functional as F
-from torchvision.transforms.v2.functional import rgb_to_grayscale   # batched: any leading dims, ITU-R 601 luma
+# batched: any leading dims, ITU-R 601 luma
+from torchvision.transforms.v2.functional import rgb_to_grayscale
 from .core import A2Error, image_grid
 from .data import ImageSet
 
@@ -31,13 +32,18 @@ def adjust_hue(x, shift):
     r, g, b = x[:, 0:1], x[:, 1:2], x[:, 2:3]
     mx, mn = torch.maximum(torch.maximum(r, g), b), torch.minimum(torch.minimum(r, g), b)
     c = mx - mn                                                   # chroma; HSV's s * v
-    nr, ng = torch.sign(mx - r), torch.sign(mx - g)               # 0 where r (g) is the largest, else 1: exact lerp weights
-    hc = torch.lerp(g - b, torch.lerp(torch.add(b - r, c, alpha=2), torch.add(r - g, c, alpha=4), ng), nr)   # hue x chroma, sixths of a turn
-    h = torch.addcdiv(6 * shift.view(-1, 1, 1, 1).to(x.dtype), hc, c.clamp_min(1e-12))   # rotated hue (grey: c = 0, any hue gives mx)
+    # 0 where r (g) is the largest, else 1: exact lerp weights
+    nr, ng = torch.sign(mx - r), torch.sign(mx - g)
+    # hue x chroma, sixths of a turn
+    hc = torch.lerp(g - b, torch.lerp(torch.add(b - r, c, alpha=2), torch.add(r - g, c, alpha=4), ng), nr)
+    # rotated hue (grey: c = 0, any hue gives mx)
+    h = torch.addcdiv(6 * shift.view(-1, 1, 1, 1).to(x.dtype), hc, c.clamp_min(1e-12))
     h = h.sub_(h.div(6).floor_(), alpha=6)                        # mod 6: [0, 6)
     out, top = torch.empty_like(x), mx + c
-    for ch, (base, m, sgn) in enumerate(((mn.sub_(c), 3., 1), (top, 2., -1), (top, 4., -1))):   # R = v - c + c q, G, B = v + c - c q
-        torch.addcmul(base, (h - m).abs_().clamp_(1, 2), c, value=sgn, out=out[:, ch:ch + 1])   # q = clamp(|h - m|, 1, 2)
+    # R = v - c + c q, G, B = v + c - c q
+    for ch, (base, m, sgn) in enumerate(((mn.sub_(c), 3., 1), (top, 2., -1), (top, 4., -1))):
+        # q = clamp(|h - m|, 1, 2)
+        torch.addcmul(base, (h - m).abs_().clamp_(1, 2), c, value=sgn, out=out[:, ch:ch + 1])
     return out
 
 # %% ../nbs/00a_augment.ipynb #b16b5b0f
@@ -109,7 +115,8 @@ class ExpertAugment:
         hue = fac[perm, 3]
         # 1. random resized crop + horizontal flip, in sorted order: one bilinear resampling per image, its grid built per axis
         x0, y0, w, h, flip = x0[perm], y0[perm], w[perm], h[perm], flip[perm]
-        o = torch.arange(S, device=dev, dtype=x.dtype).mul_(2 / S).add_(1 / S - 1)   # output pixel centres in [-1, 1]
+        # output pixel centres in [-1, 1]
+        o = torch.arange(S, device=dev, dtype=x.dtype).mul_(2 / S).add_(1 / S - 1)
         gx = (w / W * (1 - 2 * flip.to(x.dtype)))[:, None] * o + ((x0 + w / 2) / W * 2 - 1)[:, None]
         gy = (h / H)[:, None] * o + ((y0 + h / 2) / H * 2 - 1)[:, None]
         grid = torch.stack(torch.broadcast_tensors(gx[:, None, :], gy[:, :, None]), -1).to(x.dtype)
@@ -119,7 +126,8 @@ class ExpertAugment:
             for lo, hi in ((0, st[k]), (st[k + 1], st[4])):   # the jittered images without a hue shift here
                 if hi > lo: _linear_jitter(y[lo:hi], abc[:, lo:hi, k])
             if st[k + 1] > st[k]: v = y[st[k]:st[k + 1]]; v.copy_(adjust_hue(v, hue[st[k]:st[k + 1]]))
-        y = y.index_select(0, torch.empty_like(perm).scatter_(0, perm, torch.arange(B, device=dev)))   # back to the input's order
+        # back to the input's order
+        y = y.index_select(0, torch.empty_like(perm).scatter_(0, perm, torch.arange(B, device=dev)))
         # 3. grayscale with p_gray
         i = gray.nonzero()[:, 0]
         if len(i): y.index_copy_(0, i, rgb_to_grayscale(y.index_select(0, i), 3))

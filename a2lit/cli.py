@@ -25,7 +25,8 @@ __all__ = ['SEED', 'DIST_TIMEOUT', 'cli_boundary', 'set_deterministic', 'probe_s
            'config_from', 'fit_main', 'config_main', 'main', 'console', 'stage_times', 'plot_stage_times']
 
 # %% ../nbs/07b_cli.ipynb #0760e255
-_ENVIRONMENT = (OSError, SafetensorError, MemoryError, torch.OutOfMemoryError)   # not the user's input: the disk, a file, memory
+# not the user's input: the disk, a file, memory
+_ENVIRONMENT = (OSError, SafetensorError, MemoryError, torch.OutOfMemoryError)
 
 def _one_line(e) -> str: return ' '.join(str(e).split()) or type(e).__name__
 
@@ -50,7 +51,8 @@ def cli_boundary(kept: str = 'checkpoints are kept: rerun the same command to co
                  fix: str = 'fix it and rerun the same command to continue'):              # said after an error of the environment
     "Run a command's body: a user error is one line and exit status 2, the environment's 1, Ctrl-C 130; under torchrun the group is left in any case."
     rank = int(os.environ.get('RANK', 0))   # torchrun's rank of this process (0 without torchrun)
-    def say(msg):   # errors found before the processes join are the same on every rank: rank 0 alone prints them
+    # errors found before the processes join are the same on every rank: rank 0 alone prints them
+    def say(msg):
         if rank == 0 or torch.distributed.is_initialized(): print(f"a2lit: error{f' (rank {rank})' if rank else ''}: {msg}", file=sys.stderr)
     def stopped():
         if rank == 0: print(f"a2lit: interrupted; {kept}", file=sys.stderr)
@@ -62,7 +64,8 @@ def cli_boundary(kept: str = 'checkpoints are kept: rerun the same command to co
         if _by_ctrl_c(e): stopped()
         if isinstance(e, Rank0Error): sys.exit(2)   # rank 0 has printed its error
         if isinstance(e, A2Error): say(_one_line(e)); sys.exit(2)
-        if isinstance(e, _ENVIRONMENT):             # a full disk: the file being written is discarded, earlier ones are intact
+        # a full disk: the file being written is discarded, earlier ones are intact
+        if isinstance(e, _ENVIRONMENT):
             say(f"{'safetensors: ' if isinstance(e, SafetensorError) else ''}{_one_line(e)}; {fix}"); sys.exit(1)
         raise                                       # a bug: its traceback is the report
     finally:
@@ -74,13 +77,16 @@ def _single(fn, argv):
     with cli_boundary(): fn(argv)
 
 SEED = field_meta(TrainConfig, 'seed')                      # --seed: the trainer's range
-DIST_TIMEOUT = {'range': '(0, 8760]', 'note': 'hours'}     # up to a year: far longer overflows the process group's timeout
+# up to a year: far longer overflows the process group's timeout
+DIST_TIMEOUT = {'range': '(0, 8760]', 'note': 'hours'}
 
 # %% ../nbs/07b_cli.ipynb #561a2419
 def set_deterministic(on: bool = True):
     "Ask torch for repeatable GPU results: deterministic kernels only, no cuDNN autotuning, a fixed cuBLAS workspace."
-    if on: os.environ.setdefault('CUBLAS_WORKSPACE_CONFIG', ':4096:8')   # must be set before the first cuBLAS call
-    torch.use_deterministic_algorithms(on, warn_only=True)   # an op with no deterministic CUDA kernel warns, naming itself
+    # must be set before the first cuBLAS call
+    if on: os.environ.setdefault('CUBLAS_WORKSPACE_CONFIG', ':4096:8')
+    # an op with no deterministic CUDA kernel warns, naming itself
+    torch.use_deterministic_algorithms(on, warn_only=True)
     torch.backends.cudnn.benchmark = not on and torch.backends.cudnn.benchmark
     torch.backends.cudnn.deterministic = on
 
@@ -170,7 +176,8 @@ def fit_main(argv=None):
     p.add_argument('--no-sync-bn', action='store_true', help='keep per-process BatchNorm statistics under torchrun')
     a = p.parse_args(argv)
     with cli_boundary():
-        check_value('--dataset', a.dataset, str, {'choices': DATASETS})   # every option before the processes join: refused on every rank alike
+        # every option before the processes join: refused on every rank alike
+        check_value('--dataset', a.dataset, str, {'choices': DATASETS})
         for flag, v in (('--n-train', a.n_train), ('--until', a.until)):
             if v is not None: check_value(flag, v, int, {'range': '[1, inf)'})
         if a.device is not None: check_device('--device', a.device)
@@ -221,9 +228,11 @@ def main(argv=None):
         check_value('--dist-timeout', a.dist_timeout, float, DIST_TIMEOUT)
         flags = ([f'out={a.out}'] if a.out is not None else []) + ([f"seeds={','.join(map(str, a.seed))}"] if a.seed else []) + \
                 ([f'device={a.device}'] if a.device is not None else [])
-        cfg = get_config(a.preset, [*a.set, *flags])   # every value checked on every rank, before any collective and before anything is written
+        # every value checked on every rank, before any collective and before anything is written
+        cfg = get_config(a.preset, [*a.set, *flags])
         if a.deterministic: set_deterministic()
-        init_distributed(timeout_s=max(1, round(a.dist_timeout * 3600)))   # joins torchrun's group; nothing without torchrun
+        # joins torchrun's group; nothing without torchrun
+        init_distributed(timeout_s=max(1, round(a.dist_timeout * 3600)))
         run(cfg, None if a.command == 'run' else [a.command])
 
 def console():
@@ -232,7 +241,9 @@ def console():
     except SystemExit as e:
         if e.code != 130: raise
         sys.stdout.flush(); sys.stderr.flush()
-        os._exit(130)   # every file is written atomically and the run folder's lock goes with the process: nothing is left to tidy
+        # every file is written atomically and the run folder's lock goes with the process: nothing
+        # is left to tidy
+        os._exit(130)
 
 
 # %% ../nbs/07b_cli.ipynb #b7f22d76
@@ -265,4 +276,5 @@ def plot_stage_times(logs: dict,   # run name -> the text of its log
 
 # %% ../nbs/07b_cli.ipynb #e5f7a9b1
 #| eval: false
-if __name__ == '__main__': main()   # python -m a2lit.cli ...; torchrun --nproc_per_node=N -m a2lit.cli run PRESET
+# python -m a2lit.cli ...; torchrun --nproc_per_node=N -m a2lit.cli run PRESET
+if __name__ == '__main__': main()

@@ -26,37 +26,52 @@ _SEED = field_meta(TrainConfig, 'seed')   # the trainer's own seed range
 
 @dataclass
 class DataConfig:
-    name: str = field(default='shapes10', metadata={'choices': DATASETS})   # shapes10 | cifar10 | cifar100 | tinyimagenet
+    # shapes10 | cifar10 | cifar100 | tinyimagenet
+    name: str = field(default='shapes10', metadata={'choices': DATASETS})
     root: str = 'data'              # where datasets live (Shapes-10 is rendered and cached here)
     download: bool = False          # fetch real datasets when missing (needs internet)
     n_train: int = field(default=10_000, metadata={'range': '[1, inf)'})   # Shapes-10 only: training images
     n_test: int = field(default=2_000, metadata={'range': '[1, inf)'})     # Shapes-10 only: test images
-    train_subset: int = field(default=0, metadata={'range': '[0, inf)'})   # train on the first N training images only (0: all); every row sees the same N
+    # train on the first N training images only (0: all); every row sees the same N
+    train_subset: int = field(default=0, metadata={'range': '[0, inf)'})
 
 @dataclass
 class GanStageConfig:
-    source: str = field(default='shipped', metadata={'choices': ('shipped', 'train', 'pretrained')})   # shipped: the package's weights; train: train here;
-    path: str = field(default='', metadata={'empty_ok': True})   # with source=pretrained: a StyleGAN2-ADA network pickle or rosinality checkpoint (load_pretrained)      # pretrained: load gan.path
-    arch: str = field(default='demo', metadata={'choices': ('demo', 'paper', 'tiny')})   # a2lit.generator's configs
-    kimg: float = field(default=25_000, metadata={'range': '(0, inf)'})        # GAN length when trained here (thousands of real images shown)
+    # shipped: the package's weights; train: train here;
+    source: str = field(default='shipped', metadata={'choices': ('shipped', 'train', 'pretrained')})
+    # with source=pretrained: a StyleGAN2-ADA network pickle or rosinality checkpoint (load_pretrained)
+    # # pretrained: load gan.path
+    path: str = field(default='', metadata={'empty_ok': True})
+    # a2lit.generator's configs
+    arch: str = field(default='demo', metadata={'choices': ('demo', 'paper', 'tiny')})
+    # GAN length when trained here (thousands of real images shown)
+    kimg: float = field(default=25_000, metadata={'range': '(0, inf)'})
     batch_size: int = field(default=64, metadata={'range': '[1, inf)'})        # StyleGAN2-ADA CIFAR: 64
-    encoder_kimg: float = field(default=1_000, metadata={'range': '(0, inf)'}) # latent-encoder length when trained here
-    psi: float = field(default=0.7, metadata={'range': '(0, 1]', 'note': 'truncation'})   # truncation inside every synthesis call (paper: 0.7)
+    # latent-encoder length when trained here
+    encoder_kimg: float = field(default=1_000, metadata={'range': '(0, inf)'})
+    # truncation inside every synthesis call (paper: 0.7)
+    psi: float = field(default=0.7, metadata={'range': '(0, 1]', 'note': 'truncation'})
 
 @dataclass
 class InvertConfig:
-    steps: int = field(default=1000, metadata={'range': '[0, inf)'})      # Adam refinement steps after the encoder's guess (paper: ~1000)
+    # Adam refinement steps after the encoder's guess (paper: ~1000)
+    steps: int = field(default=1000, metadata={'range': '[0, inf)'})
     lr: float = field(default=0.01, metadata={'range': '(0, inf)'})       # paper: 0.01
     batch_size: int = field(default=256, metadata={'range': '[1, inf)'})
-    loss: str = field(default='mse', metadata={'choices': ('mse', 'authors')})   # authors: + L1 on VGG19 features + 2 x MSE(E(x), E(G(w)))
-    vgg_weights: str = field(default='', metadata={'empty_ok': True})   # authors' loss: '' torch's cache, 'download', 'random' (tests) or a file
+    # authors: + L1 on VGG19 features + 2 x MSE(E(x), E(G(w)))
+    loss: str = field(default='mse', metadata={'choices': ('mse', 'authors')})
+    # authors' loss: '' torch's cache, 'download', 'random' (tests) or a file
+    vgg_weights: str = field(default='', metadata={'empty_ok': True})
 
 @dataclass
 class EvalConfig:
-    k: int = field(default=5, metadata={'range': '[1, inf)'})               # paper: 5-NN, majority vote, Euclidean, backbone features
+    # paper: 5-NN, majority vote, Euclidean, backbone features
+    k: int = field(default=5, metadata={'range': '[1, inf)'})
     probe_epochs: int = field(default=100, metadata={'range': '[1, inf)'})  # paper: 100-epoch linear probe
-    probe_method: str = field(default='sgd', metadata={'choices': tuple(PROBE_METHODS)})   # sgd (the paper's 100 epochs) | authors (their code: raw features, lr 30, 5 runs) | lbfgs (fast)
-    mi: str = field(default='gaussian', metadata={'choices': ('gaussian', 'authors')})   # view-pair I: the checked Gaussian critic on 4,096 images | MINE as the authors run it
+    # sgd (the paper's 100 epochs) | authors (their code: raw features, lr 30, 5 runs) | lbfgs (fast)
+    probe_method: str = field(default='sgd', metadata={'choices': tuple(PROBE_METHODS)})
+    # view-pair I: the checked Gaussian critic on 4,096 images | MINE as the authors run it
+    mi: str = field(default='gaussian', metadata={'choices': ('gaussian', 'authors')})
 
 # how the frozen encoder f of W-search and the view-pair MI is trained: SimCLR's views and loss at the first seed, and
 ENCODERS = {'simclr': {},   # it is the table's SimCLR row itself
@@ -68,7 +83,8 @@ ENCODERS = {'simclr': {},   # it is the table's SimCLR row itself
 # L1 budget 0.05, 3 residual blocks. Their head: none (the backbone's linear layer gives 128-d) or Linear-ReLU-Linear with biases.
 _VM_COMMON = dict(optimizer='sgd', momentum=0.9, weight_decay=1e-4, lr_schedule='constant', warmup_epochs=0, viewmaker_lr=1e-3,
                   viewmaker_budget=0.05, viewmaker_blocks=3, viewmaker_width=32, viewmaker_style='authors', proj_bn=False)
-_VM_PLAIN = dict(backbone='resnet18', proj_dims=(128,), tau=0.07, batch_size=256, lr=0.03, epochs=200)   # both views ViewMaker
+# both views ViewMaker
+_VM_PLAIN = dict(backbone='resnet18', proj_dims=(128,), tau=0.07, batch_size=256, lr=0.03, epochs=200)
 VIEWMAKER_AUTHORS = {k: {**v, 'loss_scale': v['tau'] / 0.07} for k, v in {   # their SimCLR loss is multiplied by t / 0.07
     # (dataset, 'viewmaker' | 'a1' | 'a2') -> TrainConfig values; 'a2' also gives their alpha
     **{(d, 'viewmaker'): _VM_PLAIN for d in ('cifar10', 'cifar100', 'tinyimagenet')},
@@ -81,7 +97,8 @@ VIEWMAKER_AUTHORS = {k: {**v, 'loss_scale': v['tau'] / 0.07} for k, v in {   # t
 
 @dataclass
 class ExperimentConfig:
-    preset: str = field(default='demo', metadata={'check': plain_name})   # the run folder's name: never a path
+    # the run folder's name: never a path
+    preset: str = field(default='demo', metadata={'check': plain_name})
     out: str = 'runs'               # run folders are out/<preset>
     seeds: tuple[int, ...] = field(default=(0,), metadata=_SEED)   # one training run per row per seed
     device: str = field(default='auto', metadata={'check': check_device})
@@ -92,9 +109,12 @@ class ExperimentConfig:
     invert: InvertConfig = field(default_factory=InvertConfig)
     views: ViewsConfig = field(default_factory=ViewsConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
-    f: str = field(default='simclr', metadata={'choices': tuple(ENCODERS)})   # the encoder of W-search and MI (ENCODERS)
-    viewmaker_recipe: str = field(default='preset', metadata={'choices': ('preset', 'authors')})   # authors: VIEWMAKER_AUTHORS for the ViewMaker rows
-    workers: int = field(default=1, metadata={'range': '[1, inf)'})   # CPU: train this many (row, seed) runs at once, one process each
+    # the encoder of W-search and MI (ENCODERS)
+    f: str = field(default='simclr', metadata={'choices': tuple(ENCODERS)})
+    # authors: VIEWMAKER_AUTHORS for the ViewMaker rows
+    viewmaker_recipe: str = field(default='preset', metadata={'choices': ('preset', 'authors')})
+    # CPU: train this many (row, seed) runs at once, one process each
+    workers: int = field(default=1, metadata={'range': '[1, inf)'})
 
 VIEWS_RANGES = {k: {'range': r} for k, r in dict(   # ViewsConfig is 02_search's: its annotations give the types, these the ranges
     n='[1, inf)', eps1='(0, inf)', eps2='(0, inf)', lam='[0, inf)', sigma='(0, inf)', lr='(0, inf)', max_steps='[0, inf)',
@@ -138,7 +158,8 @@ def row_config(cfg: ExperimentConfig, row: str, seed: int) -> TrainConfig:
     if row not in ROWS: raise A2Error(f"unknown row {row!r}; expected one of {', '.join(ROWS)}")
     views, loss, alpha, _ = ROWS[row]
     t = dataclasses.replace(cfg.train, views=views, loss=loss, alpha=alpha, seed=seed)
-    if cfg.viewmaker_recipe == 'authors' and 'viewmaker' in views:   # the authors trained their ViewMaker rows with their own settings
+    # the authors trained their ViewMaker rows with their own settings
+    if cfg.viewmaker_recipe == 'authors' and 'viewmaker' in views:
         kind = 'viewmaker' if views == ('viewmaker', 'viewmaker') else 'a2' if len(views) == 3 else 'a1'
         key = (cfg.data.name, kind)
         if key not in VIEWMAKER_AUTHORS: raise A2Error(f"viewmaker_recipe=authors: the authors' code has no ViewMaker settings for {cfg.data.name}; use viewmaker_recipe=preset")
@@ -148,7 +169,8 @@ def row_config(cfg: ExperimentConfig, row: str, seed: int) -> TrainConfig:
 def selected_rows(cfg): return list(cfg.rows) or list(PAPER_ROWS)
 
 # %% ../nbs/07_config.ipynb #c93617c5
-LONG_INVERSION_LR = 0.03   # `search-inv<STEPS>`: the lr of 01_generator's 150-step refinement (30.2 dB on training images)
+# `search-inv<STEPS>`: the lr of 01_generator's 150-step refinement (30.2 dB on training images)
+LONG_INVERSION_LR = 0.03
 _BANK_FORMS = ("search, perturb, recon, search-eps<EPS1>, search-inv<STEPS> (or both: search-eps<EPS1>-inv<STEPS>), "
                "oracle-s<STRENGTH> or oracle-s<STRENGTH>-flip")
 
@@ -156,14 +178,19 @@ _BANK_FORMS = ("search, perturb, recon, search-eps<EPS1>, search-inv<STEPS> (or 
 class BankSpec:
     "How one view bank is made."
     name: str
-    method: str                         # search | perturb | recon (build_view_bank's methods) | oracle (02b_oracle)
+    # search | perturb | recon (build_view_bank's methods) | oracle (02b_oracle)
+    method: str
     views: ViewsConfig | None = None    # W-search / W-perturb settings: the preset's, with the name's changes
-    invert: tuple | None = None         # (steps, lr) of the second inversion its w0 come from; None: the invert stage's own
-    strength: float | None = None       # oracle: the fraction of the way each nuisance factor moves to a fresh draw
-    flip: bool = False                  # oracle: change the class as often as the run's W-search views do (measured in the views stage)
+    # (steps, lr) of the second inversion its w0 come from; None: the invert stage's own
+    invert: tuple | None = None
+    # oracle: the fraction of the way each nuisance factor moves to a fresh draw
+    strength: float | None = None
+    # oracle: change the class as often as the run's W-search views do (measured in the views stage)
+    flip: bool = False
     note: str = ''                      # what differs from the preset's settings, in words
     @property
-    def uses_generator(self) -> bool: return self.method != 'oracle' or self.flip   # a flip rate is measured on W-search views
+    # a flip rate is measured on W-search views
+    def uses_generator(self) -> bool: return self.method != 'oracle' or self.flip
     @property
     def latents(self) -> str: return 'invert/w_plus.safetensors' if self.invert is None else f'invert/w_plus-inv{self.invert[0]}.safetensors'
 
@@ -189,7 +216,8 @@ def bank_spec(cfg: ExperimentConfig, name: str) -> BankSpec:
     for m in mods:
         if m.startswith('eps') and v is cfg.views:
             e1 = _plain_number(name, m[3:], lambda e: e > 0, 'an eps1 > 0')
-            reach = e1 * math.sqrt(2 * v.n / (v.n - 1)) if v.n > 1 else math.inf   # the largest mean distance of n points on the sphere
+            # the largest mean distance of n points on the sphere
+            reach = e1 * math.sqrt(2 * v.n / (v.n - 1)) if v.n > 1 else math.inf
             v = dataclasses.replace(v, eps1=e1, eps2=min(v.eps2, 0.9 * reach))
             if v.eps2 < cfg.views.eps2:
                 note = f"eps2 {v.eps2:.3g} = 0.9 x {reach:.3g}, the largest mean distance of {v.n} views at eps1 {e1:g} (the preset's eps2 {cfg.views.eps2:g} is out of reach)"
@@ -283,18 +311,23 @@ def _paper(name, **kw):
 
 def _study():
     "When do generated views help? W-search beside g(w0), oracle views and a third expert view, 5 paired seeds; ~134 minutes on 2 CPU cores."
-    c = _demo()   # the demo's data (2,500 images), backbone (small5, width 32) and optimiser (Adam, lr 3e-3, batch 64): its comments give why
+    # the demo's data (2,500 images), backbone (small5, width 32) and optimiser (Adam, lr 3e-3, batch
+    # 64): its comments give why
+    c = _demo()
     # 5 seeds: the paired 95% interval is +-2.78 x sd / sqrt(5) = +-1.24 paired sds (2 seeds: +-8.98, 3: +-2.48)
     c.preset, c.seeds, c.rows = 'study', (0, 1, 2, 3, 4), tuple(STUDY)
     # 8 rows x 5 seeds at the demo's 120 epochs would take 3.3 hours; 80 epochs (200k images seen, not 300k) fit 150 minutes
-    c.train = dataclasses.replace(c.train, epochs=80, cpu_bf16=False)   # in fp32, as reports/study and reports/study-sweeps were made
+    # in fp32, as reports/study and reports/study-sweeps were made
+    c.train = dataclasses.replace(c.train, epochs=80, cpu_bf16=False)
     # the authors' start (w0 + sigma N(0, I)): the study measures the views the paper's procedure makes
     c.views = dataclasses.replace(c.views, start='noise')
     return c
 
 def _study_sweeps():
     "The study's sweeps: W-search's eps1 (0.15, 0.3, 0.5), A2's alpha (0.25, 0.5, 1) and a longer inversion, 4 paired seeds; ~116 minutes on 2 CPU cores."
-    c = _study()  # the same data, backbone, optimiser and 80 epochs: its 'simclr' and 'a2-wsearch' train as the study's do at seeds 0-3
+    # the same data, backbone, optimiser and 80 epochs: its 'simclr' and 'a2-wsearch' train as the
+    # study's do at seeds 0-3
+    c = _study()
     # 4 seeds, not 3: the paired 95% interval is +-1.59 paired sds instead of +-2.48, and 7 rows still fit 150 minutes
     c.preset, c.seeds, c.rows = 'study-sweeps', (0, 1, 2, 3), tuple(SWEEPS)
     return c
@@ -341,7 +374,8 @@ def estimate_stages(cfg: ExperimentConfig, worst: bool = False) -> dict:
     rest = [(r, s) for r in rows for s in cfg.seeds if (r, s) not in first]
     specs = [bank_spec(cfg, b) for b in banks_needed(cfg)]
     inv = N * D['invert_step'] * (cfg.invert.steps + sum(s for s, _ in second_inversions(cfg).values())) if any(s.uses_generator for s in specs) else 0
-    steps = lambda v: 100 / 16 if worst else D['authors_start'] if v.start == 'noise' else 1   # worst: every view takes 100 steps
+    # worst: every view takes 100 steps
+    steps = lambda v: 100 / 16 if worst else D['authors_start'] if v.start == 'noise' else 1
     search = lambda v: D['search_view'] * N * v.n * steps(v) * min(1, v.max_steps / 100)
     views = sum(search(s.views) if s.method == 'search' else D['render'] * N / 2_500 for s in specs)
     return {'simclr': _makespan([run(r) for r, _ in first], w) / 60, 'invert': inv / 60, 'views': views / 60,
@@ -374,7 +408,8 @@ def _once(key, values, what):
 
 def validate_config(cfg: ExperimentConfig) -> ExperimentConfig:
     "Raise an A2Error naming the first bad value of any stage, before any stage runs: every field against its declaration, then what ties fields together."
-    check_fields(cfg)                                      # preset, out, seeds, device, rows; the stages' configs next
+    # preset, out, seeds, device, rows; the stages' configs next
+    check_fields(cfg)
     if not cfg.seeds: raise A2Error("seeds must name at least one seed")
     _once('seeds', cfg.seeds, 'seed'); _once('rows', cfg.rows, 'row')
     for k in ('data', 'gan', 'invert', 'views', 'eval'): check_fields(getattr(cfg, k), f'{k}.', VIEWS_RANGES if k == 'views' else None)
@@ -386,14 +421,17 @@ def validate_config(cfg: ExperimentConfig) -> ExperimentConfig:
                       + (f"no such file: {g.path}" if g.path else "no gan.path was given"))
     if g.path and g.source != 'pretrained': raise A2Error(f"gan.path={g.path} is read only with gan.source=pretrained (got gan.source={g.source})")
     if v.lam > 0 and v.n < 2: raise A2Error(f"views.n must be >= 2 when views.lam > 0 (the uniformity term compares views), got n={v.n}")
-    for r in selected_rows(cfg): row_config(cfg, r, cfg.seeds[0]).validate()   # each row's TrainConfig, as the trainer gets it
-    for r in (r for r in selected_rows(cfg) if ROWS[r][3]):                  # each row's view bank: a name bank_spec reads, data it can be made of
+    # each row's TrainConfig, as the trainer gets it
+    for r in selected_rows(cfg): row_config(cfg, r, cfg.seeds[0]).validate()
+    # each row's view bank: a name bank_spec reads, data it can be made of
+    for r in (r for r in selected_rows(cfg) if ROWS[r][3]):
         try: s = bank_spec(cfg, ROWS[r][3])
         except A2Error as e: raise A2Error(f"row {r!r}: {e}") from None
         if s.method == 'oracle' and d.name != 'shapes10':
             raise A2Error(f"row {r!r} trains on oracle views (bank {s.name!r}), which re-render Shapes-10 images from their factors; "
                           f"{d.name} images have none: choose rows without oracle views (--set rows=...)")
-    if d.name == 'shapes10':   # the other datasets' sizes are known only once loaded (the trainer checks them then)
+    # the other datasets' sizes are known only once loaded (the trainer checks them then)
+    if d.name == 'shapes10':
         n, what = (d.train_subset, 'data.train_subset') if d.train_subset else (d.n_train, 'data.n_train')
         for k, b in (('train.batch_size', cfg.train.batch_size), ('gan.batch_size', g.batch_size)):
             if b > n: raise A2Error(f"{k}={b} is larger than the dataset ({what}={n} images)")

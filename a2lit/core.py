@@ -26,7 +26,8 @@ class A2Error(ValueError):
 
 # %% ../nbs/infra/core.ipynb #6072d775
 _PARTIAL = '*.tmp'   # atomic_path's temporary files: '.NAME.RANDOM.tmp'
-_SAFETENSORS_PARTIAL = re.compile(r'\.tmp[A-Za-z0-9]{6}')   # save_file's own: it writes '.tmpXXXXXX' beside its target, then renames it
+# save_file's own: it writes '.tmpXXXXXX' beside its target, then renames it
+_SAFETENSORS_PARTIAL = re.compile(r'\.tmp[A-Za-z0-9]{6}')
 _STATUS = '/proc/self/status'   # Linux shows the umask here (since 4.7): read without setting it
 _UMASK_LOCK = threading.Lock()
 
@@ -35,14 +36,16 @@ def _umask() -> int:
     with contextlib.suppress(OSError, ValueError, IndexError):
         for line in Path(_STATUS).read_text().splitlines():
             if line.startswith('Umask:'): return int(line.split()[1], 8)
-    with _UMASK_LOCK: mask = os.umask(0o077); os.umask(mask)   # in that instant another thread's new file is private, never open to all
+    # in that instant another thread's new file is private, never open to all
+    with _UMASK_LOCK: mask = os.umask(0o077); os.umask(mask)
     return mask
 
 @contextlib.contextmanager
 def atomic_path(path):
     "Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds, with the mode `open()` gives a new file."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix=_PARTIAL[1:], dir=path.parent)   # private (0600) while it is written
+    # private (0600) while it is written
+    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix=_PARTIAL[1:], dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp)
@@ -113,11 +116,13 @@ def save_artifact(path, tensors: dict, meta: dict | None = None):
     "Save `tensors` to `path` (.safetensors) with `meta` and the hashes of both in its header, in one atomic rename; `path`.json mirrors the header for people."
     path = Path(path)
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-    meta = json.loads(json.dumps({k: v for k, v in (meta or {}).items() if k not in _HASHES}, default=str))   # as it will read back
+    # as it will read back
+    meta = json.loads(json.dumps({k: v for k, v in (meta or {}).items() if k not in _HASHES}, default=str))
     meta.update(tensors_hash=tensor_hash(*[tensors[k] for k in sorted(tensors)]), meta_hash=_meta_hash(meta))
     try:
         with atomic_path(path) as tmp: save_file(tensors, str(tmp), metadata={'a2lit': json.dumps(meta, sort_keys=True)})
-    except SafetensorError as e: raise _write_error(e, path) from None   # a full disk: the old file is intact, no temporary file is left
+    # a full disk: the old file is intact, no temporary file is left
+    except SafetensorError as e: raise _write_error(e, path) from None
     write_json(path.with_name(path.name + '.json'), meta)
     return path
 
@@ -134,7 +139,8 @@ def load_artifact(path, check=True):
     if not isinstance(meta, dict): raise A2Error(f"corrupt artifact {path}: its metadata is not a JSON object")
     if check and meta.get('tensors_hash') not in (None, tensor_hash(*[tensors[k] for k in sorted(tensors)])):
         raise A2Error(f"artifact {path} does not match the hash it records (modified or partly written)")
-    if check and 'meta_hash' in meta and meta['meta_hash'] != _meta_hash(meta):   # files written before meta_hash existed have none
+    # files written before meta_hash existed have none
+    if check and 'meta_hash' in meta and meta['meta_hash'] != _meta_hash(meta):
         raise A2Error(f"artifact {path}: its metadata does not match the hash it records (edited after it was written); "
                       "restore it, or remove it and rerun what wrote it")
     return tensors, meta
@@ -161,7 +167,8 @@ def flatten_optimizer(opt: torch.optim.Optimizer, prefix: str) -> dict:
     sd, out = opt.state_dict(), {}
     for pid, st in sd['state'].items():
         for k, v in st.items():
-            if k == 'exp_avg' and pid in _no_momentum(sd): continue   # Adam with beta1 = 0: exp_avg is the last gradient, overwritten by the next step
+            # Adam with beta1 = 0: exp_avg is the last gradient, overwritten by the next step
+            if k == 'exp_avg' and pid in _no_momentum(sd): continue
             v = v.detach().clone() if torch.is_tensor(v) else torch.tensor(v)
             out[f"{prefix}.{pid}.{k}" + ('#0d' if v.ndim == 0 else '')] = v.reshape(-1) if v.ndim == 0 else v
     return out
@@ -180,7 +187,8 @@ def unflatten_optimizer(opt: torch.optim.Optimizer, tensors: dict, prefix: str,
     n = sum(len(g['params']) for g in sd['param_groups'])
     if state and max(state) >= n: raise A2Error(f"optimizer state {prefix} has {max(state) + 1} parameters, the model {n}")
     if meta and 'param_groups' in meta: sd['param_groups'] = meta['param_groups']
-    for pid in _no_momentum(sd):   # what flatten_optimizer left out: any value gives the same next step (lerp with weight 1)
+    # what flatten_optimizer left out: any value gives the same next step (lerp with weight 1)
+    for pid in _no_momentum(sd):
         if 'exp_avg_sq' in state.get(pid, {}) and 'exp_avg' not in state[pid]: state[pid]['exp_avg'] = torch.zeros_like(state[pid]['exp_avg_sq'])
     sd['state'] = state; opt.load_state_dict(sd)
 
@@ -304,7 +312,8 @@ _TYPES = {'int': int, 'float': float, 'str': str, 'bool': bool, 'tuple': tuple}
 
 def _annotation(tp):
     "A field's annotation as (type, item types): 'tuple[int, ...]' -> (tuple, (int, Ellipsis)); 'float' -> (float, ()); one this checker does not know -> (None, ())."
-    if not isinstance(tp, str): return typing.get_origin(tp) or tp, tuple(typing.get_args(tp))   # annotations evaluated already
+    # annotations evaluated already
+    if not isinstance(tp, str): return typing.get_origin(tp) or tp, tuple(typing.get_args(tp))
     m = re.fullmatch(r'\s*(\w+)\s*(?:\[(.*)\])?\s*', tp)
     if not m or m[1] not in _TYPES: return None, ()
     items = tuple(Ellipsis if a.strip() == '...' else _TYPES.get(a.strip()) for a in m[2].split(',')) if m[2] else ()
@@ -442,9 +451,11 @@ def image_grid(rows,          # a list of rows, each a uint8 or [0,1] float batc
                scale=1.0):    # inches per image
     "Plot each row as one `make_grid` strip (white padding, short rows filled with white) under its title; return the figure."
     import matplotlib.pyplot as plt
-    from torchvision.utils import make_grid   # it lays out pixels only: the per-row titles need one axes per row
+    # it lays out pixels only: the per-row titles need one axes per row
+    from torchvision.utils import make_grid
     R, C = len(rows), max(len(r) for r in rows)
-    fig, axs = plt.subplots(R, 1, figsize=(C * scale, R * (scale + (0.15 if titles else 0))), squeeze=False)   # 0.15 in: a 7 pt title
+    # 0.15 in: a 7 pt title
+    fig, axs = plt.subplots(R, 1, figsize=(C * scale, R * (scale + (0.15 if titles else 0))), squeeze=False)
     for i, (ax, row) in enumerate(zip(axs[:, 0], rows)):
         x = (row if torch.is_tensor(row) else torch.stack(list(row))).detach().cpu()
         x = x.float() / 255 if x.dtype == torch.uint8 else x.float().clamp(0, 1)

@@ -56,7 +56,8 @@ def from_uint8(x):
 
 # %% ../nbs/00_data.ipynb #33a5bdab
 SHAPES10_CLASSES = ['circle', 'ring', 'triangle', 'square', 'star', 'cross', 'heart', 'crescent', 'hourglass', 'arrow']
-SHAPES10_FACTORS = ('fg_hue', 'bg_hue', 'distractor')   # the discrete nuisance factors: what a classifier can read off a view
+# the discrete nuisance factors: what a classifier can read off a view
+SHAPES10_FACTORS = ('fg_hue', 'bg_hue', 'distractor')
 
 def _in_polygon(r, th, n):
     "Inside the regular n-gon inscribed in the unit circle (polar coordinates)."
@@ -71,7 +72,8 @@ def shape_mask(c: int, u, v):
     if c == 2: return _in_polygon(r, th - math.pi / 2, 3)
     if c == 3: return _in_polygon(r / 0.95, th - math.pi / 4, 4)
     if c == 4:
-        tip = (torch.remainder(5 * (th - math.pi / 2) / (2 * math.pi), 1.0) - 0.5).abs() * 2  # 1 at a tip, 0 between
+        # 1 at a tip, 0 between
+        tip = (torch.remainder(5 * (th - math.pi / 2) / (2 * math.pi), 1.0) - 0.5).abs() * 2
         return r <= 0.42 + 0.58 * tip
     if c == 5: return ((u.abs() <= 0.3) & (v.abs() <= 0.95)) | ((v.abs() <= 0.3) & (u.abs() <= 0.95))
     if c == 6:
@@ -99,13 +101,16 @@ class Shapes10Config:
     seed: int = 0
     scale: tuple = (0.55, 0.85) # shape radius / half-frame: large, so a 0.2-area crop still shows part of it
     shift: float = 0.2          # max centre offset / half-frame
-    rotation: float = 20.0      # max |rotation| in degrees: shapes stay near upright, as objects in photos do (the
+    # max |rotation| in degrees: shapes stay near upright, as objects in photos do (the
+    rotation: float = 20.0
                                 # expert views have no rotation, so full rotations left SimCLR's k-NN near 25%)
-    n_hues: int = 3             # hues are quantised, so colour alone does not identify an image (5-epoch SimCLR probes
+    # hues are quantised, so colour alone does not identify an image (5-epoch SimCLR probes
+    n_hues: int = 3
                                 # here: 5-NN 32% with 3 hues, 27% with 4, 20% with 6; colour is the shortcut)
     texture: float = 0.3        # amplitude of the background's low-frequency noise
     p_distractor: float = 0.3   # probability of an occluding disc
-    aspect: float = 0.0         # max |log stretch|: each shape stretched by e^a along its own x axis and e^-a along y
+    # max |log stretch|: each shape stretched by e^a along its own x axis and e^-a along y
+    aspect: float = 0.0
                                 # (area kept), a uniform in [-aspect, aspect]; 0.29 matches the crops' 3/4-4/3 ratio
     supersample: int = 2        # render at 2x and average-pool: antialiased edges
 
@@ -119,13 +124,15 @@ def draw_shapes10_factors(n: int, seed: int, cfg: Shapes10Config = Shapes10Confi
     f['scale'] = cfg.scale[0] + U(n) * (cfg.scale[1] - cfg.scale[0])
     f['angle'] = (U(n) * 2 - 1) * math.radians(cfg.rotation)
     f['fg_hue'] = torch.randint(0, cfg.n_hues, (n,), generator=g)
-    f['bg_hue'] = torch.remainder(f['fg_hue'] + torch.randint(1, cfg.n_hues, (n,), generator=g), cfg.n_hues)  # never the shape's hue
+    # never the shape's hue
+    f['bg_hue'] = torch.remainder(f['fg_hue'] + torch.randint(1, cfg.n_hues, (n,), generator=g), cfg.n_hues)
     f['bg_hue_shift'] = (U(n) - 0.5) * 0.3
     f['fg_sat'], f['fg_val'] = 0.6 + 0.4 * U(n), 0.6 + 0.4 * U(n)
     f['bg_sat'], f['bg_val'] = 0.3 + 0.5 * U(n), 0.3 + 0.5 * U(n)
     f['grad_angle'] = U(n) * 2 * math.pi
     f['texture'] = U(n) * cfg.texture
-    f['noise'] = torch.randn(n, 1, 6, 6, generator=g)   # the texture's 6x6 control grid, upsampled bicubically
+    # the texture's 6x6 control grid, upsampled bicubically
+    f['noise'] = torch.randn(n, 1, 6, 6, generator=g)
     f['distractor'] = U(n) < cfg.p_distractor
     f['d_x'], f['d_y'], f['d_r'] = (U(n) * 2 - 1) * 0.8, (U(n) * 2 - 1) * 0.8, 0.1 + 0.12 * U(n)
     f['d_hue'], f['d_sat'], f['d_val'] = U(n), 0.2 + 0.6 * U(n), 0.3 + 0.7 * U(n)
@@ -223,7 +230,8 @@ TINYIMAGENET_URL = 'http://cs231n.stanford.edu/tiny-imagenet-200.zip'
 def _read_rgb(path):
     from PIL import Image
     try:
-        with Image.open(path) as im: return np.asarray(im.convert('RGB'), dtype=np.uint8)  # some JPEGs are grayscale
+        # some JPEGs are grayscale
+        with Image.open(path) as im: return np.asarray(im.convert('RGB'), dtype=np.uint8)
     except Exception as e: raise A2Error(f"unreadable image {path}: {e}") from None
 
 def _load_tinyimagenet(root, split, download):
@@ -263,7 +271,8 @@ def _load_tinyimagenet(root, split, download):
         if a.shape != arrays[0].shape: raise A2Error(f"mismatched image sizes: {f} is {a.shape[1]}x{a.shape[0]} px, expected {arrays[0].shape[1]}x{arrays[0].shape[0]} like {files[0]}")
     images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
     ds = ImageSet(images, torch.tensor(labels, dtype=torch.int64), classes, None, 'tinyimagenet')
-    save_artifact(cache, {'images': ds.images, 'labels': ds.labels}, {'classes': classes, 'split': split})  # decoded once, read fast after
+    # decoded once, read fast after
+    save_artifact(cache, {'images': ds.images, 'labels': ds.labels}, {'classes': classes, 'split': split})
     return ds
 
 # %% ../nbs/00_data.ipynb #9933db33

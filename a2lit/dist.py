@@ -52,7 +52,8 @@ def on_rank0(fn, what='a step'):
     box = [None]
     if rank == 0:
         try: box[0] = ('ok', fn())
-        except Exception as e:   # tell the waiting ranks, so that they stop too instead of waiting out the timeout
+        # tell the waiting ranks, so that they stop too instead of waiting out the timeout
+        except Exception as e:
             box[0] = ('error', f"{type(e).__name__}: {e}")
             torch.distributed.broadcast_object_list(box, src=0); raise
     torch.distributed.broadcast_object_list(box, src=0)
@@ -69,12 +70,14 @@ def _exit_once(*_):
 def _worker_init(threads: int):
     import signal, sys
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # the parent handles Ctrl-C and terminates the workers
-    signal.signal(signal.SIGTERM, _exit_once)   # terminated: exit through Python, which frees what it registered
+    # terminated: exit through Python, which frees what it registered
+    signal.signal(signal.SIGTERM, _exit_once)
     torch.set_num_threads(threads)
 
 def _run_job(fn, args):
     import functools
-    return fn(*args, log=functools.partial(print, flush=True))   # a worker's lines go straight to the shared stdout
+    # a worker's lines go straight to the shared stdout
+    return fn(*args, log=functools.partial(print, flush=True))
 
 def map_in_processes(fn,              # a module-level function fn(*job, log=...) (it is pickled by name)
                      jobs: list,      # argument tuples, one per job
@@ -90,13 +93,18 @@ def map_in_processes(fn,              # a module-level function fn(*job, log=...
     procs = [p for p in mp.active_children() if p not in others]   # this pool's workers
     out, done = None, False
     try: out, done = pool.starmap(_run_job, [(fn, j) for j in jobs], chunksize=1), True
-    except KeyboardInterrupt: pass        # raised again below: its traceback would keep the pool (and its semaphores) alive
+    # raised again below: its traceback would keep the pool (and its semaphores) alive
+    except KeyboardInterrupt: pass
     finally:
         if done: pool.close()             # the workers finish their loop and exit
         else:                             # stopped mid-job: each exits through its SIGTERM handler
-            for p in procs: p.terminate()   # now, while each is in its job or waiting for one; the pool's own terminate
-            pool.terminate()              # first sends the idle ones their exit signal, and a SIGTERM could then land in their shutdown
+            # now, while each is in its job or waiting for one; the pool's own terminate
+            for p in procs: p.terminate()
+            # first sends the idle ones their exit signal, and a SIGTERM could then land in
+            # their shutdown
+            pool.terminate()
         pool.join()
-    del pool; gc.collect()                 # free the semaphores now: the exit after a Ctrl-C skips atexit's clean-up
+    # free the semaphores now: the exit after a Ctrl-C skips atexit's clean-up
+    del pool; gc.collect()
     if not done: raise KeyboardInterrupt
     return out

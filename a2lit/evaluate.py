@@ -60,7 +60,8 @@ def _nearest(d, k):
     "Indices [M,k] of the k smallest entries of each row of `d`, ordered by (value, index)."
     vals, idx = d.topk(k, dim=1, largest=False)
     kth = vals.max(1, keepdim=True).values
-    tie = (d <= kth).sum(1) > k                        # more rows at the k-th distance than places left: the index decides
+    # more rows at the k-th distance than places left: the index decides
+    tie = (d <= kth).sum(1) > k
     if tie.any(): idx[tie] = torch.sort(d[tie], dim=1, stable=True).indices[:, :k]
     idx = idx.sort(1).values                           # by index, then (stably) by distance
     return idx.gather(1, d.gather(1, idx).argsort(dim=1, stable=True))
@@ -95,11 +96,13 @@ def knn_predict(train_x, train_y, test_x,
         lab, nd = ty[idx], d.gather(1, idx)
         if weighted:
             sim = -nd if metric == 'cosine' else -nd.sqrt()
-            w = ((sim - sim[:, :1]) / temperature).exp()   # relative to the nearest: the same vote, no overflow
+            # relative to the nearest: the same vote, no overflow
+            w = ((sim - sim[:, :1]) / temperature).exp()
         else: w = torch.ones_like(nd)
         votes = torch.zeros(len(q), C, dtype=dt, device=q.device).scatter_add_(1, lab, w)
         tied = votes == votes.max(1, keepdim=True).values
-        first = tied.gather(1, lab).int().argmax(1, keepdim=True)  # the nearest neighbour whose class is among the best
+        # the nearest neighbour whose class is among the best
+        first = tied.gather(1, lab).int().argmax(1, keepdim=True)
         preds.append(lab.gather(1, first)[:, 0])
     return torch.cat(preds)
 
@@ -175,7 +178,8 @@ def linear_probe(train_x, train_y, test_x, test_y,
     else:
         dev = get_device(device) if device is not None else train_x.device
         x, xt, ytr, yte = train_x.to(dev).float(), test_x.to(dev).float(), train_y.to(dev), test_y.to(dev)
-        if method == 'authors': mu, sd = 0.0, 1.0   # their linear evaluation reads the backbone's features as they are
+        # their linear evaluation reads the backbone's features as they are
+        if method == 'authors': mu, sd = 0.0, 1.0
         else: mu, sd = x.mean(0), x.std(0) + 1e-6
         runs = []
         for r in range(5 if method == 'authors' else 1):   # the authors average the test accuracy of 5 probes

@@ -26,7 +26,8 @@ __all__ = ['ARCHS', 'RUN_FILES', 'GAN_COMMANDS', 'load_split', 'train_generator'
            'plot_gan_costs', 'set_threads', 'gan_parser', 'check_gan_args', 'gan_main']
 
 # %% ../nbs/01d_gan.ipynb #2fc98b66
-ARCHS = {'demo': demo_config, 'paper': paper_config, 'tiny': tiny_config}   # generator width/depth presets, by name
+# generator width/depth presets, by name
+ARCHS = {'demo': demo_config, 'paper': paper_config, 'tiny': tiny_config}
 
 def load_split(dataset: str = 'shapes10', root='data', split: str = 'train', size: int | None = None, download: bool = False,
                n_train: int | None = None, n_test: int | None = None) -> ImageSet:
@@ -225,8 +226,10 @@ def gan_cost(arch: str = 'paper', size: int = 32, batch: int = 64, steps: int = 
     with tempfile.TemporaryDirectory() as tmp:
         tr = GANTrainer(cfg, data, tmp, device=device)
         sync = (lambda: torch.cuda.synchronize()) if tr.dev.type == 'cuda' else (lambda: None)
-        r1_step = lambda: setattr(tr, 'step', cfg.r1_every * (tr.step // cfg.r1_every + 1))   # the next step runs R1
-        plain_step = lambda: setattr(tr, 'step', tr.step + (tr.step % cfg.r1_every == 0))      # the next step does not
+        # the next step runs R1
+        r1_step = lambda: setattr(tr, 'step', cfg.r1_every * (tr.step // cfg.r1_every + 1))
+        # the next step does not
+        plain_step = lambda: setattr(tr, 'step', tr.step + (tr.step % cfg.r1_every == 0))
         def counted(prepare):
             prepare()
             with FlopCounterMode(display=False) as fc: tr.train_step()
@@ -242,7 +245,8 @@ def gan_cost(arch: str = 'paper', size: int = 32, batch: int = 64, steps: int = 
         t_plain, t_r1 = timed(plain_step, steps), timed(r1_step, max(1, steps // 4))
     params = {k: sum(q.numel() for q in m.parameters()) for k, m in (('G', tr.G), ('D', tr.D))}
     tflop_kimg = flops_step * 1000 / batch / 1e12
-    s_step = (statistics.median(t_r1) + (cfg.r1_every - 1) * statistics.median(t_plain)) / cfg.r1_every   # what a long run sees per step
+    # what a long run sees per step
+    s_step = (statistics.median(t_r1) + (cfg.r1_every - 1) * statistics.median(t_plain)) / cfg.r1_every
     kimg_h = batch / 1000 / s_step * 3600
     dev = torch.cuda.get_device_name(tr.dev) if tr.dev.type == 'cuda' else f"CPU ({os.cpu_count()} cores, {torch.get_num_threads()} threads)"
     rec = {'config': arch, 'size': size, 'batch': batch, 'params': params, 'tflop_per_kimg': tflop_kimg,

@@ -190,11 +190,13 @@ class GANTrainer(ResumableTrainer):
         self._setup(cfg, data, out, device)
         torch.manual_seed(cfg.seed)
         self.G, self.D = Generator(cfg.g).to(self.dev), Discriminator(cfg.g, cfg.mbstd_group).to(self.dev)
-        if self.dev.type in ('cpu', 'cuda'):   # channels_last convolutions: demo-size GAN steps 0.252 -> 0.222 s on one quiet CPU core
+        # channels_last convolutions: demo-size GAN steps 0.252 -> 0.222 s on one quiet CPU core
+        if self.dev.type in ('cpu', 'cuda'):
             self.G, self.D = self.G.to(memory_format=torch.channels_last), self.D.to(memory_format=torch.channels_last)
             self.images = self.images.contiguous(memory_format=torch.channels_last)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
-        c = cfg.r1_every / (cfg.r1_every + 1)                   # lazy R1: StyleGAN2's adjustment of D's optimiser
+        # lazy R1: StyleGAN2's adjustment of D's optimiser
+        c = cfg.r1_every / (cfg.r1_every + 1)
         self.opt_g = torch.optim.Adam(self.G.parameters(), cfg.lr, betas=(0.0, cfg.beta2), eps=1e-8)
         self.opt_d = torch.optim.Adam(self.D.parameters(), cfg.lr * c, betas=(0.0, cfg.beta2 ** c), eps=1e-8)
         self.grid_z = torch.randn(64, cfg.g.z_dim, generator=torch.Generator().manual_seed(cfg.seed + 12345))

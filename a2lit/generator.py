@@ -68,13 +68,15 @@ class ModConv(nn.Module):
     def __init__(self, ci, co, w_dim, k=3, demod=True, up=False, resample='bilinear'):
         super().__init__()
         self.weight = nn.Parameter(torch.randn(co, ci, k, k))
-        self.affine = EqLinear(w_dim, ci, bias_init=1.0)   # styles start at 1: the layer starts as a plain conv
+        # styles start at 1: the layer starts as a plain conv
+        self.affine = EqLinear(w_dim, ci, bias_init=1.0)
         self.gain, self.demod, self.up, self.k, self.resample = 1 / math.sqrt(ci * k * k), demod, up, k, resample
     def forward(self, x, w, fused=False):
         s = self.affine(w)                                   # [B, ci]
         weight = self.weight * self.gain                     # [co, ci, k, k]
         if fused: return self._grouped(x, s, weight)
-        if self.up and self.resample == 'fir':               # StyleGAN2: stride-2 transposed conv, then the filter
+        # StyleGAN2: stride-2 transposed conv, then the filter
+        if self.up and self.resample == 'fir':
             x = fir_blur(F.conv_transpose2d(x * s[:, :, None, None], weight.transpose(0, 1), stride=2))
         else:
             if self.up: x = F.interpolate(x, scale_factor=2, mode='bilinear', align_corners=False)
@@ -89,7 +91,8 @@ class ModConv(nn.Module):
         wb = weight[None] * s[:, None, :, None, None]        # [B, co, ci, k, k]
         if self.demod: wb = wb * torch.rsqrt(wb.square().sum((2, 3, 4), keepdim=True) + 1e-8)
         if self.up and self.resample == 'fir':
-            wt = wb.transpose(1, 2).reshape(B * ci, -1, self.k, self.k)   # transposed conv weights: [in, out / groups, k, k]
+            # transposed conv weights: [in, out / groups, k, k]
+            wt = wb.transpose(1, 2).reshape(B * ci, -1, self.k, self.k)
             out = fir_blur(F.conv_transpose2d(x.reshape(1, B * ci, H, W), wt, stride=2, groups=B))
         else:
             if self.up: x, H, W = F.interpolate(x, scale_factor=2, mode='bilinear', align_corners=False), 2 * H, 2 * W
@@ -109,8 +112,11 @@ class GeneratorConfig:
     channel_max: int = 512      # StyleGAN2-ADA CIFAR: 512 at every resolution
     noise: bool = True          # fixed per-layer noise images with learned strength
     mapping_lr_mul: float = 0.01  # StyleGAN2: the mapping network learns 100x slower
-    c_dim: int = 0              # classes of a class-conditional mapping (StyleGAN2-ADA's CIFAR-10 network: 10); 0: unconditional
-    resample: str = 'bilinear'  # 2x up-sampling: 'bilinear' (a2lit's own generators) or 'fir' (StyleGAN2's transposed conv + [1,3,3,1])
+    # classes of a class-conditional mapping (StyleGAN2-ADA's CIFAR-10 network: 10); 0: unconditional
+    c_dim: int = 0
+    # 2x up-sampling: 'bilinear' (a2lit's own generators) or 'fir' (StyleGAN2's transposed conv +
+    # [1,3,3,1])
+    resample: str = 'bilinear'
     conv_clamp: float | None = None  # StyleGAN2-ADA clamps every conv output to +-256; None: no clamp
     def __post_init__(self):
         if self.size < 8 or self.size & (self.size - 1): raise A2Error(f"image size must be a power of two >= 8, got {self.size}")
@@ -140,7 +146,8 @@ class MappingNetwork(nn.Module):
     "z (and a one-hot class c, if conditional) -> w: normalise z (and the class embedding) to unit second moment, then an MLP with leaky-ReLU."
     def __init__(self, cfg: GeneratorConfig):
         super().__init__()
-        self.embed = EqLinear(cfg.c_dim, cfg.w_dim) if cfg.c_dim else None   # StyleGAN2-ADA: the class embedding is as wide as w
+        # StyleGAN2-ADA: the class embedding is as wide as w
+        self.embed = EqLinear(cfg.c_dim, cfg.w_dim) if cfg.c_dim else None
         d_in = cfg.z_dim + (cfg.w_dim if cfg.c_dim else 0)
         self.net = nn.Sequential(*[EqLinear(d_in if i == 0 else cfg.w_dim, cfg.w_dim, act=True, lr_mul=cfg.mapping_lr_mul)
                                    for i in range(cfg.mapping_layers)])
@@ -194,7 +201,8 @@ class SynthesisNetwork(nn.Module):
         x = self.layers[0](x, ws[:, 0], fused)
         rgb = self.torgb[0](x, ws[:, 1], fused)
         for b in range(1, len(self.torgb)):
-            i = 2 * b - 1                                    # this block's convs use styles i, i+1; its RGB layer i+2
+            # this block's convs use styles i, i+1; its RGB layer i+2
+            i = 2 * b - 1
             x = self.layers[i](x, ws[:, i], fused)
             x = self.layers[i + 1](x, ws[:, i + 1], fused)
             rgb = self.upsample(rgb) + self.torgb[b](x, ws[:, i + 2], fused)
@@ -306,14 +314,17 @@ class _Persistent:
             if isinstance(m, _Persistent): out.update(m.tensors(f'{prefix}{k}.'))
         return out
 
-class _EasyDict(dict): pass   # NVIDIA's dnnlib.EasyDict is a dict with attribute access; its items are all that is kept
+# NVIDIA's dnnlib.EasyDict is a dict with attribute access; its items are all that is kept
+class _EasyDict(dict): pass
 
-def _tensor(storage, offset, size, stride, *rest):   # torch's own rebuild, without the backward hooks a file could name
+# torch's own rebuild, without the backward hooks a file could name
+def _tensor(storage, offset, size, stride, *rest):
     return torch._utils._rebuild_tensor_v2(storage, offset, size, stride, False, OrderedDict())
 
 def _storage(b: bytes):   # each storage of the pickle is a small torch.save file of its own
     with warnings.catch_warnings():
-        warnings.simplefilter('ignore', UserWarning)   # torch calls the TypedStorage these files hold deprecated
+        # torch calls the TypedStorage these files hold deprecated
+        warnings.simplefilter('ignore', UserWarning)
         return torch.load(io.BytesIO(b), map_location='cpu', weights_only=True)
 
 _NVIDIA_GLOBALS = {   # everything a StyleGAN2-ADA network pickle needs; any other global is refused
@@ -409,7 +420,8 @@ def read_pretrained(path) -> tuple:
     if not path.is_file(): raise A2Error(f"no pretrained generator file {path}")
     with open(path, 'rb') as fh: head = fh.read(4)
     try:
-        if zipfile.is_zipfile(path) or head[2:3] == b'\x8a':      # torch.save: a zip archive, or the legacy format's magic number first
+        # torch.save: a zip archive, or the legacy format's magic number first
+        if zipfile.is_zipfile(path) or head[2:3] == b'\x8a':
             with torch.serialization.safe_globals([argparse.Namespace]): ck = torch.load(path, map_location='cpu', weights_only=True)
             T = ck.get('g_ema') if isinstance(ck, dict) else None
             if not isinstance(T, dict) or 'style.1.weight' not in T or 'input.input' not in T:
@@ -448,7 +460,8 @@ def load_pretrained(path, device=None) -> Generator:
     G.load_state_dict(sd)
     G = G.to(device or 'cpu').eval().requires_grad_(False)
     G.source_format = fmt
-    if fmt == 'rosinality': G.estimate_mean_w(4096)   # rosinality stores no mean w: its mean_latent averages 4096 mapped samples
+    # rosinality stores no mean w: its mean_latent averages 4096 mapped samples
+    if fmt == 'rosinality': G.estimate_mean_w(4096)
     return G
 
 

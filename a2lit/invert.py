@@ -91,7 +91,8 @@ class LatentEncoderTrainer(ResumableTrainer):
         n_real = int(round(cfg.batch_size * cfg.real_fraction)); n_fake = cfg.batch_size - n_real
         with torch.no_grad():
             w = G.map(torch.randn(n_fake, G.z_dim, generator=self.rng).to(self.dev), G.random_c(n_fake, self.rng))   # classes too, if conditional
-            w = G.truncate(w, float(torch.rand((), generator=self.rng)) * 0.5 + 0.5)   # psi in [0.5, 1]: near and far from the mean
+            # psi in [0.5, 1]: near and far from the mean
+            w = G.truncate(w, float(torch.rand((), generator=self.rng)) * 0.5 + 0.5)
             fake = G.synthesis(G.broadcast(w))
             real = uint8_batch(self.images, self.batch_indices(self.step)[:n_real], self.dev)
             x = torch.cat([fake, real])
@@ -160,8 +161,10 @@ def invert(G: Generator, E: LatentEncoder | None, x, steps: int = 100, lr: float
     with torch.no_grad(): return w, reconstruction_loss(G, w, x, **terms)
 
 # %% ../nbs/01b_invert.ipynb #fd05bb15
-_VGG_FILES = {'vgg16': 'vgg16-397923af.pth', 'vgg19': 'vgg19-dcbb9e9d.pth'}   # torchvision's ImageNet weights, by file name in torch's cache
-AUTHORS_VGG = dict(arch='vgg19', layers=(2, 7, 12, 21, 30), imagenet_norm=False)   # the authors' perceptual net: convs 1_2..5_2, inputs in [-1, 1]
+# torchvision's ImageNet weights, by file name in torch's cache
+_VGG_FILES = {'vgg16': 'vgg16-397923af.pth', 'vgg19': 'vgg19-dcbb9e9d.pth'}
+# the authors' perceptual net: convs 1_2..5_2, inputs in [-1, 1]
+AUTHORS_VGG = dict(arch='vgg19', layers=(2, 7, 12, 21, 30), imagenet_norm=False)
 
 def vgg_features(weights=None,           # a weights file; None: torchvision's in torch's cache; 'download': fetch it there; 'random': seeded, untrained
                  layers=(3, 8, 15),      # indices into `features` whose outputs are returned
@@ -171,9 +174,11 @@ def vgg_features(weights=None,           # a weights file; None: torchvision's i
     import torchvision
     if arch not in _VGG_FILES: raise A2Error(f"arch must be one of {', '.join(_VGG_FILES)}, got {arch!r}")
     build = getattr(torchvision.models, arch)
-    if weights == 'random':              # a fixed random network, for shapes and gradients in tests; the caller's random stream is kept
+    # a fixed random network, for shapes and gradients in tests; the caller's random stream is kept
+    if weights == 'random':
         with torch.random.fork_rng(devices=[]): torch.manual_seed(0); net = build()
-    elif weights == 'download': net = build(weights='IMAGENET1K_V1')   # torchvision fetches it once into torch's cache
+    # torchvision fetches it once into torch's cache
+    elif weights == 'download': net = build(weights='IMAGENET1K_V1')
     else:
         path = Path(weights) if weights else Path(torch.hub.get_dir()) / 'checkpoints' / _VGG_FILES[arch]
         if not path.exists(): raise A2Error(f"no {arch.upper()} weights at {path}; nothing is downloaded unless asked: put torchvision's "

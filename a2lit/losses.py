@@ -38,7 +38,8 @@ def _multiview_loss(Z: torch.Tensor,  # [V,B,D] unit rows: V views of B images
     "Per-anchor loss [V*B] (view-major): log-sum-exp over all other views minus the mean logit of the other views of the same image."
     V, B, D = Z.shape
     lse = _GramLogSumExp.apply(Z.reshape(V * B, D), tau)
-    pos = (Z * (Z.sum(0, keepdim=True) - Z)).sum(-1) / tau   # [V,B]: sum of the logits of the other views of the image
+    # [V,B]: sum of the logits of the other views of the image
+    pos = (Z * (Z.sum(0, keepdim=True) - Z)).sum(-1) / tau
     return lse - pos.reshape(V * B) / (V - 1)
 
 # %% ../nbs/03_losses.ipynb #79f2c790
@@ -190,9 +191,11 @@ def pair_weights(loss_fn,       # called as loss_fn(*views) on V tensors [B, V*B
                  B: int = 4,    # images
                  V: int = 2):   # views per image: 2, or 3 for the A2 losses (z1, z2, generated)
     "W[a, b] = dL/ds_ab + dL/ds_ba for the V*B views (view-major), read by autograd at orthonormal views: < 0 pulled together, > 0 pushed apart, 0 never compared."
-    Z = torch.eye(V * B, dtype=torch.float64, requires_grad=True)   # unit rows, so the losses' normalisation moves no off-diagonal entry
+    # unit rows, so the losses' normalisation moves no off-diagonal entry
+    Z = torch.eye(V * B, dtype=torch.float64, requires_grad=True)
     loss_fn(*Z.reshape(V, B, V * B)).backward()
-    return Z.grad.detach().fill_diagonal_(0)                       # the diagonal holds the normalisation's radial part, not a pair
+    # the diagonal holds the normalisation's radial part, not a pair
+    return Z.grad.detach().fill_diagonal_(0)
 
 def plot_pair_weights(weights: dict,   # title -> W from `pair_weights`
                       B: int = 4,      # images per view block

@@ -90,7 +90,9 @@ def mine_mi(a, b,                      # paired samples: row i of `a` [N,Da] goe
     if len(tr) < 8 or len(ev) < 8: raise A2Error(f"mine_mi needs at least 8 training and 8 held-out rows, got {len(tr)} and {len(ev)} (N={N}, holdout={holdout})")
     dev = get_device(device) if device is not None else a.device
     a, b = a.to(dev, torch.float32), b.to(dev, torch.float32)
-    if standardize:   # an invertible affine map per coordinate: the mutual information is unchanged, the optimisation is easier
+    # an invertible affine map per coordinate: the mutual information is unchanged, the optimisation is
+    # easier
+    if standardize:
         a = (a - a[tr].mean(0)) / (a[tr].std(0) + 1e-6); b = (b - b[tr].mean(0)) / (b[tr].std(0) + 1e-6)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed); net = StatisticsNetwork(a.shape[1], b.shape[1], hidden or a.shape[1])
@@ -105,8 +107,11 @@ def mine_mi(a, b,                      # paired samples: row i of `a` [N,Da] goe
         for i in range(0, len(tr) - B + 1, B):
             x, y = a[order[i:i + B]], b[order[i:i + B]]
             tj, tm = net(x, y).mean(), net(x, y, _shifts(B, K, g).to(dev))
-            lme = torch.logsumexp(tm.flatten(), 0) - math.log(tm.numel())   # log of the batch mean of e^T over the shuffles
-            if ma_rate:   # MINE's correction: the gradient of E[e^T] / (moving average of E[e^T]) is E[e^T grad T] / MA
+            # log of the batch mean of e^T over the shuffles
+            lme = torch.logsumexp(tm.flatten(), 0) - math.log(tm.numel())
+            # MINE's correction: the gradient of E[e^T] / (moving average of E[e^T]) is E[e^T
+            # grad T] / MA
+            if ma_rate:
                 cur = lme.detach()
                 log_ma = cur if log_ma is None else torch.logaddexp(log_ma + math.log1p(-ma_rate), cur + math.log(ma_rate))
                 loss = -(tj - torch.exp(lme - log_ma))
@@ -114,7 +119,8 @@ def mine_mi(a, b,                      # paired samples: row i of `a` [N,Da] goe
             opt.zero_grad(); loss.backward(); opt.step(); sched.step()
             bounds.append((tj - lme).item())
         curve.append(sum(bounds) / len(bounds))
-    with torch.no_grad():   # the final bound on the held-out rows, each paired with `eval_negatives` other held-out rows
+    # the final bound on the held-out rows, each paired with `eval_negatives` other held-out rows
+    with torch.no_grad():
         x, y, n = a[ev.to(dev)], b[ev.to(dev)], len(ev)
         tj = net(x, y).mean()
         jj = _shifts(n, min(eval_negatives, n - 1), g).to(dev)
@@ -174,7 +180,8 @@ class _CCACritic:
         "A function (rows `xe` [n,Da], rows `ye` [m,Db]) -> T(xe_i, ye_j) [n,m]: log N(u, v) - log N(u) - log N(v) of the top-r canonical variates."
         if r == 0: return lambda xe, ye: xe.new_zeros(len(xe), len(ye))
         z = torch.cat([self.u[:, :r], self.v[:, :r]], 1); S = z.T @ z / len(z)
-        S = S + 1e-6 * torch.diag(S.diagonal()) + 1e-12 * torch.eye(2 * r, dtype=S.dtype)   # identical inputs stay finite
+        # identical inputs stay finite
+        S = S + 1e-6 * torch.diag(S.diagonal()) + 1e-12 * torch.eye(2 * r, dtype=S.dtype)
         D = torch.linalg.inv(S); D[:r, :r] -= torch.linalg.inv(S[:r, :r]); D[r:, r:] -= torch.linalg.inv(S[r:, r:])
         P, Q, Duu, Duv, Dvv = self.P[:, :r], self.Q[:, :r], D[:r, :r], D[:r, r:], D[r:, r:]
         def scores(xe, ye):
@@ -214,7 +221,8 @@ def gaussian_dv_mi(a, b,                        # paired samples: row i of `a` [
     for k, v in (('folds', folds), ('inner_folds', inner_folds), ('patience', patience)): _need(v, k, 'an integer >= 1', integer=True)
     _need(seed, 'seed', 'an integer', integer=True)
     if min(folds, inner_folds) < 2 or patience < 1: raise A2Error(f"folds and inner_folds must be >= 2 and patience >= 1, got {folds}, {inner_folds}, {patience}")
-    if len(a) < 2 * folds or len(a) - -(-len(a) // folds) < 2 * inner_folds:   # every (inner) held-out fold needs 2 rows to pair
+    # every (inner) held-out fold needs 2 rows to pair
+    if len(a) < 2 * folds or len(a) - -(-len(a) // folds) < 2 * inner_folds:
         raise A2Error(f"gaussian_dv_mi needs at least 2 rows in every fold and inner fold: {len(a)} rows are too few for folds={folds}, inner_folds={inner_folds}")
     if not ridges or not all(isinstance(r, numbers.Real) and not isinstance(r, bool) and 0 <= r < math.inf for r in ridges):
         raise A2Error(f"ridges must be a non-empty sequence of finite numbers >= 0, got {ridges}")
@@ -224,7 +232,8 @@ def gaussian_dv_mi(a, b,                        # paired samples: row i of `a` [
     terms, picks = [], []
     for tr, ev in _kfold(len(x), folds, g):
         xt, yt = x[tr], y[tr]
-        best = (0.0, 0, ridges[0])                   # T = 0 scores 0: a critic is used only if it beats that on held-out rows
+        # T = 0 scores 0: a critic is used only if it beats that on held-out rows
+        best = (0.0, 0, ridges[0])
         inner = _kfold(len(xt), inner_folds, g)
         for ridge in ridges:
             fits = [(_CCACritic(xt[i], yt[i], ridge), j) for i, j in inner]

@@ -16,7 +16,8 @@ __all__ = ['CONTINUOUS', 'SWITCHED', 'oracle_factors', 'oracle_bank']
 # %% ../nbs/02b_oracle.ipynb #ec7671f5
 CONTINUOUS = ('cx', 'cy', 'scale', 'angle', 'stretch', 'fg_sat', 'fg_val', 'bg_hue_shift', 'bg_sat', 'bg_val', 'grad_angle',
               'texture', 'noise', 'd_x', 'd_y', 'd_r', 'd_hue', 'd_sat', 'd_val')   # interpolated
-SWITCHED = (('fg_hue', 'bg_hue'), ('distractor',))                                   # switched, each group together
+# switched, each group together
+SWITCHED = (('fg_hue', 'bg_hue'), ('distractor',))
 
 def _check_fraction(name, v):
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
@@ -36,7 +37,8 @@ def oracle_factors(f: dict,                       # the factors of N images (as 
         switch = torch.rand(n, generator=generator) < strength
         for k in group: out[k] = torch.where(switch, fresh[k], f[k])
     flip = torch.rand(n, generator=generator) < class_flip
-    other = torch.remainder(f['label'] + torch.randint(1, 10, (n,), generator=generator), 10)   # any class but its own
+    # any class but its own
+    other = torch.remainder(f['label'] + torch.randint(1, 10, (n,), generator=generator), 10)
     out['label'] = torch.where(flip, other, f['label'])
     return out
 
@@ -63,7 +65,8 @@ def oracle_bank(ds: ImageSet,                      # a Shapes-10 split with its 
     images, labels = torch.empty(N, n, 3, ds.size, ds.size, dtype=torch.uint8), torch.empty(N, n, dtype=torch.long)
     for s in range(0, N, chunk):
         idx = range(s, min(s + chunk, N))
-        for v in range(n):   # each image's view v has a generator of its own: the bank does not depend on the chunking
+        # each image's view v has a generator of its own: the bank does not depend on the chunking
+        for v in range(n):
             views = [oracle_factors({k: x[i:i + 1] for k, x in base.items()}, strength, _view_generator(seed, i, v), cfg, class_flip) for i in idx]
             fv = {k: torch.cat([w[k] for w in views]) for k in views[0]}
             images[s:s + len(idx), v] = render_shapes10_factors(fv, cfg)[0]

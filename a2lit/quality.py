@@ -29,7 +29,8 @@ def frechet_distance(feats_a, feats_b) -> float:
     ca, cb = torch.cov(a.T).reshape(a.shape[1], -1), torch.cov(b.T).reshape(b.shape[1], -1)
     ev, V = torch.linalg.eigh(ca)
     ra = (V * ev.clamp_min(0).sqrt()) @ V.T                      # S_a^(1/2)
-    tr_sqrt = torch.linalg.eigvalsh(ra @ cb @ ra).clamp_min(0).sqrt().sum()   # tr (S_a^(1/2) S_b S_a^(1/2))^(1/2) = tr (S_a S_b)^(1/2)
+    # tr (S_a^(1/2) S_b S_a^(1/2))^(1/2) = tr (S_a S_b)^(1/2)
+    tr_sqrt = torch.linalg.eigvalsh(ra @ cb @ ra).clamp_min(0).sqrt().sum()
     return ((mu_a - mu_b).square().sum() + ca.trace() + cb.trace() - 2 * tr_sqrt).item()
 
 @torch.no_grad()
@@ -75,7 +76,8 @@ def evaluate_generator(G: Generator, E: LatentEncoder | None, clf, train: ImageS
         out[f'psnr_{split}_encoder'], out[f'psnr_{split}'] = r0['psnr'], r1['psnr']
         out[f'acc_real_{split}'], out[f'acc_recon_{split}_encoder'], out[f'acc_recon_{split}'] = r0['acc_real'], r0['acc_recon'], r1['acc_recon']
         out[f'examples_{split}'] = (x[:8], r0['recon'][:8], r1['recon'][:8])
-    out['acc_real'], out['acc_recon'] = out['acc_real_test'], out['acc_recon_test']   # class preservation on held-out images
+    # class preservation on held-out images
+    out['acc_real'], out['acc_recon'] = out['acc_real_test'], out['acc_recon_test']
     out['refine_steps'], out['refine_lr'], out['n_samples'], out['n_recon'] = steps, lr, n_samples, n_recon
     return out
 
@@ -124,10 +126,12 @@ def export_weights(run: str | Path, dest=None, quality: dict | None = None, half
     "Copy the EMA generator and the encoder of an `a2lit gan train` run folder into `dest` (fp16 by default) with their provenance and `quality`."
     run, dest = Path(run), Path(dest) if dest else weights_dir()
     cmd = read_json(run / 'command.json')
-    inv = run / 'invocations.jsonl'   # every start and resume of the run, e.g. the GAN's command and then the encoder's
+    # every start and resume of the run, e.g. the GAN's command and then the encoder's
+    inv = run / 'invocations.jsonl'
     invocations = [' '.join(['python', *json.loads(l)['argv']]) for l in inv.read_text().splitlines() if l.strip()] if inv.exists() else []
     q = {k: v for k, v in (quality or {}).items() if not k.startswith('examples_')}
-    if q: q['targets_met'] = {k: bool(ok) for k, (_, _, ok) in check_quality(q).items()}   # recorded either way, never implied
+    # recorded either way, never implied
+    if q: q['targets_met'] = {k: bool(ok) for k, (_, _, ok) in check_quality(q).items()}
     out = {}
     for kind, folder, prefix in (('generator', run, 'G_ema.'), ('encoder', run / 'encoder', 'E.')):
         ck = latest_checkpoint(folder)

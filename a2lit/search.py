@@ -151,16 +151,23 @@ def check_search_args(n, eps1, eps2, lam, sigma, lr, max_steps, tol, keep_anchor
 class ViewsConfig:
     "How generated views are made, one value per setting: `w_search`, `w_perturb` and the view bank read their defaults here."
     n: int = 8                  # views stored per image (paper: 8)
-    eps1: float = 0.3           # W-search: distance of every view from f0 (paper: 0.3 CIFAR-10; 0.2 CIFAR-100, TinyImageNet)
+    # W-search: distance of every view from f0 (paper: 0.3 CIFAR-10; 0.2 CIFAR-100, TinyImageNet)
+    eps1: float = 0.3
     eps2: float = 0.5           # W-search: target mean distance between views (paper: 0.5; 0.31 TinyImageNet)
     lam: float = 0.01           # W-search: weight of the uniformity hinge (paper: 0.01)
-    sigma: float = 0.001        # W-search: std of the starting noise (paper: 0.001 CIFAR-10; 0.005 CIFAR-100, TinyImageNet)
+    # W-search: std of the starting noise (paper: 0.001 CIFAR-10; 0.005 CIFAR-100, TinyImageNet)
+    sigma: float = 0.001
     lr: float = 0.01            # W-search: Adam learning rate (paper: 0.01)
     max_steps: int = 1000       # W-search: step limit per image (paper: 1000)
     tol: float = 1e-3           # W-search: an image stops when its objective is <= tol (paper: 1e-3)
-    keep_anchor: bool = False   # W-search: view 0 is w0 itself, never searched (the authors' banks); default: all n are searched
-    start: str = 'sphere'       # W-search: 'sphere' scales each view's starting noise to land near the eps1 sphere; 'noise': w0 + sigma N(0, I) (the authors')
-    cpu_bf16: bool = False      # W-search on CPUs with native bf16 (avx512_bf16, AMX): g and f under bf16 autocast, every image's objective then checked in fp32
+    # W-search: view 0 is w0 itself, never searched (the authors' banks); default: all n are searched
+    keep_anchor: bool = False
+    # W-search: 'sphere' scales each view's starting noise to land near the eps1 sphere; 'noise': w0 +
+    # sigma N(0, I) (the authors')
+    start: str = 'sphere'
+    # W-search on CPUs with native bf16 (avx512_bf16, AMX): g and f under bf16 autocast, every image's
+    # objective then checked in fp32
+    cpu_bf16: bool = False
     perturb_sigma: float = 0.2  # W-perturb: std of the noise added to w0 (paper: 0.2)
     chunk_size: int = 1024      # view bank: images per resumable chunk file
 
@@ -176,7 +183,8 @@ def sphere_scale(g, f, w0, u, f0, eps1, sigma, chunk=256, amp=True,
                  steps: int = 8,    # bisection steps: the scale is found to 2^(span / 2^steps), about 3% for sigma = 0.001
                  cpu_bf16=False):   # bf16 autocast on the CPU (as `maybe_autocast`)
     "Offsets `u` [B,n,L,D] scaled along themselves by 2^s so that f(g(w0 + 2^s u)) lies near the eps1 sphere around f0; forward passes only."
-    span = max(0.0, math.log2(1 / sigma))       # scales up to a per-coordinate std of 1 (at sigma): far enough, never garbage
+    # scales up to a per-coordinate std of 1 (at sigma): far enough, never garbage
+    span = max(0.0, math.log2(1 / sigma))
     lo, hi = torch.zeros(u.shape[:2], device=u.device), torch.full(u.shape[:2], span, device=u.device)
     for _ in range(steps):
         mid = (lo + hi) / 2
@@ -213,13 +221,15 @@ def _search_pool(g, f, f0, start, s, eps1, eps2, lam, lr, max_steps, tol, chunk,
             x = w.detach().requires_grad_()
             with autocast(): z = f(g(x.reshape(R * ns, L, D)))
             z = z.float().view(R, ns, -1)
-            if keep_anchor: z = torch.cat([f0r[:, None], z], 1)   # the anchor's features are f0: no need to render it
+            # the anchor's features are f0: no need to render it
+            if keep_anchor: z = torch.cat([f0r[:, None], z], 1)
             loss, d = search_objective(z, f0r, eps1, eps2, lam, keep_anchor, check=False)
             loss_ = loss.detach()
             newly = ~stopped & ((loss_ <= tol) | (t >= lim))
             fin_loss = torch.where(newly, loss_, fin_loss); fin_d = torch.where(newly[:, None], d.detach(), fin_d)
             stopped = stopped | newly
-            grad, = torch.autograd.grad(loss.sum(), x)     # images are independent: each row gets its own gradient
+            # images are independent: each row gets its own gradient
+            grad, = torch.autograd.grad(loss.sum(), x)
             adam_rows(w, grad, m, v, t, ~stopped, lr, betas, adam_eps)
         done = stopped.cpu()                               # the one host sync per `check_every` steps
         if done.any():
@@ -259,16 +269,20 @@ def w_search(g,                    # generator: latents [B,L,D] -> images [B,3,H
     if not isinstance(cpu_bf16, (bool, np.bool_)): raise A2Error(f"cpu_bf16 must be True or False, got {cpu_bf16!r}")
     w0 = w0.detach()
     B, L, D = w0.shape; dev = w0.device
-    if check_every is None: check_every = 1 if dev.type == 'cpu' else 10   # on the CPU a sync costs nothing: look every step
-    if chunk is None: chunk = max(1, 256 // n) if dev.type == 'cpu' else 256   # CPU: batches past ~256 latents run slower per latent (bench/search_pool.py)
+    # on the CPU a sync costs nothing: look every step
+    if check_every is None: check_every = 1 if dev.type == 'cpu' else 10
+    # CPU: batches past ~256 latents run slower per latent (bench/search_pool.py)
+    if chunk is None: chunk = max(1, 256 // n) if dev.type == 'cpu' else 256
     low = uses_bf16(dev, amp, cpu_bf16)
     noise = sigma * _noise((B, n, L, D), generator, dev)
-    f0 = view_features(g, f, w0, chunk * n, amp=False)       # the anchor's features in fp32: what every view is judged against
+    # the anchor's features in fp32: what every view is judged against
+    f0 = view_features(g, f, w0, chunk * n, amp=False)
     if f0.ndim != 2 or len(f0) != B: raise A2Error(f"f(g(w0)) must be features [B,F] = [{B},F], got {tuple(f0.shape)}")
     norms = f0.norm(dim=1)
     if not ((norms - 1).abs() <= 1e-2).all():                 # NaN norms fail too
         raise A2Error(f"f must return L2-normalised features (eps1 and eps2 are distances on the unit sphere), got norms {norms.min():.3g}..{norms.max():.3g}")
-    f0_low = view_features(g, f, w0, chunk * n, amp, cpu_bf16) if low else f0   # the views' distances in bf16 are measured to f0 in bf16
+    # the views' distances in bf16 are measured to f0 in bf16
+    f0_low = view_features(g, f, w0, chunk * n, amp, cpu_bf16) if low else f0
     s = 1 if keep_anchor else 0                           # views 0..s-1 are fixed
     init = w0[:, None].repeat(1, n, 1, 1)
     init[:, s:] += sphere_scale(g, f, w0, noise[:, s:], f0_low, eps1, sigma, chunk * n, amp, cpu_bf16=cpu_bf16) if start == 'sphere' else noise[:, s:]
@@ -276,7 +290,9 @@ def w_search(g,                    # generator: latents [B,L,D] -> images [B,3,H
     bar = tqdm(total=B, desc='w_search', disable=not progress)
     out = _search_pool(g, f, f0_low, init, s, *hp, lambda: maybe_autocast(dev, amp, cpu_bf16), betas, adam_eps, bar)
     bar.close()
-    if low:   # searched in bf16: every image is judged by its fp32 objective; those above tol go on in fp32 from where they are
+    # searched in bf16: every image is judged by its fp32 objective; those above tol go on in fp32 from
+    # where they are
+    if low:
         z = view_features(g, f, out.latents[:, s:], chunk * n, amp=False)
         if keep_anchor: z = torch.cat([f0[:, None], z], 1)
         out.loss, out.distances = search_objective(z, f0, eps1, eps2, lam, keep_anchor, check=False)
@@ -309,7 +325,8 @@ class ToyEncoder(torch.nn.Module):
             self.register_buffer('K', torch.randn(width, 3, 3, 3, generator=gen) / math.sqrt(27))
             fan = width * (size // 2) ** 2
         else: fan = 3 * size * size
-        scale = (torch.arange(dim) + 1.0) ** -decay               # feature k weighs (k+1)^-decay: a few directions dominate
+        # feature k weighs (k+1)^-decay: a few directions dominate
+        scale = (torch.arange(dim) + 1.0) ** -decay
         self.register_buffer('B', torch.randn(dim, fan, generator=gen) / math.sqrt(fan) * scale[:, None])
     def forward(self, x):
         if self.conv: x = F.avg_pool2d(F.relu(F.conv2d(x, self.K, padding=1)), 2)
@@ -342,7 +359,8 @@ def plot_view_distances(dists: dict,          # label -> distances ||f(view) - f
     for ax, (data, eps, xlabel, name) in zip(axs[0], panels):
         xs = {label: torch.as_tensor(x).detach().flatten().float().cpu().numpy() for label, x in data.items()}
         lo, hi = min(min(x.min() for x in xs.values()), eps or np.inf), max(max(x.max() for x in xs.values()), eps or -np.inf)
-        edges = np.linspace(lo, hi + 1e-9, bins + 1)                            # one set of bins for every label
+        # one set of bins for every label
+        edges = np.linspace(lo, hi + 1e-9, bins + 1)
         for label, x in xs.items(): ax.hist(x, bins=edges, alpha=0.6, label=label)
         if eps is not None: ax.axvline(eps, color='k', ls='--', label=f'{name} = {eps}')
         ax.set_xlabel(xlabel); ax.set_ylabel('count'); ax.legend(fontsize=7)
@@ -371,13 +389,16 @@ def plot_search_geometry(paths: dict,   # label -> one image's view features alo
     import matplotlib.pyplot as plt
     f0 = F.normalize(torch.as_tensor(f0).float().flatten(), dim=0)
     fig, axs = plt.subplots(1, len(paths), figsize=(3.2 * len(paths), 3.3), squeeze=False)
-    r = eps1 * math.sqrt(1 - eps1 ** 2 / 4)          # a chord eps1 from f0 is this far from the axis through f0
+    # a chord eps1 from f0 is this far from the axis through f0
+    r = eps1 * math.sqrt(1 - eps1 ** 2 / 4)
     t = torch.linspace(0, 2 * math.pi, 200)
     for ax, (label, z) in zip(axs[0], paths.items()):
         z = torch.as_tensor(z).float()
         if z.ndim != 3 or z.shape[-1] != len(f0): raise A2Error(f"paths[{label!r}] must be features [T,n,F] with F = {len(f0)}, got {_desc(z)}")
-        d = z - f0; d = d - (d @ f0)[..., None] * f0      # the part of each view's offset tangent to the sphere at f0
-        E = torch.linalg.svd(d[-1], full_matrices=False)[2][:2]   # the plane in which the final views spread most (all of it when F = 3)
+        # the part of each view's offset tangent to the sphere at f0
+        d = z - f0; d = d - (d @ f0)[..., None] * f0
+        # the plane in which the final views spread most (all of it when F = 3)
+        E = torch.linalg.svd(d[-1], full_matrices=False)[2][:2]
         xy = d @ E.T
         ax.plot(r * t.cos(), r * t.sin(), color='0.75', ls='--', lw=1)
         for k in range(z.shape[1]):

@@ -84,7 +84,8 @@ def paired_difference(a,                     # seed -> score of one row (a mappi
     if n < 2: return out                     # one pair: the spread between seeds is not measured
     sd = math.sqrt(math.fsum((x - mean) ** 2 for x in d) / (n - 1))
     half = t_ppf((1 + level) / 2, n - 1) * sd / math.sqrt(n)
-    spread = max(d) - min(d) > 1e-12 * max(1.0, *map(abs, d))   # pairs all equal (to rounding): a zero-width interval measures no noise
+    # pairs all equal (to rounding): a zero-width interval measures no noise
+    spread = max(d) - min(d) > 1e-12 * max(1.0, *map(abs, d))
     out.update(sd=sd, lo=mean - half, hi=mean + half, resolved=spread and (mean - half > 0 or mean + half < 0))
     return out
 

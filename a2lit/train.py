@@ -31,33 +31,54 @@ LOSSES = {  # name -> number of views it takes
 @dataclass
 class TrainConfig:
     # each number declares its range: `validate` (through a2lit.config.check_fields) refuses a value outside it, or NaN
-    views: tuple[str, ...] = ('expert', 'expert')   # 2 views: simclr/infonce/a1; 3 views: the A2 losses (third = assimilated view)
+    # 2 views: simclr/infonce/a1; 3 views: the A2 losses (third = assimilated view)
+    views: tuple[str, ...] = ('expert', 'expert')
     loss: str = 'simclr'
     tau: float = field(default=0.5, metadata={'range': '(0, inf)'})                 # paper: 0.5
-    alpha: float = field(default=0.5, metadata={'range': '[0, inf)'})               # paper: A2-SimCLR / A2-InfoNCE weight 0.5
-    backbone: str = 'resnet18'                                                      # paper: ResNet-18, CIFAR stem
+    # paper: A2-SimCLR / A2-InfoNCE weight 0.5
+    alpha: float = field(default=0.5, metadata={'range': '[0, inf)'})
+    # paper: ResNet-18, CIFAR stem
+    backbone: str = 'resnet18'
     width: int = field(default=64, metadata={'range': '[1, inf)'})
-    proj_dims: tuple[int, ...] = field(default=(2048, 2048), metadata={'range': '[1, inf)', 'nonempty': True})   # paper CIFAR: 512-2048-2048 with BN (TinyImageNet: 512-512-128)
-    proj_bn: bool = True                                                            # BatchNorm in the head (False: SupContrast's head, with biases)
-    loss_scale: float = field(default=1.0, metadata={'range': '(0, inf)'})          # the loss is multiplied by this (SupContrast's code: tau / 0.07)
-    epochs: int = field(default=800, metadata={'range': '[1, inf)'})                # paper CIFAR: 800 (TinyImageNet 1000)
-    batch_size: int = field(default=512, metadata={'range': '[2, inf)'})            # paper: 512; a contrastive loss needs two images in a batch
+    # paper CIFAR: 512-2048-2048 with BN (TinyImageNet: 512-512-128)
+    proj_dims: tuple[int, ...] = field(default=(2048, 2048), metadata={'range': '[1, inf)', 'nonempty': True})
+    # BatchNorm in the head (False: SupContrast's head, with biases)
+    proj_bn: bool = True
+    # the loss is multiplied by this (SupContrast's code: tau / 0.07)
+    loss_scale: float = field(default=1.0, metadata={'range': '(0, inf)'})
+    # paper CIFAR: 800 (TinyImageNet 1000)
+    epochs: int = field(default=800, metadata={'range': '[1, inf)'})
+    # paper: 512; a contrastive loss needs two images in a batch
+    batch_size: int = field(default=512, metadata={'range': '[2, inf)'})
     optimizer: str = 'sgd'                                                          # sgd | lars | adam
-    lr: float = field(default=0.06, metadata={'range': '(0, inf)'})                 # paper CIFAR: 0.06 (TinyImageNet 0.5)
+    # paper CIFAR: 0.06 (TinyImageNet 0.5)
+    lr: float = field(default=0.06, metadata={'range': '(0, inf)'})
     momentum: float = field(default=0.9, metadata={'range': '[0, 1)'})
-    weight_decay: float = field(default=5e-4, metadata={'range': '[0, inf)'})       # paper CIFAR: 5e-4 (TinyImageNet 1e-4)
-    warmup_epochs: int = field(default=10, metadata={'range': '[0, inf)'})          # paper: 10, then cosine to 0
-    lr_schedule: str = field(default='cosine', metadata={'choices': ('cosine', 'constant')})   # constant: the authors' ViewMaker code (no scheduler)
-    gen_crop: tuple[float, float] = field(default=(1.0, 1.0), metadata={'range': '(0, 1]'})   # generated views: flip only (TinyImageNet: crop scale 0.9-1)
-    viewmaker_lr: float = field(default=1e-3, metadata={'range': '(0, inf)'})       # ViewMaker: Adam 1e-3, L1 budget 0.05
-    viewmaker_budget: float = field(default=0.05, metadata={'range': '(0, 1]'})     # mean |change| of a [0, 1] image
-    viewmaker_width: int = field(default=32, metadata={'range': '[1, inf)'})        # ViewMaker's base channels and residual blocks
-    viewmaker_blocks: int = field(default=3, metadata={'range': '[0, inf)'})        # (the authors' fork: 32, 3; Tamkin et al.'s paper: 32, 5)
-    viewmaker_style: str = field(default='authors', metadata={'choices': VIEWMAKER_STYLES})   # authors: their fork's network (04_models)
+    # paper CIFAR: 5e-4 (TinyImageNet 1e-4)
+    weight_decay: float = field(default=5e-4, metadata={'range': '[0, inf)'})
+    # paper: 10, then cosine to 0
+    warmup_epochs: int = field(default=10, metadata={'range': '[0, inf)'})
+    # constant: the authors' ViewMaker code (no scheduler)
+    lr_schedule: str = field(default='cosine', metadata={'choices': ('cosine', 'constant')})
+    # generated views: flip only (TinyImageNet: crop scale 0.9-1)
+    gen_crop: tuple[float, float] = field(default=(1.0, 1.0), metadata={'range': '(0, 1]'})
+    # ViewMaker: Adam 1e-3, L1 budget 0.05
+    viewmaker_lr: float = field(default=1e-3, metadata={'range': '(0, inf)'})
+    # mean |change| of a [0, 1] image
+    viewmaker_budget: float = field(default=0.05, metadata={'range': '(0, 1]'})
+    # ViewMaker's base channels and residual blocks
+    viewmaker_width: int = field(default=32, metadata={'range': '[1, inf)'})
+    # (the authors' fork: 32, 3; Tamkin et al.'s paper: 32, 5)
+    viewmaker_blocks: int = field(default=3, metadata={'range': '[0, inf)'})
+    # authors: their fork's network (04_models)
+    viewmaker_style: str = field(default='authors', metadata={'choices': VIEWMAKER_STYLES})
     amp: bool = True                      # autocast on CUDA (bf16 where supported)
-    cpu_bf16: bool = False                # bf16 autocast for the model step on CPUs with native bf16 (avx512_bf16, AMX; elsewhere fp32)
-    channels_last: bool = True            # on CUDA and CPU (measured on 2 CPU cores: ~20% faster steps for both backbones)
-    seed: int = field(default=0, metadata={'range': '[0, 2**32)'})   # the trainer seeds torch with seed * 1_000_003 + epoch: within torch's 64 bits
+    # bf16 autocast for the model step on CPUs with native bf16 (avx512_bf16, AMX; elsewhere fp32)
+    cpu_bf16: bool = False
+    # on CUDA and CPU (measured on 2 CPU cores: ~20% faster steps for both backbones)
+    channels_last: bool = True
+    # the trainer seeds torch with seed * 1_000_003 + epoch: within torch's 64 bits
+    seed: int = field(default=0, metadata={'range': '[0, 2**32)'})
 
     def validate(self):
         "Raise an A2Error naming the first bad value: the names of views, loss, optimizer and backbone, then every field against its declared type and range."
@@ -69,7 +90,8 @@ class TrainConfig:
             raise A2Error(f"loss {self.loss!r} takes {LOSSES[self.loss]} views, got {len(self.views)}: {self.views}")
         if self.optimizer not in ('sgd', 'lars', 'adam'): raise A2Error(f"unknown optimizer {self.optimizer!r}; expected sgd, lars or adam")
         if self.backbone not in BACKBONES: raise A2Error(f"unknown backbone {self.backbone!r}; expected one of {', '.join(BACKBONES)}")
-        check_fields(self, terse=True)   # 'tau must be > 0, got 0.0'; 'lr must be a finite number > 0, got nan'
+        # 'tau must be > 0, got 0.0'; 'lr must be a finite number > 0, got nan'
+        check_fields(self, terse=True)
         if self.gen_crop[0] > self.gen_crop[1]: raise A2Error(f"gen_crop must be (lo, hi) with lo <= hi, got {tuple(self.gen_crop)}")
         return self
 
@@ -132,7 +154,8 @@ class Trainer:
         elif sync_bn and self.world > 1:
             self.log(f"note: BatchNorm statistics are per process ({b} images each): torch's SyncBatchNorm needs GPUs")
         ddp = lambda m: DistributedDataParallel(m, device_ids=[self.dev.index] if self.dev.type == 'cuda' else None) if self.world > 1 else m
-        self.net = ddp(self.model)      # what the steps call (the model itself in one process); checkpoints hold the model
+        # what the steps call (the model itself in one process); checkpoints hold the model
+        self.net = ddp(self.model)
         self.vm_net = ddp(self.viewmaker) if self.viewmaker else None
         params = self.model.parameters()
         if cfg.optimizer == 'sgd': self.opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
@@ -155,8 +178,12 @@ class Trainer:
     def views(self, idx, xb, g_cpu, g_dev):
         "This rank's rows of the float views of the global uint8 batch `xb` (dataset indices `idx`), one per entry of `cfg.views`."
         x, V, r = xb.float().div_(255), self.cfg.views, self.rows
-        with torch.no_grad():   # expert and stored views need no graph; drawn for the whole global batch, so they do not depend on the world size
-            n = V.count('expert')   # all expert views from one call on the repeated batch: independent per view, fewer small ops
+        # expert and stored views need no graph; drawn for the whole global batch, so they do not
+        # depend on the world size
+        with torch.no_grad():
+            # all expert views from one call on the repeated batch: independent per view, fewer
+            # small ops
+            n = V.count('expert')
             expert = iter([v[r] for v in self.aug(torch.cat([x] * n), generator=g_dev).split(len(x))] if n else ())
             gen = iter([self.gen_aug(self.bank.sample(idx.cpu(), generator=g_cpu).to(self.dev).float().div_(255), generator=g_dev)[r]
                         for _ in range(V.count('generated'))])
@@ -180,22 +207,26 @@ class Trainer:
         views = self.views(idx, xb, g_cpu, g_dev)
         x = self.batch(views)
         with torch.autocast(self.dev.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
-            zs = [gather_rows(z) for z in self.net(x).split(len(views[0]))]   # each view's embeddings of the global batch
+            # each view's embeddings of the global batch
+            zs = [gather_rows(z) for z in self.net(x).split(len(views[0]))]
             loss = contrastive_loss(self.cfg, zs)
         self.opt.zero_grad(set_to_none=True)
         if self.vm_opt: self.vm_opt.zero_grad(set_to_none=True)
-        self.scaler.scale(loss * self.world if self.world > 1 else loss).backward()   # DDP averages: world x (own share) sums to the full gradient
+        # DDP averages: world x (own share) sums to the full gradient
+        self.scaler.scale(loss * self.world if self.world > 1 else loss).backward()
         self.scaler.step(self.opt)
         if self.vm_opt: self.scaler.step(self.vm_opt)
         self.scaler.update()
         return loss.detach()
 
-    def fit(self, until: int | None = None):   # stop after this epoch (default cfg.epochs; the schedule always spans cfg.epochs)
+    # stop after this epoch (default cfg.epochs; the schedule always spans cfg.epochs)
+    def fit(self, until: int | None = None):
         "Train from the current epoch to `until`, checkpointing after every epoch; returns the metrics history."
         cfg, spe = self.cfg, self.steps_per_epoch
         for epoch in range(self.epoch, cfg.epochs if until is None else min(until, cfg.epochs)):
             seed = cfg.seed * 1_000_003 + epoch
-            torch.manual_seed(_rank_seed(seed, self.rank))   # ViewMaker noise: each rank its own (rank 0: the single-process stream)
+            # ViewMaker noise: each rank its own (rank 0: the single-process stream)
+            torch.manual_seed(_rank_seed(seed, self.rank))
             g_cpu = torch.Generator().manual_seed(seed)
             g_dev = g_cpu if self.dev.type == 'cpu' else torch.Generator(self.dev).manual_seed(seed)
             self.model.train()
@@ -206,7 +237,8 @@ class Trainer:
                 lr = lr_at(cfg, self.step, spe)
                 for g in self.opt.param_groups: g['lr'] = lr
                 try: losses.append(self.train_step(idx, xb, g_cpu, g_dev))
-                except A2Error as e:   # e.g. a loss refusing NaN features: report the first bad step, not this one
+                # e.g. a loss refusing NaN features: report the first bad step, not this one
+                except A2Error as e:
                     self._check_finite(losses, checked, epoch)
                     raise A2Error(f"at step {self.step + 1} (epoch {epoch + 1}): {e}; stopped, the last good checkpoint (epoch {self.epoch}) is kept") from None
                 self.step += 1
@@ -256,7 +288,8 @@ class Trainer:
         save_artifact(self.ckpt_path, t, meta)
         if self.history:
             cols = dict.fromkeys(['epoch', 'step', 'loss', 'lr', 'images_per_s', 'seconds'] + [k for r in self.history for k in r])
-            buf = io.StringIO(); w = csv.DictWriter(buf, fieldnames=list(cols))   # a fixed column order, resumed or not
+            # a fixed column order, resumed or not
+            buf = io.StringIO(); w = csv.DictWriter(buf, fieldnames=list(cols))
             w.writeheader(); w.writerows(self.history)
             with atomic_path(Path(self.out) / 'metrics.csv') as tmp: Path(tmp).write_text(buf.getvalue())
 
@@ -267,7 +300,8 @@ class Trainer:
         bad = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
         if bad: raise A2Error(f"checkpoint {path} was made with another config or data: mismatching keys {', '.join(bad)}")
         self.model.load_state_dict({k[6:]: v for k, v in t.items() if k.startswith('model.')})
-        unflatten_optimizer(self.opt, t, 'opt', meta['opt'])   # also the older layout (0-d tensors without #0d)
+        # also the older layout (0-d tensors without #0d)
+        unflatten_optimizer(self.opt, t, 'opt', meta['opt'])
         if self.viewmaker:
             self.viewmaker.load_state_dict({k[10:]: v for k, v in t.items() if k.startswith('viewmaker.')})
             unflatten_optimizer(self.vm_opt, t, 'vm_opt', meta['vm_opt'])
@@ -293,7 +327,8 @@ def load_encoder(path, device=None) -> Encoder:
     "The encoder saved in a trainer checkpoint, frozen, as W-search's `f`."
     t, meta = load_artifact(path)
     c = meta['config']
-    model = ContrastiveModel(c['backbone'], c['width'], tuple(c['proj_dims']), c.get('proj_bn', True))   # checkpoints older than the option had BN
+    # checkpoints older than the option had BN
+    model = ContrastiveModel(c['backbone'], c['width'], tuple(c['proj_dims']), c.get('proj_bn', True))
     model.load_state_dict({k[6:]: v for k, v in t.items() if k.startswith('model.')})
     return Encoder(model, meta['dataset']).to(get_device(device))
 

@@ -28,7 +28,8 @@ def write_safetensors_stream(path,            # destination, replaced atomically
                              entries,         # list of (name, torch dtype, shape, iterable of chunks along dim 0)
                              metadata=None):  # str -> str, stored in the header
     "Write a safetensors file chunk by chunk (never holding a whole tensor), atomically; the header records the data's sha256."
-    entries = sorted(entries, key=lambda e: -torch.empty(0, dtype=e[1]).element_size())  # wide dtypes first: every tensor aligned
+    # wide dtypes first: every tensor aligned
+    entries = sorted(entries, key=lambda e: -torch.empty(0, dtype=e[1]).element_size())
     header, off = {}, 0
     for name, dtype, shape, _ in entries:
         if dtype not in _ST_DTYPES: raise A2Error(f"cannot store tensor {name!r} of dtype {dtype}")
@@ -45,7 +46,8 @@ def write_safetensors_stream(path,            # destination, replaced atomically
             for name, dtype, shape, chunks in entries:
                 written, want = 0, header[name]['data_offsets'][1] - header[name]['data_offsets'][0]
                 for c in chunks:
-                    if c.numel() == 0: continue              # nothing to write (an oracle bank's empty latents)
+                    # nothing to write (an oracle bank's empty latents)
+                    if c.numel() == 0: continue
                     b = memoryview(c.detach().to('cpu', dtype).contiguous().numpy()).cast('B')
                     fh.write(b); h.update(b); written += b.nbytes
                 if written != want: raise A2Error(f"tensor {name!r}: chunks gave {written} bytes, its shape {list(shape)} needs {want}")
@@ -133,7 +135,8 @@ class ViewBank:
     def save(self, path, chunk=4096):
         "Write the bank as one safetensors file (streamed, atomic) plus a JSON sidecar mirroring its metadata."
         ts = {'latents': self.latents, 'images': self.images, **self.extras}
-        slices = lambda v: (v[i:i + chunk] for i in range(0, len(v), chunk))   # binds v now, not at the loop's end
+        # binds v now, not at the loop's end
+        slices = lambda v: (v[i:i + chunk] for i in range(0, len(v), chunk))
         entries = [(k, v.dtype, tuple(v.shape), slices(v)) for k, v in ts.items()]
         write_safetensors_stream(path, entries, {'a2lit': json.dumps(self.meta, sort_keys=True)})
         write_json(Path(str(path) + '.json'), self.meta)
@@ -178,8 +181,10 @@ class ViewBank:
         return self
 
 # %% ../nbs/02a_viewbank.ipynb #7e2bffae
-METHODS = ('search', 'perturb', 'recon')   # W-search, W-perturb, and the reconstruction g(w0) itself (one view)
-SEARCH_KW = ('chunk', 'check_every', 'amp', 'betas', 'adam_eps')   # what build_view_bank passes on to w_search
+# W-search, W-perturb, and the reconstruction g(w0) itself (one view)
+METHODS = ('search', 'perturb', 'recon')
+# what build_view_bank passes on to w_search
+SEARCH_KW = ('chunk', 'check_every', 'amp', 'betas', 'adam_eps')
 
 def _model_hash(m, given, name):
     "The caller's hash string for `m`, else `state_hash` of an nn.Module."
@@ -225,7 +230,8 @@ def build_view_bank(g,                  # generator: latents [B,L,D] -> images i
         raise A2Error(f"shard must be (rank, world) with 0 <= rank < world, got {shard!r}")
     rank, world = rank_world() if shard is None else shard
     if not 0 <= rank < world: raise A2Error(f"shard must be (rank, world) with 0 <= rank < world, got {shard}")
-    together = shard is None and world > 1                   # one process group: ranks wait for each other, rank 0 merges
+    # one process group: ranks wait for each other, rank 0 merges
+    together = shard is None and world > 1
     if method not in METHODS: raise A2Error(f"method must be one of {METHODS}, got {method!r}")
     if cfg is not None and not isinstance(cfg, ViewsConfig): raise A2Error(f"cfg must be a ViewsConfig, got {type(cfg).__name__}")
     check_latents(latents0, 'latents0')
@@ -260,7 +266,8 @@ def build_view_bank(g,                  # generator: latents [B,L,D] -> images i
     parts = Path(str(path) + '.parts')
     if path.exists():
         bank = ViewBank.load(path)
-        if bank.meta.get('build_key') == key:                # done before: finish the clean-up a crash may have cut short
+        # done before: finish the clean-up a crash may have cut short
+        if bank.meta.get('build_key') == key:
             if rank == 0 and not Path(str(path) + '.json').exists(): write_json(Path(str(path) + '.json'), bank.meta)
             if rank == 0: shutil.rmtree(parts, ignore_errors=True)
             return bank
@@ -274,7 +281,8 @@ def build_view_bank(g,                  # generator: latents [B,L,D] -> images i
         try: _, m = load_artifact(part(i))
         except A2Error: return False
         return m.get('build_key') == key and m.get('rows') == list(bounds[i])
-    mine = range(rank, len(bounds), world)                   # this rank's chunks: which chunk a rank makes never changes its content
+    # this rank's chunks: which chunk a rank makes never changes its content
+    mine = range(rank, len(bounds), world)
     todo = [i for i in mine if not finished(i)]
     total = sum(bounds[i][1] - bounds[i][0] for i in mine)
     bar = tqdm(total=total, initial=total - sum(bounds[i][1] - bounds[i][0] for i in todo), disable=not progress or rank != 0,
@@ -294,7 +302,8 @@ def build_view_bank(g,                  # generator: latents [B,L,D] -> images i
         save_artifact(part(i), {k: v.cpu() for k, v in tensors.items()}, {'build_key': key, 'rows': [s, e]})
         bar.update(e - s)
     bar.close()
-    if world > 1 and not together: return None               # an explicit shard: a later call without `shard` merges
+    # an explicit shard: a later call without `shard` merges
+    if world > 1 and not together: return None
     barrier()                                                # every rank's chunks are on disk
     if rank == 0: _merge_parts(path, [part(i) for i in range(len(bounds))], meta, N)
     barrier()                                                # the bank is on disk
