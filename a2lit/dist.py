@@ -87,24 +87,25 @@ def map_in_processes(fn,              # a module-level function fn(*job, log=...
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1: raise A2Error(f"workers must be an integer >= 1, got {workers!r}")
     if workers == 1 or len(jobs) <= 1: return [fn(*j, log=log) for j in jobs]
     import gc, multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
     n = min(workers, len(jobs))
-    others = set(mp.active_children())
-    pool = mp.get_context('spawn').Pool(n, initializer=_worker_init, initargs=(max(1, torch.get_num_threads() // n),))   # this process's threads, shared out
-    procs = [p for p in mp.active_children() if p not in others]   # this pool's workers
-    out, done = None, False
-    try: out, done = pool.starmap(_run_job, [(fn, j) for j in jobs], chunksize=1), True
-    # raised again below: its traceback would keep the pool (and its semaphores) alive
-    except KeyboardInterrupt: pass
-    finally:
-        if done: pool.close()             # the workers finish their loop and exit
-        else:                             # stopped mid-job: each exits through its SIGTERM handler
-            # now, while each is in its job or waiting for one; the pool's own terminate
-            for p in procs: p.terminate()
-            # first sends the idle ones their exit signal, and a SIGTERM could then land in
-            # their shutdown
-            pool.terminate()
-        pool.join()
-    # free the semaphores now: the exit after a Ctrl-C skips atexit's clean-up
-    del pool; gc.collect()
-    if not done: raise KeyboardInterrupt
-    return out
+    # spawned workers that share this process's threads out; the executor, unlike multiprocessing.Pool, never waits
+    # on a queue lock that a stopped worker may still hold, and it replaces no worker that exits
+    pool = ProcessPoolExecutor(n, mp_context=mp.get_context('spawn'), initializer=_worker_init,
+                               initargs=(max(1, torch.get_num_threads() // n),))
+    futures = []
+    try:
+        futures = [pool.submit(_run_job, fn, j) for j in jobs]
+        out = [f.result() for f in futures]
+    except BaseException as e:
+        # a job's error or a Ctrl-C: stop every worker now, in its job or waiting for one; each exits through its
+        # SIGTERM handler (the executor's own process table: Python 3.11 has no public way to stop its workers)
+        for p in list((pool._processes or {}).values()): p.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
+        if not isinstance(e, KeyboardInterrupt): raise
+    else:
+        pool.shutdown(wait=True); return out
+    # raised afresh, here: the caught one's traceback would keep the executor (and its semaphores) alive, and the
+    # exit after a Ctrl-C skips atexit's clean-up
+    del pool, futures; gc.collect()
+    raise KeyboardInterrupt
