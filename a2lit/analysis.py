@@ -23,9 +23,12 @@ __all__ = ['VIEW_PAIRS', 'CHECK_COLUMN', 'PAPER_LINEAR', 'PAPER_VIEW_PAIRS', 'pa
 def pair_similarity(a, b):
     "Cosine similarity of each row of `a` with the same row of `b` [...] (rows that are all zero count as similarity 0)."
     for n, x in (('a', a), ('b', b)):
-        if not torch.is_tensor(x): raise A2Error(f"{n} must be a tensor of features [..., D], got {type(x).__name__}")
-    if a.shape != b.shape: raise A2Error(f"a and b must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
-    if a.ndim < 1 or a.shape[-1] == 0 or a.numel() == 0: raise A2Error(f"a and b must be non-empty features [..., D], got {tuple(a.shape)}")
+        if not torch.is_tensor(x):
+            raise A2Error(f"{n} must be a tensor of features [..., D], got {type(x).__name__}")
+    if a.shape != b.shape:
+        raise A2Error(f"a and b must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+    if a.ndim < 1 or a.shape[-1] == 0 or a.numel() == 0:
+        raise A2Error(f"a and b must be non-empty features [..., D], got {tuple(a.shape)}")
     for n, x in (('a', a), ('b', b)):
         if not torch.isfinite(x).all(): raise A2Error(f"{n} contains NaN or inf")
     return (F.normalize(a.float(), dim=-1) * F.normalize(b.float(), dim=-1)).sum(-1)
@@ -35,13 +38,16 @@ def alignment(a, b) -> float:
     return pair_similarity(a, b).mean().item()
 
 # %% ../nbs/06_analysis.ipynb #f77795c4
-VIEW_PAIRS = (('Original', 'Expert'), ('Original', 'W-search'), ('W-search', 'Expert'), ('Original', 'W-perturb'), ('W-perturb', 'Expert'))
+VIEW_PAIRS = (('Original', 'Expert'), ('Original', 'W-search'), ('W-search', 'Expert'),
+              ('Original', 'W-perturb'), ('W-perturb', 'Expert'))
 
 def pick_view(v, pick: str = 'random', seed: int = 0):
     "Features [N,D] as they are; [N,n,D] -> one view per row: the first ('first') or one drawn per row ('random', seeded)."
-    if not torch.is_tensor(v): raise A2Error(f"view features must be a tensor [N,D] or [N,n,D], got {type(v).__name__}")
+    if not torch.is_tensor(v):
+        raise A2Error(f"view features must be a tensor [N,D] or [N,n,D], got {type(v).__name__}")
     if v.ndim == 2: return v
-    if v.ndim != 3 or v.shape[1] == 0: raise A2Error(f"view features must be [N,D] or [N,n,D] with n >= 1, got {tuple(v.shape)}")
+    if v.ndim != 3 or v.shape[1] == 0:
+        raise A2Error(f"view features must be [N,D] or [N,n,D] with n >= 1, got {tuple(v.shape)}")
     if pick == 'first': return v[:, 0]
     if pick != 'random': raise A2Error(f"unknown pick {pick!r}; expected 'first' or 'random'")
     k = torch.randint(0, v.shape[1], (len(v),), generator=torch.Generator().manual_seed(seed))
@@ -56,25 +62,30 @@ def view_pair_table(features: dict,          # view type -> features of the same
                     check: bool = True,      # add CHECK_COLUMN: `known_mi_error` at the row's N, D and I (at least 1 nat)
                     **mine_kwargs) -> list:  # passed on to `mine_mi`
     "Rows {'View pair', 'I', CHECK_COLUMN, 'E[f.f~]'}: mutual information (nats), its error on the known-I check, and the alignment of each pair's L2-normalised features."
-    if not isinstance(features, dict): raise A2Error(f"features must be a dict view type -> features, got {type(features).__name__}")
+    if not isinstance(features, dict):
+        raise A2Error(f"features must be a dict view type -> features, got {type(features).__name__}")
     for k, v in features.items():
         if not (torch.is_tensor(v) and v.ndim in (2, 3) and v.is_floating_point() and v.numel() > 0):
             raise A2Error(f"features[{k!r}] must be non-empty float features [N,D] or [N,n,D], got {_desc(v)}")
         if not torch.isfinite(v).all(): raise A2Error(f"features[{k!r}] contains NaN or inf")
     lens = {k: len(v) for k, v in features.items()}
-    if len(set(lens.values())) > 1: raise A2Error(f"every view type must hold the same images, got row counts {lens}")
-    feats = {k: F.normalize(pick_view(v, pick, seed + i).float(), dim=-1) for i, (k, v) in enumerate(features.items())}
+    if len(set(lens.values())) > 1:
+        raise A2Error(f"every view type must hold the same images, got row counts {lens}")
+    feats = {k: F.normalize(pick_view(v, pick, seed + i).float(), dim=-1) for i,
+             (k, v) in enumerate(features.items())}
     rows = []
     for p, q in pairs:
         if p in feats and q in feats:
             a, b = feats[p], feats[q]
-            row = {'View pair': f'{p}, {q}', 'I': float(mine_mi(a, b, seed=seed, critic=critic, **mine_kwargs))}
+            row = {'View pair': f'{p}, {q}',
+                   'I': float(mine_mi(a, b, seed=seed, critic=critic, **mine_kwargs))}
             # the same estimator on pairs of known I with this row's N and D (no check for 1-d
             # features: they are +-1)
             if check:
                 row[CHECK_COLUMN] = known_mi_error(max(row['I'], 1.0), len(a), a.shape[1], seed=seed, critic=critic, **mine_kwargs) if a.shape[1] > 1 else math.nan
             rows.append({**row, 'E[f.f~]': alignment(a, b)})
-    if not rows: raise A2Error(f"none of the pairs {[f'{p}, {q}' for p, q in pairs]} has both view types among {list(features)}")
+    if not rows:
+        raise A2Error(f"none of the pairs {[f'{p}, {q}' for p, q in pairs]} has both view types among {list(features)}")
     return rows
 
 def join_tables(tables: dict, key: str) -> list:
@@ -116,14 +127,16 @@ def read_csv(path) -> list:
     if not path.exists(): raise A2Error(f"missing file {path}")
     if not path.is_file(): raise A2Error(f"{path} is not a file (a CSV table was expected)")
     try: text = path.read_bytes().decode('utf-8-sig')
-    except UnicodeDecodeError: raise A2Error(f"{path} is not a CSV text file (not UTF-8: binary data?)") from None
+    except UnicodeDecodeError:
+        raise A2Error(f"{path} is not a CSV text file (not UTF-8: binary data?)") from None
     if '\0' in text: raise A2Error(f"{path} is not a CSV text file (it holds NUL bytes: binary data?)")
     # blank lines are skipped, as csv.DictReader does
     try: table = [r for r in csv.reader(io.StringIO(text, newline='')) if r]
     except csv.Error as e: raise A2Error(f"{path} is not a valid CSV file: {e}") from None
     if not table: raise A2Error(f"{path} is empty: a CSV file needs at least its header row")
     head = table[0]
-    if len(set(head)) != len(head): raise A2Error(f"{path} has a damaged header: it repeats a column name ({head})")
+    if len(set(head)) != len(head):
+        raise A2Error(f"{path} has a damaged header: it repeats a column name ({head})")
     for i, r in enumerate(table[1:], 1):
         if len(r) != len(head): raise A2Error(f"{path}: row {i} has {len(r)} fields, the header {len(head)}")
     return [{k: num(v) for k, v in zip(head, r)} for r in table[1:]]
@@ -151,7 +164,8 @@ def results_table(rows: list,                # one dict per configuration, e.g. 
     if columns is None:
         columns = [c for c in allc if all(isinstance(r.get(c), (int, float)) and not isinstance(r.get(c), bool) for r in rows)]
     missing = [c for c in columns if c not in allc]
-    if missing or not columns: raise A2Error(f"no score columns to rank (asked for {columns}; the rows have {allc})")
+    if missing or not columns:
+        raise A2Error(f"no score columns to rank (asked for {columns}; the rows have {allc})")
     rows = [{**r, 'Avg rank': k} for r, k in zip(rows, average_ranks(rows, columns, higher_is_better))]
     md = markdown_table(rows, allc + ['Avg rank'], digits)
     if path is not None:
@@ -169,13 +183,16 @@ def factor_change_table(original: dict,       # factor -> value per image [N] (l
     for name, fac in views.items():
         row = {'View': name}
         for k, v in fac.items():
-            if k not in original: raise A2Error(f"view type {name!r} has factor {k!r}, which the originals lack (they have {list(original)})")
+            if k not in original:
+                raise A2Error(f"view type {name!r} has factor {k!r}, which the originals lack (they have {list(original)})")
             o = torch.as_tensor(original[k]); v = torch.as_tensor(v).to(o.device)
-            if len(v) != len(o): raise A2Error(f"factor {k!r}: {len(o)} originals but {len(v)} rows of {name!r} views")
+            if len(v) != len(o):
+                raise A2Error(f"factor {k!r}: {len(o)} originals but {len(v)} rows of {name!r} views")
             o = o.view(len(o), *([1] * (v.ndim - 1)))
             if o.is_floating_point() or v.is_floating_point():
                 diff = v.double() - o.double()
-                if period and k in period: diff = torch.remainder(diff + period[k] / 2, period[k]) - period[k] / 2
+                if period and k in period:
+                    diff = torch.remainder(diff + period[k] / 2, period[k]) - period[k] / 2
                 t = tol.get(k, 0.0) if isinstance(tol, dict) else tol
                 changed = diff.abs() > t
             else: changed = v != o
@@ -202,10 +219,12 @@ def _curve(c, src):
         if not rows: raise A2Error(f"{src} has no rows, only a header")
         return {k: [r[k] for r in rows] for k in rows[0]}
     try:
-        if hasattr(c, 'to_dict') and hasattr(c, 'columns'): return {k: list(v) for k, v in c.to_dict('list').items()}
+        if hasattr(c, 'to_dict') and hasattr(c, 'columns'):
+            return {k: list(v) for k, v in c.to_dict('list').items()}
         if isinstance(c, dict): return {k: list(v) for k, v in c.items()}
         return {'value': list(c)}
-    except TypeError: raise A2Error(f"{src} must be a CSV path, a DataFrame, a dict of lists or a list of numbers, got {type(c).__name__}") from None
+    except TypeError:
+        raise A2Error(f"{src} must be a CSV path, a DataFrame, a dict of lists or a list of numbers, got {type(c).__name__}") from None
 
 def _numbers(vals, src, col):
     "The values of column `col` as floats, None where a CSV cell is empty (not logged at that row); any other non-number is refused."
@@ -213,7 +232,8 @@ def _numbers(vals, src, col):
     for i, v in enumerate(vals, 1):
         if v is None or (isinstance(v, str) and not v.strip()): out.append(None)
         elif isinstance(v, numbers.Real) and not isinstance(v, bool): out.append(float(v))
-        elif torch.is_tensor(v) and v.numel() == 1 and v.dtype != torch.bool and not v.is_complex(): out.append(float(v.item()))
+        elif torch.is_tensor(v) and v.numel() == 1 and v.dtype != torch.bool and not v.is_complex():
+            out.append(float(v.item()))
         else: raise A2Error(f"{src}: column {col!r} holds {v!r} in row {i}, not a number")
     return out
 
@@ -223,7 +243,8 @@ def plot_training_curves(curves: dict,        # run label -> a CSV path, a DataF
                          refs: dict | None = None):   # label -> a constant drawn as a dashed line (e.g. raw pixels' score)
     "Several runs' training curves on one plot, with reference lines; saved as PNG when `path` is given."
     import matplotlib.pyplot as plt
-    if not isinstance(curves, dict): raise A2Error(f"curves must be a dict run label -> curve, got {type(curves).__name__}")
+    if not isinstance(curves, dict):
+        raise A2Error(f"curves must be a dict run label -> curve, got {type(curves).__name__}")
     lines = {}                                        # every curve is read and checked before a figure exists
     for label, c in curves.items():
         src = f"run {label!r}" + (f" ({c})" if isinstance(c, (str, Path)) else '')
@@ -263,7 +284,8 @@ def plot_embedding_2d(features,            # [N,D], or a dict title -> [N,D] of 
     if method not in ('pca', 'tsne'): raise A2Error(f"unknown method {method!r}; expected 'pca' or 'tsne'")
     if method == 'tsne':
         try: from sklearn.manifold import TSNE
-        except ImportError: raise A2Error("method='tsne' needs scikit-learn (pip install scikit-learn); method='pca' needs nothing") from None
+        except ImportError:
+            raise A2Error("method='tsne' needs scikit-learn (pip install scikit-learn); method='pca' needs nothing") from None
     # the same points in every panel
     idx = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))[:max_points]
     l = torch.as_tensor(labels)[idx].cpu()
@@ -274,7 +296,8 @@ def plot_embedding_2d(features,            # [N,D], or a dict title -> [N,D] of 
         z = pca_2d(f) if method == 'pca' else torch.as_tensor(TSNE(2, random_state=seed, init='pca').fit_transform(f.numpy()))
         for c in l.unique().tolist():
             m = l == c
-            ax.scatter(z[m, 0].numpy(), z[m, 1].numpy(), s=4, color=cmap(c % cmap.N), label=classes[c] if classes else str(c))
+            ax.scatter(z[m, 0].numpy(), z[m, 1].numpy(), s=4, color=cmap(c % cmap.N),
+                       label=classes[c] if classes else str(c))
         ax.set_title(name, fontsize=9); ax.set_xticks([]); ax.set_yticks([])
     axes[0, -1].legend(fontsize=7, markerscale=3, loc='best', ncol=2 if len(l.unique()) > 5 else 1)
     if title and isinstance(features, dict): fig.suptitle(title, fontsize=10)
@@ -295,7 +318,8 @@ def _bar(v, where):
     "A bar's (value, low, high): a number gives (v, None, None); a (value, low, high) triple needs low <= value <= high."
     if isinstance(v, (tuple, list)) and len(v) == 3:
         v, lo, hi = _numbers(v, where, 'bar')
-        if None in (v, lo, hi) or not lo <= v <= hi: raise A2Error(f"{where}: an interval must be (value, low, high) with low <= value <= high, got {(v, lo, hi)}")
+        if None in (v, lo, hi) or not lo <= v <= hi:
+            raise A2Error(f"{where}: an interval must be (value, low, high) with low <= value <= high, got {(v, lo, hi)}")
         return v, lo, hi
     (x,) = _numbers([v], where, 'bar')
     if x is None: raise A2Error(f"{where}: expected a number or (value, low, high), got {v!r}")
@@ -308,17 +332,20 @@ def plot_bars(groups: dict,             # group label -> {series label -> a numb
     import matplotlib.pyplot as plt
     if not isinstance(groups, dict) or not groups or not all(isinstance(g, dict) for g in groups.values()):
         raise A2Error(f"groups must be a non-empty dict: group label -> {{series label -> value}}, got {type(groups).__name__}")
-    bars = {(gk, sk): _bar(v, f"group {gk!r}, series {sk!r}") for gk, g in groups.items() for sk, v in g.items()}
+    bars = {(gk, sk): _bar(v, f"group {gk!r}, series {sk!r}") for gk, g in groups.items() for sk,
+            v in g.items()}
     series = list(dict.fromkeys(s for _, s in bars))
     w = 0.8 / len(series)
     fig, ax = plt.subplots(figsize=(max(5.0, 0.35 * len(bars) + 1.5), 3.6))
     for j, s in enumerate(series):
         ks = [(i, gk) for i, gk in enumerate(groups) if (gk, s) in bars]
         vals = [bars[gk, s] for _, gk in ks]
-        err = [[v - lo if lo is not None else 0 for v, lo, _ in vals], [hi - v if hi is not None else 0 for v, _, hi in vals]]
+        err = [[v - lo if lo is not None else 0 for v, lo, _ in vals],
+               [hi - v if hi is not None else 0 for v, _, hi in vals]]
         ax.bar([i + (j - (len(series) - 1) / 2) * w for i, _ in ks], [v for v, _, _ in vals], w, label=s,
                yerr=err if any(lo is not None for _, lo, _ in vals) else None, capsize=2)
-    ax.set_xticks(range(len(groups)), [str(g) for g in groups], rotation=30 if len(groups) > 4 else 0, ha='right' if len(groups) > 4 else 'center')
+    ax.set_xticks(range(len(groups)), [str(g) for g in groups], rotation=30 if len(groups) > 4 else 0,
+                  ha='right' if len(groups) > 4 else 'center')
     if zero_line: ax.axhline(0, c='k', lw=0.8)
     ax.set_ylabel(ylabel)
     if title: ax.set_title(title, fontsize=10)

@@ -70,7 +70,8 @@ class ExpertAugment:
                  ratio=(3 / 4, 4 / 3)):                   # crop aspect ratio (torchvision's default)
         for k, p in dict(p_jitter=p_jitter, p_gray=p_gray, p_flip=p_flip).items():
             if not 0 <= p <= 1: raise A2Error(f"{k} must be a probability in [0, 1], got {p}")
-        if not 0 < scale[0] <= scale[1] <= 1: raise A2Error(f"scale must satisfy 0 < lo <= hi <= 1, got {scale}")
+        if not 0 < scale[0] <= scale[1] <= 1:
+            raise A2Error(f"scale must satisfy 0 < lo <= hi <= 1, got {scale}")
         self.size, self.scale, self.ratio, self.jitter = size, tuple(scale), tuple(ratio), tuple(jitter)
         self.p_jitter, self.p_gray, self.p_flip = p_jitter, p_gray, p_flip
 
@@ -92,12 +93,15 @@ class ExpertAugment:
         R = lambda *s: torch.rand(*s, device=device, generator=generator)
         apply = R(B) < self.p_jitter
         b, c, s, hu = self.jitter
-        fac = torch.stack([1 + b * (2 * R(B) - 1), 1 + c * (2 * R(B) - 1), 1 + s * (2 * R(B) - 1), hu * (2 * R(B) - 1)], 1)
+        fac = torch.stack([1 + b * (2 * R(B) - 1), 1 + c * (2 * R(B) - 1), 1 + s * (2 * R(B) - 1),
+                           hu * (2 * R(B) - 1)], 1)
         return apply, fac, R(B, 4).argsort(1)
 
     def __call__(self, x, generator=None):
-        if x.ndim != 4 or x.shape[1] != 3: raise A2Error(f"ExpertAugment expects a float batch [B,3,H,W], got {tuple(x.shape)}")
-        if not x.is_floating_point(): raise A2Error(f"ExpertAugment expects floats in [0,1], got {x.dtype} (divide uint8 images by 255)")
+        if x.ndim != 4 or x.shape[1] != 3:
+            raise A2Error(f"ExpertAugment expects a float batch [B,3,H,W], got {tuple(x.shape)}")
+        if not x.is_floating_point():
+            raise A2Error(f"ExpertAugment expects floats in [0,1], got {x.dtype} (divide uint8 images by 255)")
         B, _, H, W = x.shape; dev, S = x.device, self.size
         R = lambda *s: torch.rand(*s, device=dev, generator=generator)
         x0, y0, w, h = self.crop_params(B, H, W, dev, generator)
@@ -120,7 +124,8 @@ class ExpertAugment:
         gx = (w / W * (1 - 2 * flip.to(x.dtype)))[:, None] * o + ((x0 + w / 2) / W * 2 - 1)[:, None]
         gy = (h / H)[:, None] * o + ((y0 + h / 2) / H * 2 - 1)[:, None]
         grid = torch.stack(torch.broadcast_tensors(gx[:, None, :], gy[:, :, None]), -1).to(x.dtype)
-        y = F.grid_sample(x.index_select(0, perm), grid, mode='bilinear', padding_mode='border', align_corners=False)
+        y = F.grid_sample(x.index_select(0, perm), grid, mode='bilinear', padding_mode='border',
+                          align_corners=False)
         # 2. colour jitter with p_jitter, its four operations in a random order per image, in place on contiguous blocks
         for k in range(4):
             for lo, hi in ((0, st[k]), (st[k + 1], st[4])):   # the jittered images without a hue shift here
@@ -133,7 +138,8 @@ class ExpertAugment:
         if len(i): y.index_copy_(0, i, rgb_to_grayscale(y.index_select(0, i), 3))
         return y
 
-    def __repr__(self): return f"ExpertAugment(size={self.size}, scale={self.scale}, jitter={self.jitter}, p_jitter={self.p_jitter}, p_gray={self.p_gray}, p_flip={self.p_flip})"
+    def __repr__(self):
+        return f"ExpertAugment(size={self.size}, scale={self.scale}, jitter={self.jitter}, p_jitter={self.p_jitter}, p_gray={self.p_gray}, p_flip={self.p_flip})"
 
 # %% ../nbs/00a_augment.ipynb #ca0b3d90
 def show_views(ds: ImageSet, aug=None, n_images=8, n_views=6, path=None, seed=0):

@@ -16,14 +16,16 @@ __all__ = ['SmallConvNet', 'embed', 'fit_linear', 'train_classifier', 'cached_cl
 
 # %% ../nbs/00b_baselines.ipynb #69ea3b84
 def _conv_bn(ci, co, stride):
-    return torch.nn.Sequential(torch.nn.Conv2d(ci, co, 3, stride, 1, bias=False), torch.nn.BatchNorm2d(co), torch.nn.ReLU(inplace=True))
+    return torch.nn.Sequential(torch.nn.Conv2d(ci, co, 3, stride, 1, bias=False), torch.nn.BatchNorm2d(co),
+                               torch.nn.ReLU(inplace=True))
 
 class SmallConvNet(torch.nn.Sequential):
     "A conv-BN-ReLU backbone for 32 px images on a CPU: 16x16 after the stem, global average pool to `out_dim` features."
     def __init__(self, width: int = 32,   # channels of the first stage (then 2x, 4x, 8x)
                  stages: int = 4):        # 4: pool a 4x4 map of 4*width channels; 5: one more stride-2 conv, 2x2 of 8*width
         if stages not in (4, 5): raise A2Error(f"SmallConvNet has 4 or 5 stages, got stages={stages}")
-        layers = [_conv_bn(3, width, 2), _conv_bn(width, width, 1), _conv_bn(width, 2 * width, 2), _conv_bn(2 * width, 4 * width, 2)]
+        layers = [_conv_bn(3, width, 2), _conv_bn(width, width, 1), _conv_bn(width, 2 * width, 2),
+                  _conv_bn(2 * width, 4 * width, 2)]
         if stages == 5: layers.append(_conv_bn(4 * width, 8 * width, 2))
         super().__init__(*layers, torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
         self.out_dim = (4 if stages == 4 else 8) * width
@@ -46,7 +48,8 @@ def fit_linear(x, y, num_classes, x_test=None, y_test=None, max_iter=200, wd=1e-
     y, mu, sd = y.to(x.device), x.mean(0), x.std(0) + 1e-6
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed); lin = torch.nn.Linear(x.shape[1], num_classes).to(x.device)
-    opt = torch.optim.LBFGS(lin.parameters(), lr=1, max_iter=max_iter, history_size=20, line_search_fn='strong_wolfe')
+    opt = torch.optim.LBFGS(lin.parameters(), lr=1, max_iter=max_iter, history_size=20,
+                            line_search_fn='strong_wolfe')
     xs = (x - mu) / sd
     def closure():
         opt.zero_grad()
@@ -65,7 +68,8 @@ def train_classifier(train: ImageSet, epochs=10, width=32, lr=2e-3, batch_size=1
         if not train.factors or target not in train.factors:
             raise A2Error(f"target {target!r} is not a factor of this dataset (factors: {sorted(train.factors or {})})")
         y = train.factors[target]
-        if y.is_floating_point(): raise A2Error(f"target {target!r} is a continuous factor; a classifier needs a discrete one")
+        if y.is_floating_point():
+            raise A2Error(f"target {target!r} is a continuous factor; a classifier needs a discrete one")
         train = ImageSet(train.images, y.long(), [str(i) for i in range(int(y.max()) + 1)], None, train.name)
     torch.manual_seed(seed); dev = get_device(device)
     net = torch.nn.Sequential(SmallConvNet(width), torch.nn.Linear(4 * width, train.num_classes)).to(dev)
@@ -89,14 +93,17 @@ def cached_classifier(train: ImageSet, path, epochs: int = 10, seed: int = 0, de
                       target: str | None = None):   # a discrete factor to predict instead of the class (`train_classifier`'s)
     "A `train_classifier` network for `train`, trained once and kept at `path`; trained again when the file was made for other images or settings."
     n_out = train.num_classes if target is None else int(train.factors[target].max()) + 1 if train.factors and target in train.factors else 0
-    key = dict(dataset_hash=train.hash(), n=len(train), classes=n_out, epochs=epochs, seed=seed, width=32, **({'target': target} if target else {}))
+    key = dict(dataset_hash=train.hash(), n=len(train), classes=n_out, epochs=epochs, seed=seed, width=32,
+               **({'target': target} if target else {}))
     if Path(path).exists():
         try: t, meta = load_artifact(path)
         except A2Error: meta = {}
         if meta.get('key') == key:
             net = torch.nn.Sequential(SmallConvNet(32), torch.nn.Linear(4 * 32, n_out))
             net.load_state_dict(t); return net.to(get_device(device)).eval()
-    with torch.random.fork_rng(): net = train_classifier(train, epochs=epochs, seed=seed, device=device, target=target)   # the caller's random stream is left as it was
+    # the caller's random stream is left as it was
+    with torch.random.fork_rng():
+        net = train_classifier(train, epochs=epochs, seed=seed, device=device, target=target)
     save_artifact(path, net.state_dict(), dict(key=key))
     return net
 
@@ -113,7 +120,8 @@ def plot_per_class(scores: dict, classes: list, path=None):
     fig, ax = plt.subplots(figsize=(8, 2.6))
     k, w = len(scores), 0.8 / len(scores)
     for j, (name, acc) in enumerate(scores.items()):
-        ax.bar([i + (j - (k - 1) / 2) * w for i in range(len(classes))], [100 * float(a) for a in acc], w, label=name)
+        ax.bar([i + (j - (k - 1) / 2) * w for i in range(len(classes))], [100 * float(a) for a in acc], w,
+               label=name)
     ax.axhline(100 / len(classes), color='k', lw=0.6, ls=':', label='chance')
     ax.set_xticks(range(len(classes)), classes, fontsize=8); ax.set_ylabel('test accuracy (%)'); ax.legend(fontsize=7)
     return save_figure(fig, path)

@@ -42,7 +42,8 @@ def _resending(previous):
     "An unraisable hook for a command's run: Python drops what a weakref callback or a finaliser raises, so a Ctrl-C that landed there is sent again and still stops the command; anything else goes to `previous`."
     def hook(unraisable):
         # sent from another thread a moment later: raised here, inside the hook, Python would drop it too
-        if issubclass(unraisable.exc_type, KeyboardInterrupt): threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT)).start()
+        if issubclass(unraisable.exc_type, KeyboardInterrupt):
+            threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT)).start()
         else: previous(unraisable)
     return hook
 
@@ -53,7 +54,8 @@ def cli_boundary(kept: str = 'checkpoints are kept: rerun the same command to co
     rank = int(os.environ.get('RANK', 0))   # torchrun's rank of this process (0 without torchrun)
     # errors found before the processes join are the same on every rank: rank 0 alone prints them
     def say(msg):
-        if rank == 0 or torch.distributed.is_initialized(): print(f"a2lit: error{f' (rank {rank})' if rank else ''}: {msg}", file=sys.stderr)
+        if rank == 0 or torch.distributed.is_initialized():
+            print(f"a2lit: error{f' (rank {rank})' if rank else ''}: {msg}", file=sys.stderr)
     def stopped():
         if rank == 0: print(f"a2lit: interrupted; {kept}", file=sys.stderr)
         sys.exit(130)
@@ -93,7 +95,8 @@ def set_deterministic(on: bool = True):
 # %% ../nbs/07b_cli.ipynb #c995f13b
 def probe_scores(e: EvalConfig, train_x, train_y, test_x, test_y, num_classes: int) -> dict:
     "5-NN (Euclidean and cosine) and linear-probe accuracy of features, as the pipeline's eval stage scores a row with `e`."
-    return score_features(train_x, train_y, test_x, test_y, num_classes, k=e.k, probe_epochs=e.probe_epochs, probe_method=e.probe_method)
+    return score_features(train_x, train_y, test_x, test_y, num_classes, k=e.k, probe_epochs=e.probe_epochs,
+                          probe_method=e.probe_method)
 
 def calibrate(overrides=(), backbone: str = 'small5', width: int = 32, epochs: int = 30, n: int = 5000, tau=None, lr=None, batch=None,
               seed: int = 0, supervised: bool = False, note: str = '', root='data', record='reports/calibration/probes.jsonl') -> dict:
@@ -101,12 +104,17 @@ def calibrate(overrides=(), backbone: str = 'small5', width: int = 32, epochs: i
     t0 = time.time()
     s10 = Shapes10Config(); data_kw = apply_overrides(s10, overrides)
     demo = PRESETS['demo']()   # its evaluation, and its SimCLR settings where not given
-    tau, lr, batch = (d if v is None else v for v, d in ((tau, demo.train.tau), (lr, demo.train.lr), (batch, demo.train.batch_size)))
-    tc = dataclasses.replace(demo.train, backbone=backbone, width=width, epochs=epochs, lr=lr, tau=tau, batch_size=batch, seed=seed).validate()   # before any work
+    tau, lr, batch = (d if v is None else v for v,
+                      d in ((tau, demo.train.tau), (lr, demo.train.lr), (batch, demo.train.batch_size)))
+    # before any work
+    tc = dataclasses.replace(demo.train, backbone=backbone, width=width, epochs=epochs, lr=lr, tau=tau,
+                             batch_size=batch, seed=seed).validate()
     train, test = (load_dataset('shapes10', root, s, shapes10=s10) for s in ('train', 'test'))
-    if not 256 <= n <= len(train): raise A2Error(f"calibrate: --n must be between 256 and {len(train)}, got {n}")
+    if not 256 <= n <= len(train):
+        raise A2Error(f"calibrate: --n must be between 256 and {len(train)}, got {n}")
     train = train.subset(torch.arange(n))
-    rec = dict(note=note, data=data_kw, backbone=backbone, width=width, epochs=epochs, n=n, tau=tau, lr=lr, batch=batch, seed=seed)
+    rec = dict(note=note, data=data_kw, backbone=backbone, width=width, epochs=epochs, n=n, tau=tau, lr=lr,
+               batch=batch, seed=seed)
     feats = lambda net: [extract_features(net, d.images, 'shapes10') for d in (train, test)]
     score = lambda f: probe_scores(demo.eval, f[0], train.labels, f[1], test.labels, train.num_classes)
     rec['raw'] = score(feats(nn.Identity()))
@@ -129,22 +137,26 @@ def calibrate_main(argv=None):
     "`a2lit calibrate ...`: one calibration probe (`calibrate`)."
     p = OneLineParser(prog='a2lit calibrate', description='Raw pixels vs a short SimCLR run (the demo preset\'s settings) on a '
                 'Shapes-10 variant, measured on its test images; the record is appended to --record.')
-    p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE', help='a Shapes10Config field, e.g. n_hues=2 or scale=0.4,0.8')
+    p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
+                   help='a Shapes10Config field, e.g. n_hues=2 or scale=0.4,0.8')
     p.add_argument('--backbone', default='small5'); p.add_argument('--width', type=int, default=32)
     p.add_argument('--epochs', type=int, default=30); p.add_argument('--n', type=int, default=5000, help='training images (the first N)')
     p.add_argument('--tau', type=float, default=None, help="default: the demo preset's")
     p.add_argument('--lr', type=float, default=None, help="default: the demo preset's")
     p.add_argument('--batch', type=int, default=None, help="default: the demo preset's")
     p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--supervised', action='store_true', help='also the 5-NN accuracy of a supervised SmallConvNet')
+    p.add_argument('--supervised', action='store_true',
+                   help='also the 5-NN accuracy of a supervised SmallConvNet')
     p.add_argument('--threads', type=int, default=0, help="torch CPU threads (0: torch's default)")
     p.add_argument('--note', default='', help='the conditions, e.g. what else was running')
     p.add_argument('--data', default='data', help='the datasets folder')
-    p.add_argument('--record', default='reports/calibration/probes.jsonl', help='the JSON-lines file the record is appended to')
+    p.add_argument('--record', default='reports/calibration/probes.jsonl',
+                   help='the JSON-lines file the record is appended to')
     a = p.parse_args(argv)
     check_value('--threads', a.threads, int, {'range': '[0, inf)'})
     set_threads(a.threads)
-    calibrate(a.set, a.backbone, a.width, a.epochs, a.n, a.tau, a.lr, a.batch, a.seed, a.supervised, a.note, a.data, a.record)
+    calibrate(a.set, a.backbone, a.width, a.epochs, a.n, a.tau, a.lr, a.batch, a.seed, a.supervised, a.note,
+              a.data, a.record)
 
 # %% ../nbs/07b_cli.ipynb #cdcbad15
 def config_from(sets, base: TrainConfig | None = None) -> TrainConfig:
@@ -163,17 +175,24 @@ def _rank0_first():
 
 def fit_main(argv=None):
     "`a2lit fit`: train one config; under `torchrun` every process runs this and they train as one."
-    p = OneLineParser(prog='a2lit fit', description='Contrastive training of one TrainConfig; data-parallel under torchrun.')
+    p = OneLineParser(prog='a2lit fit',
+                      description='Contrastive training of one TrainConfig; data-parallel under torchrun.')
     p.add_argument('--out', required=True, help='run folder (checkpoint.safetensors, metrics.csv); resumed when it holds a checkpoint')
     p.add_argument('--dataset', default='shapes10', help=' | '.join(DATASETS))
     p.add_argument('--root', default='data', help='where datasets live')
-    p.add_argument('--n-train', type=int, default=None, help='Shapes-10 only: how many training images to render')
+    p.add_argument('--n-train', type=int, default=None,
+                   help='Shapes-10 only: how many training images to render')
     p.add_argument('--bank', default=None, help='a ViewBank file, for configs with generated views')
-    p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE', help='a TrainConfig field, e.g. epochs=5 or views=expert,expert,generated')
-    p.add_argument('--until', type=int, default=None, help='stop after this epoch (the schedule still spans epochs)')
-    p.add_argument('--device', default=None, help='cuda | mps | cpu (default: the best available; under torchrun the rank\'s GPU)')
-    p.add_argument('--backend', default=None, choices=['nccl', 'gloo', 'mpi', 'ucc'], help='torch.distributed backend (default: nccl with CUDA, else gloo)')
-    p.add_argument('--no-sync-bn', action='store_true', help='keep per-process BatchNorm statistics under torchrun')
+    p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
+                   help='a TrainConfig field, e.g. epochs=5 or views=expert,expert,generated')
+    p.add_argument('--until', type=int, default=None,
+                   help='stop after this epoch (the schedule still spans epochs)')
+    p.add_argument('--device', default=None,
+                   help='cuda | mps | cpu (default: the best available; under torchrun the rank\'s GPU)')
+    p.add_argument('--backend', default=None, choices=['nccl', 'gloo', 'mpi', 'ucc'],
+                   help='torch.distributed backend (default: nccl with CUDA, else gloo)')
+    p.add_argument('--no-sync-bn', action='store_true',
+                   help='keep per-process BatchNorm statistics under torchrun')
     a = p.parse_args(argv)
     with cli_boundary():
         # every option before the processes join: refused on every rank alike
@@ -183,7 +202,9 @@ def fit_main(argv=None):
         if a.device is not None: check_device('--device', a.device)
         cfg = config_from(a.set)
         rank, world = init_distributed(a.backend)
-        with _rank0_first(): train = load_dataset(a.dataset, a.root, shapes10=Shapes10Config(n_train=a.n_train) if a.n_train else None)
+        with _rank0_first():
+            train = load_dataset(a.dataset, a.root,
+                                 shapes10=Shapes10Config(n_train=a.n_train) if a.n_train else None)
         tr = Trainer(cfg, train, out=a.out, bank=ViewBank.load(a.bank) if a.bank else None, device=a.device,
                      sync_bn=not a.no_sync_bn, progress=sys.stderr.isatty())
         tr.log(f"training {cfg.loss} on {'+'.join(cfg.views)} views, {train.name} ({len(train)} images), {world} process(es) on {tr.dev}, "
@@ -196,7 +217,8 @@ def config_main(argv=None):
     p = OneLineParser(prog='a2lit config', description="Every config key of a preset and its value (after --set), one 'key = value' line each, "
                 "checked as a2lit run checks them; each line, written key=value, is a --set of a2lit run, a2lit STAGE and a2lit config.")
     p.add_argument('preset', help=f"one of {', '.join(PRESETS)}")
-    p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE', help='override a config value, e.g. train.epochs=5')
+    p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
+                   help='override a config value, e.g. train.epochs=5')
     a = p.parse_args(argv)
     for k, v in config_items(get_config(a.preset, a.set)).items(): print(f"{k} = {v}".rstrip())
 
@@ -206,7 +228,9 @@ def main(argv=None):
     if argv[:1] == ['calibrate']: return _single(calibrate_main, argv[1:])
     if argv[:1] == ['fit']: return fit_main(argv[1:])
     if argv[:1] == ['config']: return _single(config_main, argv[1:])
-    if argv[:1] == ['gan'] and argv[1:2] and argv[1] in (*GAN_COMMANDS, '-h', '--help'): return _single(gan_main, argv[1:])   # else: the gan stage
+    # else: the gan stage
+    if argv[:1] == ['gan'] and argv[1:2] and argv[1] in (*GAN_COMMANDS, '-h', '--help'):
+        return _single(gan_main, argv[1:])
     p = OneLineParser(prog='a2lit', description='Constructive Assimilation: reproduce the paper on a preset.',
                 epilog="a2lit config PRESET lists every key --set can change, with its value. "
                        f"Also: a2lit gan {{{','.join(GAN_COMMANDS)}}} ... trains, measures and exports a generator run folder "
@@ -214,15 +238,18 @@ def main(argv=None):
     p.add_argument('command', choices=['run', *STAGES], help='run = every stage in order; or one stage')
     p.add_argument('preset', help=f"one of {', '.join(PRESETS)}")
     p.add_argument('--out', default=None, help='output root (default runs/); the run folder is OUT/PRESET')
-    p.add_argument('--seed', type=int, action='append', default=None, help='a training seed (repeat for several; default: the preset\'s)')
+    p.add_argument('--seed', type=int, action='append', default=None,
+                   help='a training seed (repeat for several; default: the preset\'s)')
     p.add_argument('--device', default=None, help='cpu | cuda | cuda:N | mps (default: the best available)')
-    p.add_argument('--deterministic', action='store_true', help='repeatable GPU results (slower); CPU runs are repeatable without it')
+    p.add_argument('--deterministic', action='store_true',
+                   help='repeatable GPU results (slower); CPU runs are repeatable without it')
     p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
                    help='override a config value, e.g. train.epochs=5 (a2lit config PRESET lists every key)')
     p.add_argument('--dist-timeout', type=float, default=24, metavar='HOURS',
                    help='under torchrun: how long a process waits for the others (rank 0 runs gan, invert, eval and report alone)')
     a = p.parse_args(argv)
-    with cli_boundary('finished stages are kept: rerun the same command to resume', 'nothing partial was kept: fix it and rerun the same command to resume'):
+    with cli_boundary('finished stages are kept: rerun the same command to resume',
+                      'nothing partial was kept: fix it and rerun the same command to resume'):
         for s in a.seed or (): check_value('--seed', s, int, SEED)
         if a.device is not None: check_device('--device', a.device)
         check_value('--dist-timeout', a.dist_timeout, float, DIST_TIMEOUT)
@@ -252,7 +279,8 @@ def stage_times(log: str) -> dict:
     import re
     out = {}
     for line in log.splitlines():
-        if m := re.fullmatch(r'(\w+): done in ([0-9]+(?:\.[0-9]*)?)s', line.strip()): out[m[1]] = out.get(m[1], 0.0) + float(m[2])
+        if m := re.fullmatch(r'(\w+): done in ([0-9]+(?:\.[0-9]*)?)s', line.strip()):
+            out[m[1]] = out.get(m[1], 0.0) + float(m[2])
     if not out: raise A2Error("no 'STAGE: done in Ns' line in the log: is it what `a2lit run` printed?")
     return out
 

@@ -147,11 +147,14 @@ ROWS = {  # name -> (views, loss, alpha, bank); a bank is named by what makes it
     'a2-wsearch-alpha25':  (('expert', 'expert', 'generated'), 'a2_infonce', 0.25, 'search'),         # alpha sweep ('a2-wsearch': 0.5)
     'a2-wsearch-alpha100': (('expert', 'expert', 'generated'), 'a2_infonce', 1.0, 'search'),          # the same training as 'a2infonce1-wsearch'
 }
-MAIN_TABLE = ['simclr', 'a1-wsearch', 'a1-wperturb', 'a1-viewmaker', 'viewmaker-viewmaker', 'a2-expert', 'a2-wsearch', 'a2-wperturb', 'a2-viewmaker']
+MAIN_TABLE = ['simclr', 'a1-wsearch', 'a1-wperturb', 'a1-viewmaker', 'viewmaker-viewmaker', 'a2-expert',
+              'a2-wsearch', 'a2-wperturb', 'a2-viewmaker']
 ABLATION = ['a2full-wsearch', 'a2simclr-wsearch', 'a2-wsearch', 'a2infonce1-wsearch']
 PAPER_ROWS = [r for r in ROWS if r in MAIN_TABLE or r in ABLATION]   # what a preset that names no rows trains
-STUDY = ['simclr', 'a2-expert', 'a2-recon', 'a2-wsearch', 'a2-oracle25', 'a2-oracle100', 'a2-oracle100-flip', 'a1-oracle100']
-SWEEPS = ['simclr', 'a2-wsearch', 'a2-wsearch-eps15', 'a2-wsearch-eps50', 'a2-wsearch-alpha25', 'a2-wsearch-alpha100', 'a2-wsearch-inv150']
+STUDY = ['simclr', 'a2-expert', 'a2-recon', 'a2-wsearch', 'a2-oracle25', 'a2-oracle100', 'a2-oracle100-flip',
+         'a1-oracle100']
+SWEEPS = ['simclr', 'a2-wsearch', 'a2-wsearch-eps15', 'a2-wsearch-eps50', 'a2-wsearch-alpha25',
+          'a2-wsearch-alpha100', 'a2-wsearch-inv150']
 
 def row_config(cfg: ExperimentConfig, row: str, seed: int) -> TrainConfig:
     "The training config of `row` at `seed`: the experiment's TrainConfig with the row's views, loss and alpha."
@@ -294,7 +297,9 @@ def _shapes10_full():
     c.data = DataConfig(train_subset=5_000)
     # 24 trainings of 5,000 x 30 epochs (150k images each) with the 4-stage CNN at batch 256 fit 150 minutes with the
     # inversion (5,000 x 50 steps) and W-search (4 views); the settings of the report in reports/shapes10-full
-    c.train = dataclasses.replace(c.train, backbone='small', epochs=30, batch_size=256, lr=6e-3, cpu_bf16=False)   # fp32, as its report was made
+    # fp32, as its report was made
+    c.train = dataclasses.replace(c.train, backbone='small', epochs=30, batch_size=256, lr=6e-3,
+                                  cpu_bf16=False)
     c.views = ViewsConfig(n=4, max_steps=100); c.invert = InvertConfig(steps=50, batch_size=500)
     return c
 
@@ -399,7 +404,8 @@ def plot_estimates(cfgs: dict,              # preset name -> ExperimentConfig
         ax.plot(estimate_minutes(cfg, worst=True), y, 'k|', ms=14, label='worst case' if y == 0 else None)
         if name in measured: ax.plot(measured[name], y, 'kD', ms=6, label='measured run' if y == 0 else None)
     ax.set_yticks(range(len(cfgs)), list(cfgs)); ax.invert_yaxis()
-    ax.set_xlabel('minutes on 2 CPU cores'); ax.legend(fontsize=7, ncol=6, loc='lower center', bbox_to_anchor=(0.5, 1.0), frameon=False)
+    ax.set_xlabel('minutes on 2 CPU cores'); ax.legend(fontsize=7, ncol=6, loc='lower center',
+                                                       bbox_to_anchor=(0.5, 1.0), frameon=False)
     return save_figure(fig, path)
 
 # %% ../nbs/07_config.ipynb #cdcb7763

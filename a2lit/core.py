@@ -71,14 +71,17 @@ def sweep_partial_writes(folder) -> int:
 # %% ../nbs/infra/core.ipynb #2bf9e16e
 def write_json(path, obj):
     "Write `obj` as indented JSON to `path` atomically."
-    with atomic_path(path) as tmp: Path(tmp).write_text(json.dumps(obj, indent=2, sort_keys=True, default=str))
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(json.dumps(obj, indent=2, sort_keys=True, default=str))
 
 def read_json(path):
     "Read a JSON file, with a clear error when it is missing or corrupt."
     path = Path(path)
     if not path.exists(): raise A2Error(f"missing file {path}")
     try: return json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise A2Error(f"corrupt JSON in {path}: {e}") from None   # binary junk too
+    # binary junk too
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise A2Error(f"corrupt JSON in {path}: {e}") from None
 
 # %% ../nbs/infra/core.ipynb #82d7c5e4
 def tensor_hash(*tensors) -> str:
@@ -120,7 +123,8 @@ def save_artifact(path, tensors: dict, meta: dict | None = None):
     meta = json.loads(json.dumps({k: v for k, v in (meta or {}).items() if k not in _HASHES}, default=str))
     meta.update(tensors_hash=tensor_hash(*[tensors[k] for k in sorted(tensors)]), meta_hash=_meta_hash(meta))
     try:
-        with atomic_path(path) as tmp: save_file(tensors, str(tmp), metadata={'a2lit': json.dumps(meta, sort_keys=True)})
+        with atomic_path(path) as tmp:
+            save_file(tensors, str(tmp), metadata={'a2lit': json.dumps(meta, sort_keys=True)})
     # a full disk: the old file is intact, no temporary file is left
     except SafetensorError as e: raise _write_error(e, path) from None
     write_json(path.with_name(path.name + '.json'), meta)
@@ -136,7 +140,8 @@ def load_artifact(path, check=True):
         meta = json.loads(header) if header else None
     except Exception as e: raise A2Error(f"corrupt or truncated artifact {path}: {e}") from None
     if meta is None: meta = read_json(path.with_name(path.name + '.json'))   # older files: the sidecar
-    if not isinstance(meta, dict): raise A2Error(f"corrupt artifact {path}: its metadata is not a JSON object")
+    if not isinstance(meta, dict):
+        raise A2Error(f"corrupt artifact {path}: its metadata is not a JSON object")
     if check and meta.get('tensors_hash') not in (None, tensor_hash(*[tensors[k] for k in sorted(tensors)])):
         raise A2Error(f"artifact {path} does not match the hash it records (modified or partly written)")
     # files written before meta_hash existed have none
@@ -151,7 +156,8 @@ class RestrictedUnpickler(pickle.Unpickler):
     def __init__(self, file, allowed: dict, **kw):
         super().__init__(file, **kw); self.allowed = allowed
     def find_class(self, module, name):
-        if (module, name) not in self.allowed: raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+        if (module, name) not in self.allowed:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
         obj = self.allowed[module, name]
         return super().find_class(module, name) if obj is None else obj
     def persistent_load(self, pid): raise pickle.UnpicklingError("refusing to load a persistent id")
@@ -185,11 +191,13 @@ def unflatten_optimizer(opt: torch.optim.Optimizer, tensors: dict, prefix: str,
     for key, v in (meta or {}).get('scalars', {}).items():
         pid, k = key.split('.', 1); state.setdefault(int(pid), {})[k] = v
     n = sum(len(g['params']) for g in sd['param_groups'])
-    if state and max(state) >= n: raise A2Error(f"optimizer state {prefix} has {max(state) + 1} parameters, the model {n}")
+    if state and max(state) >= n:
+        raise A2Error(f"optimizer state {prefix} has {max(state) + 1} parameters, the model {n}")
     if meta and 'param_groups' in meta: sd['param_groups'] = meta['param_groups']
     # what flatten_optimizer left out: any value gives the same next step (lerp with weight 1)
     for pid in _no_momentum(sd):
-        if 'exp_avg_sq' in state.get(pid, {}) and 'exp_avg' not in state[pid]: state[pid]['exp_avg'] = torch.zeros_like(state[pid]['exp_avg_sq'])
+        if 'exp_avg_sq' in state.get(pid, {}) and 'exp_avg' not in state[pid]:
+            state[pid]['exp_avg'] = torch.zeros_like(state[pid]['exp_avg_sq'])
     sd['state'] = state; opt.load_state_dict(sd)
 
 # %% ../nbs/infra/core.ipynb #b79e173a
@@ -240,7 +248,8 @@ def latest_checkpoint(folder, pattern='ckpt-*.safetensors'):
     return None
 
 # %% ../nbs/infra/core.ipynb #e99cf588
-def _mps_available() -> bool: return getattr(torch.backends, 'mps', None) is not None and torch.backends.mps.is_available()
+def _mps_available() -> bool:
+    return getattr(torch.backends, 'mps', None) is not None and torch.backends.mps.is_available()
 
 def get_device(device=None) -> torch.device:
     "`device` if given (refused in one line when unknown or absent here), else the best available: cuda, then mps, then cpu."
@@ -249,12 +258,16 @@ def get_device(device=None) -> torch.device:
         if _mps_available(): return torch.device('mps')
         return torch.device('cpu')
     try: d = torch.device(device)
-    except (RuntimeError, TypeError, ValueError): raise A2Error(f"--device {device}: not a device; expected auto, cpu, cuda, cuda:N or mps") from None
+    except (RuntimeError, TypeError, ValueError):
+        raise A2Error(f"--device {device}: not a device; expected auto, cpu, cuda, cuda:N or mps") from None
     if d.type == 'cuda':
-        if not torch.cuda.is_available(): raise A2Error(f"--device {device}: no CUDA device is available here")
+        if not torch.cuda.is_available():
+            raise A2Error(f"--device {device}: no CUDA device is available here")
         n = torch.cuda.device_count()
-        if d.index is not None and d.index >= n: raise A2Error(f"--device {device}: this machine has {n} CUDA device{'s' if n > 1 else ''} (cuda:0 to cuda:{n - 1})")
-    elif d.type == 'mps' and not _mps_available(): raise A2Error(f"--device {device}: no MPS device (Apple GPU) is available here")
+        if d.index is not None and d.index >= n:
+            raise A2Error(f"--device {device}: this machine has {n} CUDA device{'s' if n > 1 else ''} (cuda:0 to cuda:{n - 1})")
+    elif d.type == 'mps' and not _mps_available():
+        raise A2Error(f"--device {device}: no MPS device (Apple GPU) is available here")
     elif hasattr(getattr(torch, d.type, None), 'is_available') and not getattr(torch, d.type).is_available():
         raise A2Error(f"--device {device}: no {d.type} device is available here")
     return d
@@ -294,7 +307,8 @@ def _bound(t: str):
 
 def _interval(text: str):
     "'(0, 1]' -> (0, 1, True, False): the two ends and whether each is open."
-    if text[:1] not in ('(', '[') or text[-1:] not in (')', ']') or text.count(',') != 1: raise ValueError(f"not an interval: {text!r}")
+    if text[:1] not in ('(', '[') or text[-1:] not in (')', ']') or text.count(',') != 1:
+        raise ValueError(f"not an interval: {text!r}")
     lo, hi = text[1:-1].split(',')
     return _bound(lo), _bound(hi), text[0] == '(', text[-1] == ')'
 
@@ -334,11 +348,13 @@ def check_value(name: str, v, tp, meta=None,
     if t is tuple:
         if not isinstance(v, (tuple, list)): raise A2Error(f"{label} must be a tuple, got {v!r}")
         fixed = bool(items) and items[-1] is not Ellipsis
-        if fixed and len(v) != len(items): raise A2Error(f"{label} must have {len(items)} items, got {tuple(v)}")
+        if fixed and len(v) != len(items):
+            raise A2Error(f"{label} must have {len(items)} items, got {tuple(v)}")
         if meta.get('nonempty') and not v: raise A2Error(f"{label} must name at least one value, got ()")
         for i, x in enumerate(v):
             it = (items[i] if fixed else items[0]) if items else None
-            check_value(f"{name}[{i}]", x, it, {k: w for k, w in meta.items() if k not in ('nonempty', 'check')}, terse)
+            check_value(f"{name}[{i}]", x, it,
+                        {k: w for k, w in meta.items() if k not in ('nonempty', 'check')}, terse)
         if meta.get('check'): meta['check'](label, v)
         return
     if t in (int, float):
@@ -352,8 +368,10 @@ def check_value(name: str, v, tp, meta=None,
     elif t is bool:
         if not isinstance(v, bool): raise A2Error(f"{label} must be true or false, got {v!r}")
     elif t is str:
-        if not isinstance(v, str) or not (v or meta.get('empty_ok')): raise A2Error(f"{label} must be a non-empty string, got {v!r}")
-        if meta.get('choices') is not None and v not in meta['choices']: raise A2Error(f"{label} must be {_one_of(meta['choices'])}, got {v!r}")
+        if not isinstance(v, str) or not (v or meta.get('empty_ok')):
+            raise A2Error(f"{label} must be a non-empty string, got {v!r}")
+        if meta.get('choices') is not None and v not in meta['choices']:
+            raise A2Error(f"{label} must be {_one_of(meta['choices'])}, got {v!r}")
     if meta.get('check'): meta['check'](label, v)
 
 def check_fields(obj, prefix: str = '',
@@ -382,7 +400,8 @@ _DEVICE = re.compile(r'auto|cpu|mps|cuda(:\d+)?')
 
 def check_device(name: str, v: str):
     "Raise an A2Error unless `v` is auto, cpu, cuda, cuda:N or mps, and this machine has it."
-    if not _DEVICE.fullmatch(v): raise A2Error(f"{name} {v}: expected cpu, cuda, cuda:N or mps (or auto: the best available)")
+    if not _DEVICE.fullmatch(v):
+        raise A2Error(f"{name} {v}: expected cpu, cuda, cuda:N or mps (or auto: the best available)")
     get_device(v)   # refuses a device this machine lacks
 
 # %% ../nbs/infra/core.ipynb #2eb3ed2e
@@ -390,7 +409,8 @@ def parse_value(key: str, text: str, current,
                 tp=None):   # the field's annotation: a float field whose default is an int still reads '0.5'
     "`text`, given on the command line for `key`, read as the type `key` is declared with (else the type of its `current` value)."
     t = type(current)
-    if tp is not None and (ann := _annotation(tp)[0]) in (int, float, bool, str, tuple): t = ann if not (ann is tuple and isinstance(current, list)) else list
+    if tp is not None and (ann := _annotation(tp)[0]) in (int, float, bool, str, tuple):
+        t = ann if not (ann is tuple and isinstance(current, list)) else list
     try:
         if t is bool:
             if text.lower() in ('1', 'true', 'yes', 'on'): return True
@@ -404,7 +424,8 @@ def parse_value(key: str, text: str, current,
     except (ValueError, TypeError):
         raise A2Error(f"--set {key}={text}: expected a value of type {t.__name__}") from None
 
-def config_fields(obj): return [f.name for f in dataclasses.fields(obj)] if dataclasses.is_dataclass(obj) else []
+def config_fields(obj):
+    return [f.name for f in dataclasses.fields(obj)] if dataclasses.is_dataclass(obj) else []
 
 def apply_overrides(obj, overrides) -> dict:
     "Set `key=value` strings on the dataclass `obj` in place (dots reach nested dataclasses: `train.epochs=5`); returns {key: value set}."
@@ -419,7 +440,8 @@ def apply_overrides(obj, overrides) -> dict:
             o, prefix = getattr(o, p), prefix + p + '.'
         if prefix.count('.') < len(path) or leaf not in config_fields(o) or dataclasses.is_dataclass(getattr(o, leaf)):
             raise A2Error(f"unknown config key {key!r}; expected one of {', '.join(prefix + f for f in config_fields(o))}")
-        done[key] = parse_value(key, text, getattr(o, leaf), {f.name: f.type for f in dataclasses.fields(o)}[leaf])
+        done[key] = parse_value(key, text, getattr(o, leaf),
+                                {f.name: f.type for f in dataclasses.fields(o)}[leaf])
         setattr(o, leaf, done[key])
     return done
 

@@ -43,7 +43,8 @@ class ImageSet:
         f = None if self.factors is None else {k: v[idx] for k, v in self.factors.items()}
         return ImageSet(self.images[idx], self.labels[idx], self.classes, f, self.name)
     def hash(self): return tensor_hash(self.images, self.labels)
-    def __repr__(self): return f"ImageSet({self.name!r}, n={len(self)}, size={self.size}, classes={self.num_classes})"
+    def __repr__(self):
+        return f"ImageSet({self.name!r}, n={len(self)}, size={self.size}, classes={self.num_classes})"
 
 # %% ../nbs/00_data.ipynb #9b4aa040
 def to_uint8(x):
@@ -55,7 +56,8 @@ def from_uint8(x):
     return x.float() / 127.5 - 1 if x.dtype == torch.uint8 else x
 
 # %% ../nbs/00_data.ipynb #33a5bdab
-SHAPES10_CLASSES = ['circle', 'ring', 'triangle', 'square', 'star', 'cross', 'heart', 'crescent', 'hourglass', 'arrow']
+SHAPES10_CLASSES = ['circle', 'ring', 'triangle', 'square', 'star', 'cross', 'heart', 'crescent', 'hourglass',
+                    'arrow']
 # the discrete nuisance factors: what a classifier can read off a view
 SHAPES10_FACTORS = ('fg_hue', 'bg_hue', 'distractor')
 
@@ -81,7 +83,8 @@ def shape_mask(c: int, u, v):
         return (x * x + y * y - 1) ** 3 - x * x * y ** 3 <= 0
     if c == 7: return (r <= 0.95) & ((u - 0.45) ** 2 + v ** 2 >= 0.75 ** 2)
     if c == 8: return (u.abs() <= v.abs() * 0.9 + 0.08) & (v.abs() <= 0.9)
-    if c == 9: return ((v.abs() <= 0.22) & (u >= -0.95) & (u <= 0.1)) | ((u >= 0.1) & (u <= 0.95) & (v.abs() <= (0.95 - u) * 0.85))
+    if c == 9:
+        return ((v.abs() <= 0.22) & (u >= -0.95) & (u <= 0.1)) | ((u >= 0.1) & (u <= 0.95) & (v.abs() <= (0.95 - u) * 0.85))
     raise A2Error(f"shape class must be in 0..9, got {c}")
 
 # %% ../nbs/00_data.ipynb #04df0324
@@ -190,8 +193,10 @@ def _read_cifar_batch(path, label_key):
         data, labels = np.asarray(d['data'], dtype=np.uint8), np.asarray(d[label_key], dtype=np.int64)
         images = data.reshape(-1, 3, 32, 32)
     except A2Error: raise
-    except Exception as e: raise A2Error(f"corrupt or truncated CIFAR batch {path}: {type(e).__name__}: {e}") from None
-    if len(images) != len(labels): raise A2Error(f"corrupt CIFAR batch {path}: {len(images)} images but {len(labels)} labels")
+    except Exception as e:
+        raise A2Error(f"corrupt or truncated CIFAR batch {path}: {type(e).__name__}: {e}") from None
+    if len(images) != len(labels):
+        raise A2Error(f"corrupt CIFAR batch {path}: {len(images)} images but {len(labels)} labels")
     return torch.from_numpy(images.copy()), torch.from_numpy(labels)
 
 # %% ../nbs/00_data.ipynb #a051b140
@@ -203,7 +208,8 @@ def _load_cifar(name, root, split, download):
     folder, train, test, key, meta, names = _CIFAR[name]
     base = Path(root) / folder
     if not base.exists():
-        if not download: raise A2Error(f"{name} not found: looked for {base}; pass download=True (or --set data.download=true) to fetch it")
+        if not download:
+            raise A2Error(f"{name} not found: looked for {base}; pass download=True (or --set data.download=true) to fetch it")
         import torchvision
         (torchvision.datasets.CIFAR10 if name == 'cifar10' else torchvision.datasets.CIFAR100)(str(root), download=True)
     parts = [_read_cifar_batch(base / f, key) for f in (train if split == 'train' else test)]
@@ -218,10 +224,14 @@ def _read_cifar_meta(path, key, n_classes):
     "The class names in a CIFAR meta file (numbered names when the file is absent); a damaged or unsafe file is one clear error."
     if not path.exists(): return [str(i) for i in range(n_classes)]
     try:
-        with open(path, 'rb') as fh: names = [str(x) for x in RestrictedUnpickler(fh, _ARRAY_GLOBALS, encoding='latin1').load()[key]]
-    except (KeyError, TypeError, IndexError): raise A2Error(f"CIFAR meta file {path} has no {key!r} list of class names") from None
-    except Exception as e: raise A2Error(f"corrupt, truncated or unsafe CIFAR meta file {path}: {type(e).__name__}: {e}") from None
-    if len(names) != n_classes: raise A2Error(f"CIFAR meta file {path} names {len(names)} classes, expected {n_classes}")
+        with open(path, 'rb') as fh:
+            names = [str(x) for x in RestrictedUnpickler(fh, _ARRAY_GLOBALS, encoding='latin1').load()[key]]
+    except (KeyError, TypeError, IndexError):
+        raise A2Error(f"CIFAR meta file {path} has no {key!r} list of class names") from None
+    except Exception as e:
+        raise A2Error(f"corrupt, truncated or unsafe CIFAR meta file {path}: {type(e).__name__}: {e}") from None
+    if len(names) != n_classes:
+        raise A2Error(f"CIFAR meta file {path} names {len(names)} classes, expected {n_classes}")
     return names
 
 # %% ../nbs/00_data.ipynb #8475175d
@@ -237,7 +247,8 @@ def _read_rgb(path):
 def _load_tinyimagenet(root, split, download):
     base = Path(root) / 'tiny-imagenet-200'
     if not base.exists():
-        if not download: raise A2Error(f"tinyimagenet not found: looked for {base}; pass download=True to fetch it")
+        if not download:
+            raise A2Error(f"tinyimagenet not found: looked for {base}; pass download=True to fetch it")
         from torchvision.datasets.utils import download_and_extract_archive
         download_and_extract_archive(TINYIMAGENET_URL, str(root))
     cache = base / f'a2lit-{split}.safetensors'
@@ -268,7 +279,8 @@ def _load_tinyimagenet(root, split, download):
     if not files: raise A2Error(f"wrong TinyImageNet layout: no {split} images listed under {base}")
     arrays = [_read_rgb(f) for f in files]
     for f, a in zip(files, arrays):   # one size for the whole split, or np.stack fails with a bare traceback
-        if a.shape != arrays[0].shape: raise A2Error(f"mismatched image sizes: {f} is {a.shape[1]}x{a.shape[0]} px, expected {arrays[0].shape[1]}x{arrays[0].shape[0]} like {files[0]}")
+        if a.shape != arrays[0].shape:
+            raise A2Error(f"mismatched image sizes: {f} is {a.shape[1]}x{a.shape[0]} px, expected {arrays[0].shape[1]}x{arrays[0].shape[0]} like {files[0]}")
     images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
     ds = ImageSet(images, torch.tensor(labels, dtype=torch.int64), classes, None, 'tinyimagenet')
     # decoded once, read fast after
@@ -298,7 +310,9 @@ def load_dataset(name: str, root='data', split: str = 'train', download: bool = 
     else:
         n, seed = (cfg.n_train, cfg.seed * 2) if split == 'train' else (cfg.n_test, cfg.seed * 2 + 1)
         images, labels, factors = render_shapes10(n, seed, cfg)
-        save_artifact(cache, {'images': images, 'labels': labels, **{f'factor.{k}': v for k, v in factors.items()}}, meta)
+        save_artifact(cache,
+                      {'images': images, 'labels': labels, **{f'factor.{k}': v for k, v in factors.items()}},
+                      meta)
     return ImageSet(images, labels, list(SHAPES10_CLASSES), factors, 'shapes10')
 
 # %% ../nbs/00_data.ipynb #30eb854f
@@ -311,7 +325,8 @@ NORMALIZATION = {  # mean, std per channel
 
 def normalize(x, name: str):
     "Normalise a float batch in [0,1] with dataset `name`'s per-channel mean and std."
-    if name not in NORMALIZATION: raise A2Error(f"no normalisation for dataset {name!r}; expected one of {', '.join(NORMALIZATION)}")
+    if name not in NORMALIZATION:
+        raise A2Error(f"no normalisation for dataset {name!r}; expected one of {', '.join(NORMALIZATION)}")
     mean, std = (torch.tensor(v, device=x.device, dtype=x.dtype).view(1, 3, 1, 1) for v in NORMALIZATION[name])
     return (x - mean) / std
 
@@ -328,7 +343,8 @@ def channel_stats(images, chunk=4096):
 def iterate_batches(ds: ImageSet, batch_size: int, shuffle=True, drop_last=True, device=None, generator=None):
     "Yield (indices, uint8 images, labels) batches; the whole uint8 set is moved to `device` once (it fits: 50k CIFAR images are 150 MB)."
     if batch_size < 1: raise A2Error(f"batch_size must be >= 1, got {batch_size}")
-    if drop_last and batch_size > len(ds): raise A2Error(f"batch_size {batch_size} is larger than the dataset ({len(ds)} images)")
+    if drop_last and batch_size > len(ds):
+        raise A2Error(f"batch_size {batch_size} is larger than the dataset ({len(ds)} images)")
     dev = get_device(device)
     images, labels = ds.images.to(dev), ds.labels.to(dev)
     order = torch.randperm(len(ds), generator=generator) if shuffle else torch.arange(len(ds))
@@ -352,9 +368,11 @@ FACTOR_GROUPS = {   # the nuisance factors of a Shapes-10 image, as a reader nam
 
 def factor_sweeps(ds: ImageSet, i: int, k: int = 7, seed: int = 0, cfg: Shapes10Config = Shapes10Config()) -> dict:
     "Image `i` of `ds` re-rendered with one factor group at a time taken from `k` fresh draws: {group: uint8 [k+1,3,S,S]}, the original first."
-    if ds.factors is None: raise A2Error(f"factor sweeps need a dataset that comes with its factors (Shapes-10); {ds.name!r} has none")
+    if ds.factors is None:
+        raise A2Error(f"factor sweeps need a dataset that comes with its factors (Shapes-10); {ds.name!r} has none")
     if not 0 <= i < len(ds): raise A2Error(f"image index {i} is outside the dataset's {len(ds)} images")
-    one = {key: v[i:i + 1].expand(k + 1, *v.shape[1:]).clone() for key, v in ds.factors.items() if key != 'occluded'}
+    one = {key: v[i:i + 1].expand(k + 1, *v.shape[1:]).clone() for key,
+           v in ds.factors.items() if key != 'occluded'}
     one['label'] = ds.labels[i:i + 1].expand(k + 1).clone()
     fresh = draw_shapes10_factors(k, seed, cfg)
     out = {}

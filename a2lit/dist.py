@@ -28,7 +28,9 @@ def init_distributed(backend=None,        # 'nccl' on GPUs, 'gloo' on CPUs (defa
     "Join the process group torchrun describes (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR/PORT); returns (rank, world). Without torchrun: (0, 1)."
     if 'WORLD_SIZE' not in os.environ or torch.distributed.is_initialized(): return rank_world()
     backend = backend or ('nccl' if torch.cuda.is_available() else 'gloo')
-    if torch.cuda.is_available(): torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)) % torch.cuda.device_count())   # one GPU per process
+    # one GPU per process
+    if torch.cuda.is_available():
+        torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)) % torch.cuda.device_count())
     torch.distributed.init_process_group(backend, timeout=datetime.timedelta(seconds=timeout_s))
     return rank_world()
 
@@ -84,7 +86,8 @@ def map_in_processes(fn,              # a module-level function fn(*job, log=...
                      workers: int = 1,
                      log=print):      # passed to fn when the jobs run here; workers print their lines
     "Results of fn(*job) for every job, in order: here one after another (workers 1), else in `workers` spawned processes sharing this one's threads."
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1: raise A2Error(f"workers must be an integer >= 1, got {workers!r}")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise A2Error(f"workers must be an integer >= 1, got {workers!r}")
     if workers == 1 or len(jobs) <= 1: return [fn(*j, log=log) for j in jobs]
     import gc, multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor

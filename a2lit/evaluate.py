@@ -36,7 +36,8 @@ def check_features(x, y, what='train'):
         raise A2Error(f"{what} features must be a float tensor [N,D], got {getattr(x, 'dtype', type(x).__name__)} {tuple(getattr(x, 'shape', ()))}")
     if not isinstance(y, torch.Tensor) or y.ndim != 1 or y.is_floating_point() or y.dtype == torch.bool:
         raise A2Error(f"{what} labels must be an integer tensor [N], got {getattr(y, 'dtype', type(y).__name__)} {tuple(getattr(y, 'shape', ()))}")
-    if len(x) != len(y): raise A2Error(f"{what} features have {len(x)} rows but there are {len(y)} {what} labels")
+    if len(x) != len(y):
+        raise A2Error(f"{what} features have {len(x)} rows but there are {len(y)} {what} labels")
     if len(x) == 0: raise A2Error(f"{what} features are empty")
     if not torch.isfinite(x).all(): raise A2Error(f"{what} features contain NaN or inf")
     if y.min() < 0: raise A2Error(f"{what} labels must be >= 0, got {y.min().item()}")
@@ -45,7 +46,8 @@ def num_classes_of(num_classes, *ys):
     "`num_classes` if given (checking every label is below it), else 1 + the largest label."
     hi = max(int(y.max()) for y in ys)
     if num_classes is None: return hi + 1
-    if hi >= num_classes: raise A2Error(f"label {hi} is outside the class range 0..{num_classes - 1} (num_classes={num_classes})")
+    if hi >= num_classes:
+        raise A2Error(f"label {hi} is outside the class range 0..{num_classes - 1} (num_classes={num_classes})")
     return num_classes
 
 def _check_pair(train_x, train_y, test_x, test_y):
@@ -78,8 +80,10 @@ def knn_predict(train_x, train_y, test_x,
     check_features(train_x, train_y, 'train')
     if test_x.ndim != 2 or test_x.shape[1] != train_x.shape[1]:
         raise A2Error(f"test features must be [M,{train_x.shape[1]}] like the training features, got {tuple(test_x.shape)}")
-    if not 1 <= k <= len(train_x): raise A2Error(f"k={k} must be between 1 and the number of training rows ({len(train_x)})")
-    if metric not in ('euclidean', 'cosine'): raise A2Error(f"unknown metric {metric!r}; expected 'euclidean' or 'cosine'")
+    if not 1 <= k <= len(train_x):
+        raise A2Error(f"k={k} must be between 1 and the number of training rows ({len(train_x)})")
+    if metric not in ('euclidean', 'cosine'):
+        raise A2Error(f"unknown metric {metric!r}; expected 'euclidean' or 'cosine'")
     if weighted and not temperature > 0: raise A2Error(f"temperature must be > 0, got {temperature}")
     if chunk < 1: raise A2Error(f"chunk must be >= 1, got {chunk}")
     C = num_classes_of(num_classes, train_y)
@@ -122,7 +126,8 @@ class ProbeAccuracy(float):
         o = super().__new__(cls, top1)
         o.top1, o.top5, o.train_top1, o.method = float(top1), top5, train_top1, method
         return o
-    def as_dict(self): return dict(top1=self.top1, top5=self.top5, train_top1=self.train_top1, method=self.method)
+    def as_dict(self):
+        return dict(top1=self.top1, top5=self.top5, train_top1=self.train_top1, method=self.method)
     def __repr__(self):
         t5 = '' if self.top5 is None else f', Acc@5 {self.top5:.2%}'
         return f"ProbeAccuracy(Acc@1 {self.top1:.2%}{t5}, train {self.train_top1:.2%}, {self.method})"
@@ -165,14 +170,17 @@ def linear_probe(train_x, train_y, test_x, test_y,
                  device=None) -> ProbeAccuracy:   # where to train (SGD); None: where `train_x` lives
     "Test accuracy (a fraction) of a linear classifier trained on frozen, standardised features."
     _check_pair(train_x, train_y, test_x, test_y)
-    if method not in PROBE_METHODS: raise A2Error(f"unknown method {method!r}; expected one of {', '.join(PROBE_METHODS)}")
-    if epochs < 1 or batch_size < 1 or max_iter < 1: raise A2Error(f"epochs, batch_size and max_iter must be >= 1, got {epochs}, {batch_size}, {max_iter}")
+    if method not in PROBE_METHODS:
+        raise A2Error(f"unknown method {method!r}; expected one of {', '.join(PROBE_METHODS)}")
+    if epochs < 1 or batch_size < 1 or max_iter < 1:
+        raise A2Error(f"epochs, batch_size and max_iter must be >= 1, got {epochs}, {batch_size}, {max_iter}")
     if len(train_x) < 2: raise A2Error(f"a linear probe needs at least 2 training rows, got {len(train_x)}")
     C = num_classes_of(num_classes, train_y, test_y)
     if method == 'lbfgs':
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            model, _ = fit_linear(train_x.cpu().float(), train_y.cpu(), C, max_iter=max_iter, wd=1e-4 if wd is None else wd)
+            model, _ = fit_linear(train_x.cpu().float(), train_y.cpu(), C, max_iter=max_iter,
+                                  wd=1e-4 if wd is None else wd)
         with torch.no_grad(): tr, te = model(train_x.cpu().float()), model(test_x.cpu().float())
         ytr, yte = train_y.cpu(), test_y.cpu()
     else:
@@ -186,10 +194,12 @@ def linear_probe(train_x, train_y, test_x, test_y,
             lin = _probe_sgd((x - mu) / sd, ytr, C, epochs, lr or (30.0 if method == 'authors' else 0.1), batch_size,
                              0.0 if wd is None else wd, momentum, seed + r)
             with torch.no_grad(): tr, te = lin((x - mu) / sd), lin((xt - mu) / sd)
-            runs.append((_topk_acc(te, yte, 1), _topk_acc(te, yte, 5) if C > 10 else None, _topk_acc(tr, ytr, 1)))
+            runs.append((_topk_acc(te, yte, 1), _topk_acc(te, yte, 5) if C > 10 else None,
+                         _topk_acc(tr, ytr, 1)))
         mean = lambda i: None if runs[0][i] is None else sum(r[i] for r in runs) / len(runs)
         return ProbeAccuracy(mean(0), mean(1), mean(2), method)
-    return ProbeAccuracy(_topk_acc(te, yte, 1), _topk_acc(te, yte, 5) if C > 10 else None, _topk_acc(tr, ytr, 1), method)
+    return ProbeAccuracy(_topk_acc(te, yte, 1), _topk_acc(te, yte, 5) if C > 10 else None,
+                         _topk_acc(tr, ytr, 1), method)
 
 # %% ../nbs/05_evaluate.ipynb #78a01321
 def score_features(train_x, train_y, test_x, test_y, num_classes=None,

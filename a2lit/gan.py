@@ -32,7 +32,8 @@ ARCHS = {'demo': demo_config, 'paper': paper_config, 'tiny': tiny_config}
 def load_split(dataset: str = 'shapes10', root='data', split: str = 'train', size: int | None = None, download: bool = False,
                n_train: int | None = None, n_test: int | None = None) -> ImageSet:
     "A split of `dataset`, resized once to `size` px when that differs (area-downsampling or bilinear upsampling of the uint8 images)."
-    if dataset != 'shapes10' and (n_train or n_test): raise A2Error(f"n_train and n_test are for Shapes-10, which is rendered; {dataset} has its own sizes")
+    if dataset != 'shapes10' and (n_train or n_test):
+        raise A2Error(f"n_train and n_test are for Shapes-10, which is rendered; {dataset} has its own sizes")
     s10 = Shapes10Config(**{k: v for k, v in (('n_train', n_train), ('n_test', n_test)) if v}) if dataset == 'shapes10' else None
     data = load_dataset(dataset, root, split, download=download, shapes10=s10)
     if not size or size == data.size: return data
@@ -50,7 +51,8 @@ def train_generator(data: ImageSet, out, cfg: GANConfig, kimg: float, encoder_ki
         + (f"resumed at step {gt.step} ({gt.kimg:.1f} kimg, {gt.wall / 3600:.2f} h)" if resumed else "from scratch"))
     if gt.kimg < kimg:
         t0, k0 = time.time(), gt.kimg
-        gt.train(kimg=kimg, ckpt_every_s=ckpt_every_s, sample_every_s=sample_every_s, progress=progress, log=log)
+        gt.train(kimg=kimg, ckpt_every_s=ckpt_every_s, sample_every_s=sample_every_s, progress=progress,
+                 log=log)
         say(f"GAN done: {gt.kimg:.1f} kimg; {(gt.kimg - k0) / max(time.time() - t0, 1e-9) * 3600:.1f} kimg/h this run")
     gt.sample_grid(out / f"samples-{gt.step:08d}.png")
     if encoder_kimg <= 0: return gt, None
@@ -79,12 +81,16 @@ def import_generator(path, data: ImageSet, out, encoder_kimg: float, batch_size:
                      progress: bool = False, log=None) -> tuple:
     "A pretrained StyleGAN2 (`load_pretrained`) saved as `out/generator.safetensors` with the file's name and sha256, and a latent encoder trained against it in `out/encoder-run`: (G, encoder trainer)."
     G = load_pretrained(path, device); gcfg, fmt = G.cfg, G.source_format
-    if gcfg.size != data.size: raise A2Error(f"{path}: the generator makes {gcfg.size}-px images, the dataset {data.name} has {data.size}-px ones")
+    if gcfg.size != data.size:
+        raise A2Error(f"{path}: the generator makes {gcfg.size}-px images, the dataset {data.name} has {data.size}-px ones")
     (log or print)(f"gan: {fmt} generator from {path}: {gcfg.size} px, w {gcfg.w_dim}-d, {gcfg.mapping_layers} mapping layers"
                    + (f", {gcfg.c_dim} classes" if gcfg.c_dim else ''))
-    save_generator(G, Path(out) / 'generator.safetensors', {'source': 'pretrained', 'format': fmt, 'file': Path(path).name, 'file_sha256': file_sha256(path)})
+    save_generator(G, Path(out) / 'generator.safetensors',
+                   {'source': 'pretrained', 'format': fmt, 'file': Path(path).name,
+                                                            'file_sha256': file_sha256(path)})
     # no discriminator comes with the generator, so the encoder learns from pixels and latents alone
-    return G, train_latent_encoder(G, data, Path(out) / 'encoder-run', encoder_kimg, batch_size, seed, device, progress=progress, log=log)
+    return G, train_latent_encoder(G, data, Path(out) / 'encoder-run', encoder_kimg, batch_size, seed, device,
+                                   progress=progress, log=log)
 
 
 # %% ../nbs/01d_gan.ipynb #6a9a7335
@@ -120,7 +126,8 @@ def record_invocation(out, argv: list, args: dict) -> dict:
     return rec
 
 # %% ../nbs/01d_gan.ipynb #313920c1
-RUN_FILES = ('log.txt', 'command.json', 'invocations.jsonl', 'classifier.safetensors', 'classifier.safetensors.json')
+RUN_FILES = ('log.txt', 'command.json', 'invocations.jsonl', 'classifier.safetensors',
+             'classifier.safetensors.json')
 
 def _copy(f, dst_dir):
     with atomic_path(Path(dst_dir) / Path(f).name) as tmp: shutil.copyfile(f, tmp)
@@ -159,7 +166,8 @@ def load_run(out, cfg: GANConfig, data: ImageSet, device=None):
     out = Path(out)
     tr = GANTrainer(cfg, data, out, device=device)
     try: found = tr.resume()
-    except A2Error as e: raise A2Error(f"{e} (give the training run's --config, --size, --batch, --lr, --r1-gamma, --ema-kimg and --seed)") from None
+    except A2Error as e:
+        raise A2Error(f"{e} (give the training run's --config, --size, --batch, --lr, --r1-gamma, --ema-kimg and --seed)") from None
     if not found: raise A2Error(f"no checkpoint in {out}")
     G, E = tr.G_ema.eval(), None
     if latest_checkpoint(out / 'encoder') is not None:
@@ -185,7 +193,8 @@ def evaluate_run(out, cfg: GANConfig, train: ImageSet, test: ImageSet, device=No
     q = {k: v for k, v in q.items() if not k.startswith('examples_')}
     q.update(step=tr.step, kimg=tr.kimg, classifier_test_acc=acc, psi=1.0)
     write_json(p, q)
-    log(f"eval at {tr.kimg:.1f} kimg: " + json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in q.items()}))
+    log(f"eval at {tr.kimg:.1f} kimg: " + json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k,
+                                                      v in q.items()}))
     fig = show_samples(G, 64, path=out / f"eval-samples-{tr.step:08d}.png")
     import matplotlib.pyplot as plt; plt.close(fig)
     return q
@@ -193,7 +202,8 @@ def evaluate_run(out, cfg: GANConfig, train: ImageSet, test: ImageSet, device=No
 # %% ../nbs/01d_gan.ipynb #29f0451f
 def export_run(out, dest, q: dict, allow_unmet: bool = False, log=print) -> dict:
     "Write run `out`'s EMA generator and encoder with its measured numbers `q` into `dest`; refused unless every target is met, or `allow_unmet`."
-    if 'psnr_train' not in q: raise A2Error(f"no encoder in {out} yet: nothing exported (train one with --encoder-kimg)")
+    if 'psnr_train' not in q:
+        raise A2Error(f"no encoder in {out} yet: nothing exported (train one with --encoder-kimg)")
     unmet = {k: v for k, v in check_quality(q).items() if not v[2]}
     if unmet and not allow_unmet:
         raise A2Error(f"targets not met, nothing exported (--allow-unmet exports anyway and records it): {unmet}")
@@ -202,16 +212,19 @@ def export_run(out, dest, q: dict, allow_unmet: bool = False, log=print) -> dict
     return paths
 
 # %% ../nbs/01d_gan.ipynb #d9eb5070
-def probe_refine_lr(G, E, clf, train: ImageSet, lrs=(0.01, 0.03, 0.1), steps: int = 150, n: int = 200, skip: int = 500, log=print) -> list:
+def probe_refine_lr(G, E, clf, train: ImageSet, lrs=(0.01, 0.03, 0.1), steps: int = 150, n: int = 200,
+                    skip: int = 500, log=print) -> list:
     "PSNR and class kept of G(invert(x)) per refinement learning rate, on `n` training images after the first `skip` of the seed-0 permutation (those the evaluation inverts)."
     i = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))[skip:skip + n]
-    if len(i) < n: raise A2Error(f"the probe needs {skip + n} training images (skip {skip} + n {n}), the dataset has {len(train)}")
+    if len(i) < n:
+        raise A2Error(f"the probe needs {skip + n} training images (skip {skip} + n {n}), the dataset has {len(train)}")
     x, y = train.images[i], train.labels[i]
     log(f"{n} {train.name} training images outside the first {skip} that eval measures; generator with {G.cfg.w_dim}-d w, {steps} refinement steps; torch {torch.__version__}")
     out = []
     for lr in lrs:
         t0 = time.time(); r = reconstruction_quality(G, E, clf, x, y, steps=steps, lr=lr, dataset=train.name)
-        out.append(dict(lr=lr, psnr=r['psnr'], acc_recon=r['acc_recon'], acc_real=r['acc_real'], seconds=time.time() - t0))
+        out.append(dict(lr=lr, psnr=r['psnr'], acc_recon=r['acc_recon'], acc_real=r['acc_real'],
+                        seconds=time.time() - t0))
         log(f"lr {lr:g}: PSNR {r['psnr']:.2f} dB, classifier on reconstructions {r['acc_recon']:.1%} (real images {r['acc_real']:.1%}), {time.time() - t0:.0f} s")
     return out
 
@@ -257,7 +270,8 @@ def gan_cost(arch: str = 'paper', size: int = 32, batch: int = 64, steps: int = 
     log(f"counted work: {tflop_kimg:.2f} TFLOP per kimg (convolutions and matrix products, forward + backward, R1 every {cfg.r1_every} steps)")
     log(f"measured on {dev}: {s_step:.3f} s/step (medians: {rec['s_plain_step_median']:.3f} s without R1 over {len(t_plain)} steps, "
         f"{rec['s_r1_step_median']:.3f} s with R1 over {len(t_r1)}) = {kimg_h:.1f} kimg/h = {rec['h_per_1000_kimg']:.1f} h per 1000 kimg")
-    for r in (10, 25, 50): log(f"if sustained at {r} TFLOP/s: {tflop_kimg * 1000 / r / 60:.1f} min per 1000 kimg")
+    for r in (10, 25, 50):
+        log(f"if sustained at {r} TFLOP/s: {tflop_kimg * 1000 / r / 60:.1f} min per 1000 kimg")
     return rec
 
 # %% ../nbs/01d_gan.ipynb #437ec8d0
@@ -292,10 +306,13 @@ def _run_args(p):
     p.add_argument('--config', default='demo', choices=list(ARCHS), help='generator width/depth preset')
     p.add_argument('--dataset', default='shapes10', help='an a2lit.data.load_dataset name')
     p.add_argument('--data', default='data', help='the datasets folder')
-    p.add_argument('--download', action='store_true', help='let load_dataset download CIFAR/TinyImageNet into --data')
+    p.add_argument('--download', action='store_true',
+                   help='let load_dataset download CIFAR/TinyImageNet into --data')
     p.add_argument('--size', type=int, default=None, help="image side (default: the dataset's)")
-    p.add_argument('--n-train', type=int, default=None, help='Shapes-10 only: training images to render (default 10,000)')
-    p.add_argument('--n-test', type=int, default=None, help='Shapes-10 only: test images to render (default 2,000)')
+    p.add_argument('--n-train', type=int, default=None,
+                   help='Shapes-10 only: training images to render (default 10,000)')
+    p.add_argument('--n-test', type=int, default=None,
+                   help='Shapes-10 only: test images to render (default 2,000)')
     p.add_argument('--batch', type=int, default=32)
     p.add_argument('--lr', type=float, default=0.0025, help='Adam learning rate of G and D')
     p.add_argument('--r1-gamma', type=float, default=0.01)
@@ -310,7 +327,8 @@ def _eval_args(p):
     p.add_argument('--eval-lr', type=float, default=0.03, help='Adam learning rate of the refinement')
 
 def _threads(p, default):
-    p.add_argument('--threads', type=int, default=default, help="torch CPU threads (0: leave torch's default)")
+    p.add_argument('--threads', type=int, default=default,
+                   help="torch CPU threads (0: leave torch's default)")
 
 # %% ../nbs/01d_gan.ipynb #d3c402b1
 def gan_parser() -> argparse.ArgumentParser:
@@ -322,8 +340,10 @@ def gan_parser() -> argparse.ArgumentParser:
     t = sub.add_parser('train', help='train the GAN, then its encoder; rerun the same command to continue',
                        description='Train the GAN, then its latent encoder; rerun the same command to continue from the newest checkpoint.')
     _run_args(t); _threads(t, 1)
-    t.add_argument('--kimg', type=float, default=5000, help='GAN length in thousands of real images shown to D')
-    t.add_argument('--encoder-kimg', type=float, default=0, help='encoder length after the GAN (0: no encoder)')
+    t.add_argument('--kimg', type=float, default=5000,
+                   help='GAN length in thousands of real images shown to D')
+    t.add_argument('--encoder-kimg', type=float, default=0,
+                   help='encoder length after the GAN (0: no encoder)')
     t.add_argument('--ckpt-minutes', type=float, default=5, help='minutes between checkpoints')
     t.add_argument('--sample-minutes', type=float, default=10, help='minutes between sample grids')
     t.add_argument('--resume-from', default=None, metavar='FOLDER', help='a run folder: its newest checkpoints are copied into --out first when --out has none')
@@ -333,22 +353,27 @@ def gan_parser() -> argparse.ArgumentParser:
     x = sub.add_parser('export', help='measure (or reuse the measurement), then write the weights and their sidecars',
                        description='Write the EMA generator and the encoder with the measured numbers into --dest, if every target is met.')
     _run_args(x); _eval_args(x); _threads(x, 1)
-    x.add_argument('--dest', required=True, help='where to write the weights (a2lit/weights: the shipped ones)')
-    x.add_argument('--allow-unmet', action='store_true', help='export even if some targets are not met (the sidecars record which)')
+    x.add_argument('--dest', required=True,
+                   help='where to write the weights (a2lit/weights: the shipped ones)')
+    x.add_argument('--allow-unmet', action='store_true',
+                   help='export even if some targets are not met (the sidecars record which)')
     r = sub.add_parser('probe-lr', help="class kept and PSNR of inversions at several refinement learning rates",
                        description="Invert training images that eval does not measure at each learning rate; the classifier is the run's.")
     _run_args(r); _threads(r, 0)
-    r.add_argument('--weights', default=None, metavar='FOLDER', help='probe exported weights (e.g. a2lit/weights) instead of the run\'s checkpoint')
+    r.add_argument('--weights', default=None, metavar='FOLDER',
+                   help='probe exported weights (e.g. a2lit/weights) instead of the run\'s checkpoint')
     r.add_argument('--lrs', type=float, nargs='+', default=[0.01, 0.03, 0.1])
     r.add_argument('--steps', type=int, default=150, help='refinement steps')
     r.add_argument('--n', type=int, default=200, help='images to invert')
-    r.add_argument('--skip', type=int, default=500, help="the first SKIP images of the seed-0 permutation are eval's (its --eval-recon)")
+    r.add_argument('--skip', type=int, default=500,
+                   help="the first SKIP images of the seed-0 permutation are eval's (its --eval-recon)")
     c = sub.add_parser('cost', help='TFLOP per kimg, counted, and the time of a step, measured',
                        description='Count the floating-point work of GAN training per kimg and time steps on --device.')
     c.add_argument('--config', default='paper', choices=list(ARCHS))
     c.add_argument('--size', type=int, default=32)
     c.add_argument('--batch', type=int, default=64)
-    c.add_argument('--steps', type=int, default=8, help='timed steps without R1 (and a quarter as many with it)')
+    c.add_argument('--steps', type=int, default=8,
+                   help='timed steps without R1 (and a quarter as many with it)')
     c.add_argument('--device', default='cpu')
     c.add_argument('--json', default=None, help='also write the numbers to this JSON file')
     _threads(c, 0)
@@ -386,7 +411,8 @@ def gan_main(argv=None):
         raise A2Error(f"no checkpoint in {out}")   # before the data is loaded
     split = lambda s: load_split(a.dataset, a.data, s, a.size, a.download, a.n_train, a.n_test)
     train = split('train')
-    cfg = GANConfig(ARCHS[a.config](train.size), batch_size=a.batch, lr=a.lr, r1_gamma=a.r1_gamma, ema_kimg=a.ema_kimg, seed=a.seed)
+    cfg = GANConfig(ARCHS[a.config](train.size), batch_size=a.batch, lr=a.lr, r1_gamma=a.r1_gamma,
+                    ema_kimg=a.ema_kimg, seed=a.seed)
     if a.action == 'train':
         record_invocation(out, ['-m', 'a2lit.cli', 'gan', *argv], vars(a))
         return train_generator(train, out, cfg, a.kimg, a.encoder_kimg, a.device, ckpt_every_s=a.ckpt_minutes * 60,

@@ -89,7 +89,8 @@ def augment_parts(x, seed: int = 0):
 def show_augment_parts(x, seed: int = 0, path=None):
     "The rows of `augment_parts` as an image grid, titled with the parts."
     rows = (augment_parts(x, seed) + 1) / 2
-    return image_grid(list(rows), path, titles=['original | ' + ' | '.join(AUGMENT_PARTS)] + [''] * (len(rows) - 1))
+    return image_grid(list(rows), path,
+                      titles=['original | ' + ' | '.join(AUGMENT_PARTS)] + [''] * (len(rows) - 1))
 
 # %% ../nbs/01a_gan_train.ipynb #673e0ba8
 @dataclass
@@ -116,7 +117,8 @@ class ResumableTrainer:
     "The loop every trainer here shares: seeded batches by step, a checkpointed random generator, atomic checkpoints, resume, NaN stop."
     kind = 'checkpoint'
     def _setup(self, cfg, data: ImageSet, out, device):
-        if cfg.batch_size > len(data): raise A2Error(f"batch_size {cfg.batch_size} is larger than the dataset ({len(data)} images)")
+        if cfg.batch_size > len(data):
+            raise A2Error(f"batch_size {cfg.batch_size} is larger than the dataset ({len(data)} images)")
         self.cfg, self.data, self.out, self.dev = cfg, data, Path(out), get_device(device)
         self.rng = torch.Generator().manual_seed(cfg.seed)
         self.step, self.wall, self.images = 0, 0.0, data.images.to(self.dev)
@@ -128,7 +130,8 @@ class ResumableTrainer:
     def batch_indices(self, step):
         "The training images of `step`: epoch-wise permutations seeded by (seed, epoch)."
         B, N = self.cfg.batch_size, len(self.data); epoch, i = divmod(step, N // B)
-        if self._perm[0] != epoch: self._perm = (epoch, torch.randperm(N, generator=torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + epoch)))
+        if self._perm[0] != epoch:
+            self._perm = (epoch, torch.randperm(N, generator=torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + epoch)))
         return self._perm[1][i * B:(i + 1) * B]
 
     def _check(self, losses):
@@ -164,18 +167,22 @@ class ResumableTrainer:
         from tqdm.auto import tqdm
         self.out.mkdir(parents=True, exist_ok=True)
         total = steps if steps is not None else math.ceil(kimg * 1000 / self.cfg.batch_size)
-        bar = tqdm(total=total, initial=self.step, disable=not progress, mininterval=10, unit='step', dynamic_ncols=True)
+        bar = tqdm(total=total, initial=self.step, disable=not progress, mininterval=10, unit='step',
+                   dynamic_ncols=True)
         t_ck = t_sm = time.time()
         while self.step < total:
             t0 = time.time()
             losses = self.train_step()
             self.wall += time.time() - t0
-            if self.step % 50 == 0: self.history.append({'step': self.step, **{k: round(v, 4) for k, v in losses.items()}})
-            bar.update(1); bar.set_postfix(kimg=f"{self.kimg:.1f}", **{k: f"{v:.3f}" for k, v in losses.items()}, refresh=False)
+            if self.step % 50 == 0:
+                self.history.append({'step': self.step, **{k: round(v, 4) for k, v in losses.items()}})
+            bar.update(1); bar.set_postfix(kimg=f"{self.kimg:.1f}",
+                                           **{k: f"{v:.3f}" for k, v in losses.items()}, refresh=False)
             now = time.time()
             if (ckpt_every_steps and self.step % ckpt_every_steps == 0) or (not ckpt_every_steps and now - t_ck > ckpt_every_s):
                 p = self.save(); t_ck = now
-                if log: log(f"step {self.step} kimg {self.kimg:.1f} wall {self.wall / 60:.1f} min: checkpoint {p.name} {losses}")
+                if log:
+                    log(f"step {self.step} kimg {self.kimg:.1f} wall {self.wall / 60:.1f} min: checkpoint {p.name} {losses}")
             if sample_every_s and now - t_sm > sample_every_s:
                 self.on_sample(self.out / f"samples-{self.step:08d}.png"); t_sm = now
         bar.close()
@@ -186,7 +193,8 @@ class GANTrainer(ResumableTrainer):
     "Train a generator on an ImageSet in `out`: checkpoints, sample grids, exact resume, NaN detection."
     kind = 'gan'
     def __init__(self, cfg: GANConfig, data: ImageSet, out, device=None):
-        if data.size != cfg.g.size: raise A2Error(f"dataset images are {data.size} px but the generator makes {cfg.g.size} px")
+        if data.size != cfg.g.size:
+            raise A2Error(f"dataset images are {data.size} px but the generator makes {cfg.g.size} px")
         self._setup(cfg, data, out, device)
         torch.manual_seed(cfg.seed)
         self.G, self.D = Generator(cfg.g).to(self.dev), Discriminator(cfg.g, cfg.mbstd_group).to(self.dev)

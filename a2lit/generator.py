@@ -95,8 +95,10 @@ class ModConv(nn.Module):
             wt = wb.transpose(1, 2).reshape(B * ci, -1, self.k, self.k)
             out = fir_blur(F.conv_transpose2d(x.reshape(1, B * ci, H, W), wt, stride=2, groups=B))
         else:
-            if self.up: x, H, W = F.interpolate(x, scale_factor=2, mode='bilinear', align_corners=False), 2 * H, 2 * W
-            out = F.conv2d(x.reshape(1, B * ci, H, W), wb.reshape(-1, ci, self.k, self.k), padding=self.k // 2, groups=B)
+            if self.up:
+                x, H, W = F.interpolate(x, scale_factor=2, mode='bilinear', align_corners=False), 2 * H, 2 * W
+            out = F.conv2d(x.reshape(1, B * ci, H, W), wb.reshape(-1, ci, self.k, self.k),
+                           padding=self.k // 2, groups=B)
         return out.reshape(B, -1, *out.shape[-2:])
 
 
@@ -119,8 +121,10 @@ class GeneratorConfig:
     resample: str = 'bilinear'
     conv_clamp: float | None = None  # StyleGAN2-ADA clamps every conv output to +-256; None: no clamp
     def __post_init__(self):
-        if self.size < 8 or self.size & (self.size - 1): raise A2Error(f"image size must be a power of two >= 8, got {self.size}")
-        if self.resample not in ('bilinear', 'fir'): raise A2Error(f"resample must be 'bilinear' or 'fir', got {self.resample!r}")
+        if self.size < 8 or self.size & (self.size - 1):
+            raise A2Error(f"image size must be a power of two >= 8, got {self.size}")
+        if self.resample not in ('bilinear', 'fir'):
+            raise A2Error(f"resample must be 'bilinear' or 'fir', got {self.resample!r}")
         if self.c_dim < 0: raise A2Error(f"c_dim must be >= 0 (0: unconditional), got {self.c_dim}")
     @property
     def num_ws(self): return 2 * int(math.log2(self.size // 4)) + 2
@@ -132,7 +136,8 @@ def paper_config(size=32) -> GeneratorConfig:
 
 def demo_config(size=32) -> GeneratorConfig:
     "The CPU demo generator: w in R^128, 64 channels at 4-8 px, 32 at 16 px, 16 at 32 px."
-    return GeneratorConfig(size=size, z_dim=128, w_dim=128, mapping_layers=2, channel_base=512, channel_max=64)
+    return GeneratorConfig(size=size, z_dim=128, w_dim=128, mapping_layers=2, channel_base=512,
+                           channel_max=64)
 
 def tiny_config(size=16) -> GeneratorConfig:
     "A few-thousand-parameter generator for tests."
@@ -191,7 +196,8 @@ class SynthesisNetwork(nn.Module):
         self.layers = nn.ModuleList([SynthesisLayer(C(4), C(4), cfg.w_dim, 4, **kw)])
         self.torgb = nn.ModuleList([ToRGB(C(4), cfg.w_dim, cfg.conv_clamp)])
         for r in res[1:]:
-            self.layers.append(SynthesisLayer(C(r // 2), C(r), cfg.w_dim, r, up=True, resample=cfg.resample, **kw))
+            self.layers.append(SynthesisLayer(C(r // 2), C(r), cfg.w_dim, r, up=True, resample=cfg.resample,
+                                              **kw))
             self.layers.append(SynthesisLayer(C(r), C(r), cfg.w_dim, r, **kw))
             self.torgb.append(ToRGB(C(r), cfg.w_dim, cfg.conv_clamp))
     def upsample(self, rgb):
@@ -219,11 +225,14 @@ class Generator(nn.Module):
         self.register_buffer('w_avg', torch.zeros(cfg.w_dim))
     def map(self, z, c=None):
         "z [B, z_dim] (and, for a class-conditional generator, one-hot classes c [B, c_dim]) -> w [B, w_dim]."
-        if z.ndim != 2 or z.shape[1] != self.z_dim: raise A2Error(f"z must be [B, {self.z_dim}], got {tuple(z.shape)}")
+        if z.ndim != 2 or z.shape[1] != self.z_dim:
+            raise A2Error(f"z must be [B, {self.z_dim}], got {tuple(z.shape)}")
         if self.c_dim and c is None:
             raise A2Error(f"this generator is class-conditional (c_dim={self.c_dim}): pass c, one-hot classes [B, {self.c_dim}] (random_c draws them)")
-        if not self.c_dim and c is not None: raise A2Error(f"this generator is unconditional: c must be None, got a tensor of shape {tuple(c.shape)}")
-        if c is not None and tuple(c.shape) != (len(z), self.c_dim): raise A2Error(f"c must be [{len(z)}, {self.c_dim}], got {tuple(c.shape)}")
+        if not self.c_dim and c is not None:
+            raise A2Error(f"this generator is unconditional: c must be None, got a tensor of shape {tuple(c.shape)}")
+        if c is not None and tuple(c.shape) != (len(z), self.c_dim):
+            raise A2Error(f"c must be [{len(z)}, {self.c_dim}], got {tuple(c.shape)}")
         return self.mapping(z, c)
     def random_c(self, n: int, generator=None):
         "One-hot classes drawn uniformly [n, c_dim] on the generator's device, or None for an unconditional generator."
@@ -231,7 +240,8 @@ class Generator(nn.Module):
         return F.one_hot(torch.randint(self.c_dim, (n,), generator=generator), self.c_dim).float().to(self.w_avg.device)
     def truncate(self, w, psi: float = 0.7):
         "Move `w` ([B, w_dim] or W+ [B, num_ws, w_dim]) toward the mean w by `psi` (1: unchanged, 0: the mean)."
-        if w.shape[-1] != self.w_dim: raise A2Error(f"latents must end in w_dim={self.w_dim}, got {tuple(w.shape)}")
+        if w.shape[-1] != self.w_dim:
+            raise A2Error(f"latents must end in w_dim={self.w_dim}, got {tuple(w.shape)}")
         return self.w_avg.lerp(w, psi) if psi != 1 else w
     @torch.no_grad()
     def estimate_mean_w(self, n: int = 4096, seed: int = 0, batch_size: int = 1024):
@@ -281,7 +291,8 @@ def truncation_rows(G: Generator, n: int = 8, psis=(1.0, 0.7, 0.4, 0.0), seed: i
 def show_truncation(G: Generator, n: int = 8, psis=(1.0, 0.7, 0.4, 0.0), seed: int = 0, path=None):
     "One row per truncation `psi`, the same latents in every row, each titled with psi and the pixel std across the row (diversity)."
     rows = truncation_rows(G, n, psis, seed)
-    titles = [f'psi {psi}: pixel std across samples {x.float().std(0).mean():.1f} / 255' for psi, x in rows.items()]
+    titles = [f'psi {psi}: pixel std across samples {x.float().std(0).mean():.1f} / 255' for psi,
+              x in rows.items()]
     return image_grid(list(rows.values()), path, titles=titles)
 
 # %% ../nbs/01_generator.ipynb #4e369ed1
@@ -309,7 +320,8 @@ class _Persistent:
         return self.state[name]
     def tensors(self, prefix='') -> dict:
         "Every parameter and buffer below this object, by dotted name (as a state dict names them)."
-        out = {prefix + k: v for d in ('_parameters', '_buffers') for k, v in (self.state.get(d) or {}).items() if v is not None}
+        out = {prefix + k: v for d in ('_parameters', '_buffers') for k,
+               v in (self.state.get(d) or {}).items() if v is not None}
         for k, m in (self.state.get('_modules') or {}).items():
             if isinstance(m, _Persistent): out.update(m.tensors(f'{prefix}{k}.'))
         return out
@@ -347,11 +359,13 @@ def _channels(path, ch: dict) -> tuple:
 def _nvidia_config(path, G: _Persistent, T: dict) -> GeneratorConfig:
     syn, mp = G.child('synthesis'), G.child('mapping')
     size, w_dim, z_dim, c_dim = G.attr('img_resolution'), G.attr('w_dim'), G.attr('z_dim'), G.attr('c_dim')
-    if G.attr('img_channels') != 3: raise A2Error(f"{path}: the network makes {G.attr('img_channels')}-channel images; a2lit's generator makes RGB")
+    if G.attr('img_channels') != 3:
+        raise A2Error(f"{path}: the network makes {G.attr('img_channels')}-channel images; a2lit's generator makes RGB")
     if not z_dim: raise A2Error(f"{path}: the network has no z (z_dim 0); a2lit samples from z")
     res = [2 ** i for i in range(2, int(math.log2(size)) + 1)]
     archs = {syn.child(f'b{r}').attr('architecture') for r in res}
-    if archs != {'skip'}: raise A2Error(f"{path}: synthesis architecture {sorted(archs)}; a2lit's generator is StyleGAN2's 'skip' one")
+    if archs != {'skip'}:
+        raise A2Error(f"{path}: synthesis architecture {sorted(archs)}; a2lit's generator is StyleGAN2's 'skip' one")
     n = mp.attr('num_layers')
     if {T[f'mapping.fc{i}.weight'].shape[0] for i in range(n)} != {w_dim} or (c_dim and T['mapping.embed.weight'].shape[0] != w_dim):
         raise A2Error(f"{path}: the mapping's hidden or class-embedding widths differ from w_dim {w_dim}; a2lit's mapping keeps every width at w_dim")
@@ -364,7 +378,8 @@ def _rosinality_config(path, T: dict, args) -> GeneratorConfig:
     n = sum(1 for k in T if re.fullmatch(r'style\.\d+\.weight', k))
     n_rgb = 1 + sum(1 for k in T if re.fullmatch(r'to_rgbs\.\d+\.bias', k))
     res = [4 * 2 ** b for b in range(n_rgb)]
-    ch = {4: T['conv1.conv.weight'].shape[1], **{r: T[f'convs.{2 * b - 1}.conv.weight'].shape[1] for b, r in enumerate(res) if b}}
+    ch = {4: T['conv1.conv.weight'].shape[1],
+          **{r: T[f'convs.{2 * b - 1}.conv.weight'].shape[1] for b, r in enumerate(res) if b}}
     base, top = _channels(path, ch)
     w_dim, z_dim = T['style.1.weight'].shape
     # the mapping's learning-rate multiplier is an init argument the file does not store: rosinality's Generator defaults to 0.01
@@ -377,7 +392,8 @@ def _layer_names(cfg: GeneratorConfig, fmt: str) -> dict:
     nv, m = fmt == 'nvidia', {}
     res = [2 ** i for i in range(2, int(math.log2(cfg.size)) + 1)]
     for i in range(cfg.mapping_layers):
-        for t in ('weight', 'bias'): m[f'mapping.net.{i}.{t}'] = f'mapping.fc{i}.{t}' if nv else f'style.{i + 1}.{t}'
+        for t in ('weight', 'bias'):
+            m[f'mapping.net.{i}.{t}'] = f'mapping.fc{i}.{t}' if nv else f'style.{i + 1}.{t}'
     if cfg.c_dim: m.update({f'mapping.embed.{t}': f'mapping.embed.{t}' for t in ('weight', 'bias')})
     if nv: m['w_avg'] = 'mapping.w_avg'
     m['synth.const'] = 'synthesis.b4.const' if nv else 'input.input'
@@ -404,14 +420,16 @@ def _check_filters(path, T: dict, used: set):
         if k.endswith(('resample_filter', 'blur.kernel', 'upsample.kernel')):
             if t.shape != (4, 4) or not (torch.allclose(t.float(), f) or torch.allclose(t.float(), 4 * f)):
                 raise A2Error(f"{path}: {k} is not StyleGAN2's [1,3,3,1] filter; a2lit's FIR up-sampling uses only that one")
-        else: raise A2Error(f"{path}: tensor {k} {tuple(t.shape)} has no place in a2lit's StyleGAN2 generator (another architecture?)")
+        else:
+            raise A2Error(f"{path}: tensor {k} {tuple(t.shape)} has no place in a2lit's StyleGAN2 generator (another architecture?)")
 
 
 # %% ../nbs/01_generator.ipynb #8157d70a
 def _refused(path, e) -> A2Error:
     "One line for a file the safe readers will not rebuild: the global it names, or what broke."
     g = re.search(r'GLOBAL ([\w.]+)|refusing to load ([\w.]+)', str(e))
-    if g: return A2Error(f"{path}: refused: the file needs {g.group(1) or g.group(2)}, which a2lit will not run (only tensors, dicts and plain values are rebuilt)")
+    if g:
+        return A2Error(f"{path}: refused: the file needs {g.group(1) or g.group(2)}, which a2lit will not run (only tensors, dicts and plain values are rebuilt)")
     return A2Error(f"{path}: not a StyleGAN2-ADA network pickle or a rosinality checkpoint, or truncated ({type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else 'no detail'})")
 
 def read_pretrained(path) -> tuple:
@@ -422,7 +440,8 @@ def read_pretrained(path) -> tuple:
     try:
         # torch.save: a zip archive, or the legacy format's magic number first
         if zipfile.is_zipfile(path) or head[2:3] == b'\x8a':
-            with torch.serialization.safe_globals([argparse.Namespace]): ck = torch.load(path, map_location='cpu', weights_only=True)
+            with torch.serialization.safe_globals([argparse.Namespace]):
+                ck = torch.load(path, map_location='cpu', weights_only=True)
             T = ck.get('g_ema') if isinstance(ck, dict) else None
             if not isinstance(T, dict) or 'style.1.weight' not in T or 'input.input' not in T:
                 keys = ', '.join(map(str, list(ck)[:6])) if isinstance(ck, dict) else type(ck).__name__
@@ -448,7 +467,8 @@ def load_pretrained(path, device=None) -> Generator:
     fmt, T, cfg = read_pretrained(path)
     G, names = Generator(cfg), _layer_names(cfg, fmt)
     missing = [theirs for theirs in names.values() if theirs not in T]
-    if missing: raise A2Error(f"{path}: no tensor {missing[0]} ({len(missing)} missing): not the StyleGAN2 layout a2lit reads")
+    if missing:
+        raise A2Error(f"{path}: no tensor {missing[0]} ({len(missing)} missing): not the StyleGAN2 layout a2lit reads")
     _check_filters(path, T, set(names.values()))
     own = G.state_dict()
     sd = {}

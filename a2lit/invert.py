@@ -38,7 +38,8 @@ class LatentEncoderConfig:
     @classmethod
     def for_generator(cls, g: GeneratorConfig, **kw):
         "The encoder config matching generator config `g` (same size, W+ shape and widths)."
-        return cls(size=g.size, num_ws=g.num_ws, w_dim=g.w_dim, channel_base=g.channel_base, channel_max=g.channel_max, **kw)
+        return cls(size=g.size, num_ws=g.num_ws, w_dim=g.w_dim, channel_base=g.channel_base,
+                   channel_max=g.channel_max, **kw)
     def to_dict(self): return asdict(self)
 
 class LatentEncoder(nn.Module):
@@ -46,7 +47,8 @@ class LatentEncoder(nn.Module):
     def __init__(self, cfg: LatentEncoderConfig):
         super().__init__()
         self.cfg = cfg
-        g = GeneratorConfig(size=cfg.size, w_dim=cfg.w_dim, channel_base=cfg.channel_base, channel_max=cfg.channel_max)
+        g = GeneratorConfig(size=cfg.size, w_dim=cfg.w_dim, channel_base=cfg.channel_base,
+                            channel_max=cfg.channel_max)
         C = g.channels
         self.trunk = Discriminator(g, mbstd_group=0)
         del self.trunk.fc, self.trunk.out, self.trunk.conv
@@ -66,12 +68,14 @@ def _feature_list(f, x):
 
 def feature_distance(f, a, b_feats, l1: bool = False):
     "Mean squared (l1: absolute) distance per sample between the features of `a` under `f` and precomputed features `b_feats` (a list), summed over layers."
-    return sum(((fa - fb).abs() if l1 else (fa - fb).square()).flatten(1).mean(1) for fa, fb in zip(_feature_list(f, a), b_feats))
+    return sum(((fa - fb).abs() if l1 else (fa - fb).square()).flatten(1).mean(1) for fa,
+               fb in zip(_feature_list(f, a), b_feats))
 
 class LatentEncoderTrainer(ResumableTrainer):
     "Train an encoder for a frozen generator `G`, resumably (same checkpoints as the GAN trainer)."
     kind = 'encoder'
-    def __init__(self, cfg: LatentEncoderConfig, G: Generator, data: ImageSet, out, device=None, feature_net=None):
+    def __init__(self, cfg: LatentEncoderConfig, G: Generator, data: ImageSet, out, device=None,
+                 feature_net=None):
         if (cfg.size, cfg.num_ws, cfg.w_dim) != (G.cfg.size, G.num_ws, G.w_dim):
             raise A2Error(f"encoder config (size {cfg.size}, num_ws {cfg.num_ws}, w_dim {cfg.w_dim}) does not match the generator "
                           f"(size {G.cfg.size}, num_ws {G.num_ws}, w_dim {G.w_dim})")
@@ -90,7 +94,9 @@ class LatentEncoderTrainer(ResumableTrainer):
         cfg, G, E = self.cfg, self.G, self.E
         n_real = int(round(cfg.batch_size * cfg.real_fraction)); n_fake = cfg.batch_size - n_real
         with torch.no_grad():
-            w = G.map(torch.randn(n_fake, G.z_dim, generator=self.rng).to(self.dev), G.random_c(n_fake, self.rng))   # classes too, if conditional
+            # classes too, if conditional
+            w = G.map(torch.randn(n_fake, G.z_dim, generator=self.rng).to(self.dev),
+                      G.random_c(n_fake, self.rng))
             # psi in [0.5, 1]: near and far from the mean
             w = G.truncate(w, float(torch.rand((), generator=self.rng)) * 0.5 + 0.5)
             fake = G.synthesis(G.broadcast(w))
@@ -142,14 +148,16 @@ def invert(G: Generator, E: LatentEncoder | None, x, steps: int = 100, lr: float
     x = from_uint8(x).to(dev)
     if x.ndim != 4 or x.shape[1:] != (3, G.cfg.size, G.cfg.size):
         raise A2Error(f"images to invert must be [B, 3, {G.cfg.size}, {G.cfg.size}], got {tuple(x.shape)}")
-    if encoder_weight and E is None: raise A2Error("encoder_weight > 0 needs the latent encoder E (the term is MSE(E(x), E(G(w))))")
+    if encoder_weight and E is None:
+        raise A2Error("encoder_weight > 0 needs the latent encoder E (the term is MSE(E(x), E(G(w))))")
     with torch.no_grad():
         if w_init is not None: w = w_init.to(dev)
         elif E is not None: w = E(x)
         else: w = G.broadcast(G.w_avg.expand(len(x), -1))
         x_feats = [f.detach() for f in _feature_list(perceptual, x)] if perceptual is not None and perceptual_weight else None
         e_x = E(x) if encoder_weight else None
-    terms = dict(perceptual=perceptual, perceptual_weight=perceptual_weight, x_feats=x_feats, l1=l1, encoder=E, encoder_weight=encoder_weight, e_x=e_x)
+    terms = dict(perceptual=perceptual, perceptual_weight=perceptual_weight, x_feats=x_feats, l1=l1,
+                 encoder=E, encoder_weight=encoder_weight, e_x=e_x)
     w = w.detach().clone().requires_grad_(True)
     opt = torch.optim.Adam([w], lr=lr)
     for _ in range(steps):
@@ -198,12 +206,14 @@ def vgg_features(weights=None,           # a weights file; None: torchvision's i
 
 def authors_inversion(weights=None, device=None) -> dict:
     "The authors' inversion terms for `invert` / `invert_dataset`: L1 on VGG19 convs 1_2..5_2 (weight 1) and 2 x MSE(E(x), E(G(w)))."
-    return dict(perceptual=vgg_features(weights, device=device, **AUTHORS_VGG), perceptual_weight=1.0, l1=True, encoder_weight=2.0)
+    return dict(perceptual=vgg_features(weights, device=device, **AUTHORS_VGG), perceptual_weight=1.0,
+                l1=True, encoder_weight=2.0)
 
 # %% ../nbs/01b_invert.ipynb #650d15ba
 def _net_id(f):
     if f is None: return None
-    if isinstance(getattr(f, 'net', None), nn.Module): return f"{getattr(f, '__qualname__', 'f')}:{state_hash(f.net)}"
+    if isinstance(getattr(f, 'net', None), nn.Module):
+        return f"{getattr(f, '__qualname__', 'f')}:{state_hash(f.net)}"
     if isinstance(f, nn.Module): return f"{type(f).__name__}:{state_hash(f)}"
     m = getattr(f, '__self__', None)
     if isinstance(m, nn.Module): return f"{type(m).__name__}.{f.__name__}:{state_hash(m)}"
@@ -215,7 +225,8 @@ def invert_dataset(G: Generator, E: LatentEncoder | None, images, path, batch_si
     "Invert uint8 `images` [N,3,H,W] in batches; W+ latents and per-image losses to `path` (+ JSON sidecar), resumable by chunk."
     from tqdm.auto import tqdm
     path = Path(path); parts = path.parent / (path.name + '.parts')
-    if chunk < 1 or batch_size < 1: raise A2Error(f"chunk and batch_size must be >= 1, got {chunk}, {batch_size}")
+    if chunk < 1 or batch_size < 1:
+        raise A2Error(f"chunk and batch_size must be >= 1, got {chunk}, {batch_size}")
     key = {'n': len(images), 'images_hash': tensor_hash(images), 'generator': state_hash(G), 'encoder': None if E is None else state_hash(E),
            'steps': steps, 'lr': lr, 'perceptual': _net_id(perceptual), 'perceptual_weight': perceptual_weight, 'chunk': chunk,
            **({'l1': True} if l1 else {}), **({'encoder_weight': encoder_weight} if encoder_weight else {})}
@@ -229,7 +240,8 @@ def invert_dataset(G: Generator, E: LatentEncoder | None, images, path, batch_si
         p = parts / f"{start:08d}.safetensors"
         try:
             t, m = load_artifact(p)
-            if m.get('key') == key and m.get('start') == start: ws.append(t['w_plus']); losses.append(t['loss']); continue
+            if m.get('key') == key and m.get('start') == start:
+                ws.append(t['w_plus']); losses.append(t['loss']); continue
         except A2Error: pass
         w_c, l_c = [], []
         for i in range(start, min(start + chunk, len(images)), batch_size):

@@ -67,7 +67,8 @@ def _check_number(fn, name, value, allow_zero):
     if isinstance(value, torch.Tensor) and value.requires_grad:
         raise A2Error(f"{fn}: {name} must be a plain number; a learnable {name} (a tensor that requires grad) is not supported")
     try: v = float(value)
-    except (TypeError, ValueError, RuntimeError): raise A2Error(f"{fn}: {name} must be a number, got {value!r}") from None
+    except (TypeError, ValueError, RuntimeError):
+        raise A2Error(f"{fn}: {name} must be a number, got {value!r}") from None
     if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
         raise A2Error(f"{fn}: {name} must be a finite number {'>=' if allow_zero else '>'} 0, got {value}")
 
@@ -82,7 +83,8 @@ def _prepare(fn: str,            # the loss's name, for error messages
             raise A2Error(f"{fn}: {n} must be a floating-point tensor, got {getattr(z, 'dtype', type(z).__name__)}")
     a, b = zs[0], zs[1]
     if a.ndim != 2: raise A2Error(f"{fn}: {names[0]} must be [B,D], got shape {tuple(a.shape)}")
-    if b.shape != a.shape: raise A2Error(f"{fn}: {names[1]} must have the shape of {names[0]} {tuple(a.shape)}, got {tuple(b.shape)}")
+    if b.shape != a.shape:
+        raise A2Error(f"{fn}: {names[1]} must have the shape of {names[0]} {tuple(a.shape)}, got {tuple(b.shape)}")
     B, D = a.shape
     if len(zs) == 3:
         c = zs[2]
@@ -91,7 +93,8 @@ def _prepare(fn: str,            # the loss's name, for error messages
         zs = [a, b, c if c.ndim == 3 else c[:, None]]
     if B < 2: raise A2Error(f"{fn}: batch size must be >= 2 (an anchor needs at least one negative), got {B}")
     if D < 1: raise A2Error(f"{fn}: embedding dimension must be >= 1, got {D}")
-    if len({z.device for z in zs}) > 1: raise A2Error(f"{fn}: inputs must be on one device, got {[str(z.device) for z in zs]}")
+    if len({z.device for z in zs}) > 1:
+        raise A2Error(f"{fn}: inputs must be on one device, got {[str(z.device) for z in zs]}")
     _check_number(fn, 'tau', tau, allow_zero=False)
     if alpha is not None: _check_number(fn, 'alpha', alpha, allow_zero=True)
     dt = torch.float64 if any(z.dtype == torch.float64 for z in zs) else torch.float32
@@ -103,7 +106,8 @@ def _prepare(fn: str,            # the loss's name, for error messages
             ok = torch.stack([torch.isfinite(z).all() for z in zs] + [((n > 0) & torch.isfinite(n)).all() for n in norms]).tolist()
     for i, n in enumerate(names):
         if not ok[i]: raise A2Error(f"{fn}: {n} contains NaN or infinite values")
-        if not ok[len(zs) + i]: raise A2Error(f"{fn}: {n} has a row of zeros (or one too large), which cannot be L2-normalised")
+        if not ok[len(zs) + i]:
+            raise A2Error(f"{fn}: {n} has a row of zeros (or one too large), which cannot be L2-normalised")
     return [z / n for z, n in zip(zs, norms)]
 
 def _reduce(fn, per_anchor, reduction):
@@ -147,7 +151,8 @@ def a2_full(z1: torch.Tensor,  # [B,D] first expert view
     "A2-full: every view an anchor against all other views of the batch; positives are the other views of the same image (SupCon average)."
     z1, z2, z3 = _prepare('a2_full', [z1, z2, z3], ['z1', 'z2', 'z3'], tau, check=check)
     with _no_autocast(z1.device):
-        return _reduce('a2_full', _multiview_loss(torch.cat([z1[None], z2[None], z3.transpose(0, 1)]), tau), reduction)
+        return _reduce('a2_full', _multiview_loss(torch.cat([z1[None], z2[None], z3.transpose(0, 1)]), tau),
+                       reduction)
 
 # %% ../nbs/03_losses.ipynb #0be77c17
 def _alignment_per_anchor(z1, z2, z3, tau):
@@ -155,10 +160,12 @@ def _alignment_per_anchor(z1, z2, z3, tau):
     m = z3.mean(1)                                     # [B,D] the mean generated view
     return torch.cat([(z1 * m).sum(-1), (z2 * m).sum(-1)]) / tau
 
-def a2_alignment(z1: torch.Tensor, z2: torch.Tensor, z3: torch.Tensor, tau: float = 0.5, reduction: str = 'mean', check: bool = True):
+def a2_alignment(z1: torch.Tensor, z2: torch.Tensor, z3: torch.Tensor, tau: float = 0.5,
+                 reduction: str = 'mean', check: bool = True):
     "The A2 alignment: mean over the 2B expert anchors i of (1/K) sum_p z_i . z3[i,p] / tau."
     z1, z2, z3 = _prepare('a2_alignment', [z1, z2, z3], ['z1', 'z2', 'z3'], tau, check=check)
-    with _no_autocast(z1.device): return _reduce('a2_alignment', _alignment_per_anchor(z1, z2, z3, tau), reduction)
+    with _no_autocast(z1.device):
+        return _reduce('a2_alignment', _alignment_per_anchor(z1, z2, z3, tau), reduction)
 
 def _a2_pull(fn, base, z1, z2, z3, tau, alpha, reduction, check):
     "Per-anchor base loss of the expert views minus alpha times the alignment."
@@ -174,7 +181,8 @@ def a2_simclr(z1: torch.Tensor,  # [B,D] first expert view
               reduction: str = 'mean',  # 'mean' over the 2B expert anchors, or 'none': [2B]
               check: bool = True):      # as in `nt_xent`
     "A2-SimCLR: NT-Xent on the expert views minus alpha times the alignment of the expert anchors with their generated views."
-    return _a2_pull('a2_simclr', lambda a, b, t: _multiview_loss(torch.stack([a, b]), t), z1, z2, z3, tau, alpha, reduction, check)
+    return _a2_pull('a2_simclr', lambda a, b, t: _multiview_loss(torch.stack([a, b]), t), z1, z2, z3, tau,
+                    alpha, reduction, check)
 
 def a2_infonce(z1: torch.Tensor,  # [B,D] first expert view
                z2: torch.Tensor,  # [B,D] second expert view
@@ -207,7 +215,8 @@ def plot_pair_weights(weights: dict,   # title -> W from `pair_weights`
         m = float(W.abs().max())
         ax.imshow(W.numpy(), cmap='RdBu_r', vmin=-m, vmax=m, interpolation='nearest')
         V = len(W) // B
-        for k in range(1, V): ax.axhline(k * B - 0.5, color='k', lw=0.6); ax.axvline(k * B - 0.5, color='k', lw=0.6)
+        for k in range(1, V):
+            ax.axhline(k * B - 0.5, color='k', lw=0.6); ax.axvline(k * B - 0.5, color='k', lw=0.6)
         names = ['z1', 'z2', 'gen'][:V]
         ax.set_xticks([k * B + (B - 1) / 2 for k in range(V)], names, fontsize=7); ax.set_yticks([k * B + (B - 1) / 2 for k in range(V)], names, fontsize=7)
         ax.set_title(name, fontsize=8)

@@ -69,17 +69,20 @@ def mine_mi(a, b,                      # paired samples: row i of `a` [N,Da] goe
             folds: int = 4) -> MIEstimate:  # cross-fitting folds of the Gaussian critic
     "Mutual information between paired samples, in nats: the Donsker-Varadhan lower bound on held-out rows, with MINE's network or a Gaussian critic."
     _check_paired(a, b)
-    if critic not in ('mlp', 'gaussian'): raise A2Error(f"unknown critic {critic!r}; expected 'mlp' (MINE's network) or 'gaussian'")
+    if critic not in ('mlp', 'gaussian'):
+        raise A2Error(f"unknown critic {critic!r}; expected 'mlp' (MINE's network) or 'gaussian'")
     N = len(a)
     _need(holdout, 'holdout', 'a number in [0, 1)')
     if not 0 <= holdout < 1: raise A2Error(f"holdout must be in [0, 1), got {holdout}")
-    for k, v in (('epochs', epochs), ('batch_size', batch_size), ('negatives', negatives), ('eval_negatives', eval_negatives)):
+    for k, v in (('epochs', epochs), ('batch_size', batch_size), ('negatives', negatives),
+                 ('eval_negatives', eval_negatives)):
         _need(v, k, 'an integer >= 1', integer=True)
     _need(lr, 'lr', 'a finite number > 0'); _need(ma_rate, 'ma_rate', 'a number in [0, 1]'); _need(seed, 'seed', 'an integer', integer=True)
     if hidden is not None: _need(hidden, 'hidden', 'an integer >= 1 (or None: Da)', integer=True)
     if lr <= 0: raise A2Error(f"lr must be a finite number > 0, got {lr}")
     if not 0 <= ma_rate <= 1: raise A2Error(f"ma_rate must be a number in [0, 1], got {ma_rate}")
-    if hidden is not None and hidden < 1: raise A2Error(f"hidden must be an integer >= 1 (or None: Da), got {hidden}")
+    if hidden is not None and hidden < 1:
+        raise A2Error(f"hidden must be an integer >= 1 (or None: Da), got {hidden}")
     if min(epochs, batch_size, negatives, eval_negatives) < 1:
         raise A2Error(f"epochs, batch_size, negatives and eval_negatives must be >= 1, got {epochs}, {batch_size}, {negatives}, {eval_negatives}")
     if critic == 'gaussian': return gaussian_dv_mi(a, b, folds=folds, seed=seed)
@@ -87,7 +90,8 @@ def mine_mi(a, b,                      # paired samples: row i of `a` [N,Da] goe
     perm = torch.randperm(N, generator=g)
     n_ev = round(N * holdout)
     tr, ev = perm[n_ev:], (perm[:n_ev] if holdout else perm)
-    if len(tr) < 8 or len(ev) < 8: raise A2Error(f"mine_mi needs at least 8 training and 8 held-out rows, got {len(tr)} and {len(ev)} (N={N}, holdout={holdout})")
+    if len(tr) < 8 or len(ev) < 8:
+        raise A2Error(f"mine_mi needs at least 8 training and 8 held-out rows, got {len(tr)} and {len(ev)} (N={N}, holdout={holdout})")
     dev = get_device(device) if device is not None else a.device
     a, b = a.to(dev, torch.float32), b.to(dev, torch.float32)
     # an invertible affine map per coordinate: the mutual information is unchanged, the optimisation is
@@ -151,7 +155,8 @@ def sphere_gaussian_pairs(n: int,                # rows
     if nats < 0: raise A2Error(f"nats must be a finite number >= 0, got {nats}")
     k = min(math.ceil(nats), d - 1) if k is None else k
     _need(k, 'k', 'an integer in [1, d - 1]', integer=True)
-    if nats > 0 and not 1 <= k <= d - 1: raise A2Error(f"k must be an integer in [1, d - 1] = [1, {d - 1}] when nats > 0, got {k}")
+    if nats > 0 and not 1 <= k <= d - 1:
+        raise A2Error(f"k must be an integer in [1, d - 1] = [1, {d - 1}] when nats > 0, got {k}")
     g = torch.Generator().manual_seed(seed)
     zx, zy = torch.randn(n, d - 1, generator=g, dtype=torch.float64), torch.randn(n, d - 1, generator=g, dtype=torch.float64)
     if nats > 0:   # k coordinate pairs with correlation rho: I = -k/2 log(1 - rho^2) = nats
@@ -195,7 +200,8 @@ def _dv_terms(scores, x, y, block: int = 2048):
     for s in range(0, len(x), block):
         M = scores(x[s:s + block], y[s:s + block]); n = len(M)
         tj = M.diagonal().sum(); M.diagonal().fill_(-math.inf)
-        out.append(torch.stack([tj, torch.logsumexp(M.flatten(), 0), M.new_tensor(n * (n - 1.0)), M.new_tensor(float(n))]))
+        out.append(torch.stack([tj, torch.logsumexp(M.flatten(), 0), M.new_tensor(n * (n - 1.0)),
+                                M.new_tensor(float(n))]))
     return torch.stack(out)
 
 def _dv_value(terms):
@@ -218,9 +224,11 @@ def gaussian_dv_mi(a, b,                        # paired samples: row i of `a` [
                    seed: int = 0) -> MIEstimate:
     "Mutual information in nats: the DV bound on held-out rows, the critic the Gaussian log-density ratio of the top canonical pairs (`picks`: (rank, ridge) per fold)."
     _check_paired(a, b)
-    for k, v in (('folds', folds), ('inner_folds', inner_folds), ('patience', patience)): _need(v, k, 'an integer >= 1', integer=True)
+    for k, v in (('folds', folds), ('inner_folds', inner_folds), ('patience', patience)):
+        _need(v, k, 'an integer >= 1', integer=True)
     _need(seed, 'seed', 'an integer', integer=True)
-    if min(folds, inner_folds) < 2 or patience < 1: raise A2Error(f"folds and inner_folds must be >= 2 and patience >= 1, got {folds}, {inner_folds}, {patience}")
+    if min(folds, inner_folds) < 2 or patience < 1:
+        raise A2Error(f"folds and inner_folds must be >= 2 and patience >= 1, got {folds}, {inner_folds}, {patience}")
     # every (inner) held-out fold needs 2 rows to pair
     if len(a) < 2 * folds or len(a) - -(-len(a) // folds) < 2 * inner_folds:
         raise A2Error(f"gaussian_dv_mi needs at least 2 rows in every fold and inner fold: {len(a)} rows are too few for folds={folds}, inner_folds={inner_folds}")

@@ -21,7 +21,8 @@ class ResNetCifar(ResNet):
     "torchvision's ResNet with the CIFAR stem (3x3 stride-1 conv, no max-pool) or, `stem='imagenet'`, its own (7x7 stride 2, max-pool); `layers` blocks per stage of widths w, 2w, 4w, 8w, no classifier."
     def __init__(self, block=BasicBlock, layers=(2, 2, 2, 2), width: int = 64, stem: str = 'cifar'):
         nn.Module.__init__(self)
-        if stem not in ('cifar', 'imagenet'): raise A2Error(f"unknown ResNet stem {stem!r}; expected cifar or imagenet")
+        if stem not in ('cifar', 'imagenet'):
+            raise A2Error(f"unknown ResNet stem {stem!r}; expected cifar or imagenet")
         self._norm_layer, self.dilation, self.groups, self.base_width, self.inplanes = nn.BatchNorm2d, 1, 1, 64, width
         self.conv1 = nn.Conv2d(3, width, 3, 1, 1, bias=False) if stem == 'cifar' else nn.Conv2d(3, width, 7, 2, 3, bias=False)
         self.bn1, self.relu = nn.BatchNorm2d(width), nn.ReLU(inplace=True)
@@ -30,16 +31,19 @@ class ResNetCifar(ResNet):
         self.layer3, self.layer4 = self._make_layer(block, 4 * width, layers[2], stride=2), self._make_layer(block, 8 * width, layers[3], stride=2)
         self.avgpool, self.fc, self.out_dim = nn.AdaptiveAvgPool2d(1), nn.Identity(), 8 * width * block.expansion
         for m in self.modules():   # torchvision's initialisation
-            if isinstance(m, nn.Conv2d): nn.init.kaiming_normal_(m.weight, mode='fan_out', nonlinearity='relu')
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode='fan_out', nonlinearity='relu')
             elif isinstance(m, nn.BatchNorm2d): nn.init.ones_(m.weight); nn.init.zeros_(m.bias)
 
 class ResNet18Cifar(ResNetCifar):
     "ResNet-18 (BasicBlock x 2, 2, 2, 2) with the CIFAR stem: the paper's backbone."
-    def __init__(self, width: int = 64, stem: str = 'cifar'): super().__init__(BasicBlock, (2, 2, 2, 2), width, stem)
+    def __init__(self, width: int = 64, stem: str = 'cifar'):
+        super().__init__(BasicBlock, (2, 2, 2, 2), width, stem)
 
 class ResNet50Cifar(ResNetCifar):
     "ResNet-50 (Bottleneck x 3, 4, 6, 3) with the CIFAR stem, 2048 features at width 64: the authors' encoder f for CIFAR-100 and TinyImageNet."
-    def __init__(self, width: int = 64, stem: str = 'cifar'): super().__init__(Bottleneck, (3, 4, 6, 3), width, stem)
+    def __init__(self, width: int = 64, stem: str = 'cifar'):
+        super().__init__(Bottleneck, (3, 4, 6, 3), width, stem)
 
 # %% ../nbs/04_models.ipynb #bc9bb786
 def _small5(width: int = 32): return SmallConvNet(width, stages=5)
@@ -61,7 +65,8 @@ class ContrastiveModel(nn.Module):
     "Backbone + projector; `forward` returns L2-normalised projections, `features` the backbone's."
     def __init__(self, backbone='resnet18', width=64, proj_dims=(2048, 2048), proj_bn=True):
         super().__init__()
-        if backbone not in BACKBONES: raise A2Error(f"unknown backbone {backbone!r}; expected one of {', '.join(BACKBONES)}")
+        if backbone not in BACKBONES:
+            raise A2Error(f"unknown backbone {backbone!r}; expected one of {', '.join(BACKBONES)}")
         self.backbone = BACKBONES[backbone](width)
         self.projector = projector(self.backbone.out_dim, proj_dims, proj_bn)
     def features(self, x): return self.backbone(x)
@@ -77,7 +82,8 @@ def backbone_costs(widths: dict = BACKBONE_WIDTHS, size: int = 32) -> dict:
     for name, w in widths.items():
         net = BACKBONES[name](w).eval()
         with torch.no_grad(), FlopCounterMode(display=False) as fc: net(torch.zeros(1, 3, size, size))
-        out[name] = {'params': sum(p.numel() for p in net.parameters()), 'flops': fc.get_total_flops(), 'out_dim': net.out_dim}
+        out[name] = {'params': sum(p.numel() for p in net.parameters()), 'flops': fc.get_total_flops(),
+                     'out_dim': net.out_dim}
     return out
 
 def plot_backbone_costs(costs: dict, path=None):
@@ -120,10 +126,12 @@ class ViewMaker(nn.Module):
     'a2lit': BatchNorm, zero padding, blocks of constant width, no tanh."""
     def __init__(self, width=32, blocks=3, budget=0.05, style='authors'):
         super().__init__()
-        if style not in VIEWMAKER_STYLES: raise A2Error(f"ViewMaker style must be one of {', '.join(VIEWMAKER_STYLES)}, got {style!r}")
+        if style not in VIEWMAKER_STYLES:
+            raise A2Error(f"ViewMaker style must be one of {', '.join(VIEWMAKER_STYLES)}, got {style!r}")
         c, auth = width, style == 'authors'
         norm = (lambda n: nn.InstanceNorm2d(n, affine=True)) if auth else nn.BatchNorm2d
-        conv = lambda ci, co, k, s=1: nn.Conv2d(ci, co, k, s, k // 2, padding_mode='reflect' if auth else 'zeros')
+        conv = lambda ci, co, k, s=1: nn.Conv2d(ci, co, k, s, k // 2,
+                                                padding_mode='reflect' if auth else 'zeros')
         self.budget, self.tanh = budget, auth
         self.down = nn.Sequential(conv(4, c, 9), norm(c), nn.ReLU(inplace=True), conv(c, 2 * c, 3, 2), norm(2 * c), nn.ReLU(inplace=True),
                                   conv(2 * c, 4 * c, 3, 2), norm(4 * c), nn.ReLU(inplace=True))

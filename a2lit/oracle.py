@@ -55,10 +55,13 @@ def oracle_bank(ds: ImageSet,                      # a Shapes-10 split with its 
                 cfg: Shapes10Config = Shapes10Config(),   # the config `ds` was rendered with (its size, hues, supersampling)
                 chunk: int = 1000) -> ViewBank:
     "`n` oracle views of every image of `ds`, as a ViewBank (empty latents; the class each view shows in extras['label'])."
-    if ds.factors is None: raise A2Error(f"oracle views need a dataset whose images come with their factors (Shapes-10); {ds.name!r} has none")
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1: raise A2Error(f"n (views per image) must be an integer >= 1, got {n!r}")
+    if ds.factors is None:
+        raise A2Error(f"oracle views need a dataset whose images come with their factors (Shapes-10); {ds.name!r} has none")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise A2Error(f"n (views per image) must be an integer >= 1, got {n!r}")
     _check_fraction('strength', strength); _check_fraction('class_flip', class_flip)
-    if ds.size != cfg.size: raise A2Error(f"the dataset's images are {ds.size} px but cfg.size is {cfg.size}: pass the config it was rendered with")
+    if ds.size != cfg.size:
+        raise A2Error(f"the dataset's images are {ds.size} px but cfg.size is {cfg.size}: pass the config it was rendered with")
     base = {k: v for k, v in ds.factors.items() if k != 'occluded'}
     base['label'] = ds.labels
     N = len(ds)
@@ -67,7 +70,8 @@ def oracle_bank(ds: ImageSet,                      # a Shapes-10 split with its 
         idx = range(s, min(s + chunk, N))
         # each image's view v has a generator of its own: the bank does not depend on the chunking
         for v in range(n):
-            views = [oracle_factors({k: x[i:i + 1] for k, x in base.items()}, strength, _view_generator(seed, i, v), cfg, class_flip) for i in idx]
+            views = [oracle_factors({k: x[i:i + 1] for k, x in base.items()}, strength,
+                                    _view_generator(seed, i, v), cfg, class_flip) for i in idx]
             fv = {k: torch.cat([w[k] for w in views]) for k in views[0]}
             images[s:s + len(idx), v] = render_shapes10_factors(fv, cfg)[0]
             labels[s:s + len(idx), v] = fv['label']

@@ -23,7 +23,8 @@ __all__ = ['QUALITY_TARGETS', 'DEMO_WEIGHTS', 'frechet_distance', 'classifier_ou
 def frechet_distance(feats_a, feats_b) -> float:
     "Fréchet distance between Gaussians fitted to two feature sets [N, D]: |mu_a - mu_b|^2 + tr(S_a + S_b - 2 (S_a S_b)^(1/2))."
     a, b = torch.as_tensor(feats_a).double(), torch.as_tensor(feats_b).double()
-    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]: raise A2Error(f"features must be [N, D] with equal D, got {tuple(a.shape)} and {tuple(b.shape)}")
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
+        raise A2Error(f"features must be [N, D] with equal D, got {tuple(a.shape)} and {tuple(b.shape)}")
     if len(a) < 2 or len(b) < 2: raise A2Error(f"need at least 2 samples per set, got {len(a)} and {len(b)}")
     mu_a, mu_b = a.mean(0), b.mean(0)
     ca, cb = torch.cov(a.T).reshape(a.shape[1], -1), torch.cov(b.T).reshape(b.shape[1], -1)
@@ -45,22 +46,27 @@ def psnr(a, b):
     mse = ((a - b) / 2).square().flatten(1).mean(1)
     return 10 * torch.log10(1 / mse.clamp_min(1e-10))
 
-def sample_quality(G: Generator, clf, real_train, real_test=None, n: int = 2000, psi: float = 1.0, seed: int = 0, dataset='shapes10'):
+def sample_quality(G: Generator, clf, real_train, real_test=None, n: int = 2000, psi: float = 1.0,
+                   seed: int = 0, dataset='shapes10'):
     "Fréchet distances (generated vs train, test vs train), the classifier's mean max-probability and class histogram on `n` samples."
     x = G.sample(n, seed=seed, psi=psi)
     fg, pg = classifier_outputs(clf, x, dataset)
     fr, _ = classifier_outputs(clf, real_train, dataset)
     out = {'fd_generated': frechet_distance(fg, fr), 'max_prob_mean': pg.max(1).values.mean().item(),
            'class_hist': (torch.bincount(pg.argmax(1), minlength=pg.shape[1]).float() / n).tolist()}
-    if real_test is not None: out['fd_real'] = frechet_distance(classifier_outputs(clf, real_test, dataset)[0], fr)
+    if real_test is not None:
+        out['fd_real'] = frechet_distance(classifier_outputs(clf, real_test, dataset)[0], fr)
     return out
 
-def reconstruction_quality(G: Generator, E: LatentEncoder | None, clf, images, labels, steps: int = 0, dataset='shapes10', **invert_kw):
+def reconstruction_quality(G: Generator, E: LatentEncoder | None, clf, images, labels, steps: int = 0,
+                           dataset='shapes10', **invert_kw):
     "PSNR of G(invert(x)) and the classifier's accuracy on reconstructions vs on the real images."
     w = torch.cat([invert(G, E, images[i:i + 256], steps=steps, **invert_kw) for i in range(0, len(images), 256)])
-    with torch.no_grad(): rec = torch.cat([to_uint8(G.synthesis(w[i:i + 256])).cpu() for i in range(0, len(w), 256)])
+    with torch.no_grad():
+        rec = torch.cat([to_uint8(G.synthesis(w[i:i + 256])).cpu() for i in range(0, len(w), 256)])
     acc = lambda im: (classifier_outputs(clf, im, dataset)[1].argmax(1) == labels).float().mean().item()
-    return {'psnr': psnr(rec, images).mean().item(), 'acc_real': acc(images), 'acc_recon': acc(rec), 'recon': rec, 'w_plus': w}
+    return {'psnr': psnr(rec, images).mean().item(), 'acc_real': acc(images), 'acc_recon': acc(rec),
+            'recon': rec, 'w_plus': w}
 
 # %% ../nbs/01c_quality.ipynb #741cf1a1
 def evaluate_generator(G: Generator, E: LatentEncoder | None, clf, train: ImageSet, test: ImageSet, n_samples: int = 2000, n_recon: int = 500,
@@ -72,7 +78,8 @@ def evaluate_generator(G: Generator, E: LatentEncoder | None, clf, train: ImageS
     for split, ds in (('train', train), ('test', test)):
         i = idx(ds); x, y = ds.images[i], ds.labels[i]
         r0 = reconstruction_quality(G, E, clf, x, y, steps=0, dataset=ds.name)
-        r1 = reconstruction_quality(G, E, clf, x, y, steps=steps, lr=lr, perceptual=perceptual, perceptual_weight=perceptual_weight, dataset=ds.name)
+        r1 = reconstruction_quality(G, E, clf, x, y, steps=steps, lr=lr, perceptual=perceptual,
+                                    perceptual_weight=perceptual_weight, dataset=ds.name)
         out[f'psnr_{split}_encoder'], out[f'psnr_{split}'] = r0['psnr'], r1['psnr']
         out[f'acc_real_{split}'], out[f'acc_recon_{split}_encoder'], out[f'acc_recon_{split}'] = r0['acc_real'], r0['acc_recon'], r1['acc_recon']
         out[f'examples_{split}'] = (x[:8], r0['recon'][:8], r1['recon'][:8])
@@ -87,14 +94,16 @@ QUALITY_TARGETS = {   # the issue's targets for the shipped Shapes-10 generator 
 def check_quality(q: dict) -> dict:
     "Which targets the measured numbers `q` meet: {name: (value, target, met)} incl. class balance and class preservation."
     out = {k: (q[k], f"{op} {t}", q[k] >= t) for k, (op, t) in QUALITY_TARGETS.items()}
-    h = q['class_hist']; out['class_hist'] = ((min(h), max(h)), 'each in [0.05, 0.15]', min(h) >= 0.05 and max(h) <= 0.15)
+    h = q['class_hist']; out['class_hist'] = ((min(h), max(h)), 'each in [0.05, 0.15]',
+                                              min(h) >= 0.05 and max(h) <= 0.15)
     gap = q['acc_real'] - q['acc_recon']; out['acc_gap'] = (gap, '<= 0.10', gap <= 0.10)
     return out
 
 def show_reconstructions(q: dict, split: str = 'test', path=None):
     "Rows: real images, encoder-only reconstructions, refined reconstructions (from `evaluate_generator`'s output)."
     x, r0, r1 = q[f'examples_{split}']
-    return image_grid([x, r0, r1], path, titles=[f'real ({split})', 'G(E(x))', f"G(invert(x)), {q['refine_steps']} steps"])
+    return image_grid([x, r0, r1], path,
+                      titles=[f'real ({split})', 'G(E(x))', f"G(invert(x)), {q['refine_steps']} steps"])
 
 def show_samples(G: Generator, n: int = 64, psi: float = 1.0, seed: int = 0, path=None):
     "An 8-wide grid of `n` samples."
@@ -107,7 +116,9 @@ def weights_dir() -> Path:
     import a2lit
     return Path(a2lit.__file__).resolve().parent / 'weights'
 
-DEMO_WEIGHTS = {'generator': 'shapes10-demo-generator.safetensors', 'encoder': 'shapes10-demo-encoder.safetensors'}   # the names a2lit.experiments looks for
+# the names a2lit.experiments looks for
+DEMO_WEIGHTS = {'generator': 'shapes10-demo-generator.safetensors',
+                'encoder': 'shapes10-demo-encoder.safetensors'}
 
 def load_demo(device=None, folder=None):
     "The shipped Shapes-10 generator and encoder, (G, E), in float32 eval mode."
@@ -137,7 +148,8 @@ def export_weights(run: str | Path, dest=None, quality: dict | None = None, half
         ck = latest_checkpoint(folder)
         if ck is None: raise A2Error(f"no {kind} checkpoint in {folder}")
         t, meta = load_artifact(ck)
-        sd = {k[len(prefix):]: (v.half() if half and v.is_floating_point() else v) for k, v in t.items() if k.startswith(prefix)}
+        sd = {k[len(prefix):]: (v.half() if half and v.is_floating_point() else v) for k,
+              v in t.items() if k.startswith(prefix)}
         config = asdict(GeneratorConfig(**meta['config']['g'])) if kind == 'generator' else meta['config']
         info = {'kind': kind, 'config': config, 'command': 'python ' + ' '.join(cmd['argv']), 'args': cmd['args'], 'commit': cmd['commit'],
                 'seed': cmd['args']['seed'], 'kimg': meta['kimg'], 'wall_s': meta['wall_s'], 'checkpoint': ck.name,

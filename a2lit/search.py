@@ -26,7 +26,8 @@ def _desc(x):
 def _need(x, name, what, integer=False):
     "Raise A2Error `{name} must be {what}, got x` unless `x` is a finite real number (an integer if `integer`); booleans are neither."
     ok = isinstance(x, numbers.Integral if integer else numbers.Real) and not isinstance(x, (bool, np.bool_))
-    if not ok or not (isinstance(x, numbers.Integral) or math.isfinite(x)): raise A2Error(f"{name} must be {what}, got {x if ok else repr(x)}")
+    if not ok or not (isinstance(x, numbers.Integral) or math.isfinite(x)):
+        raise A2Error(f"{name} must be {what}, got {x if ok else repr(x)}")
 
 def pairwise_distances(z):
     "Euclidean distances between the views of each image: features [B,n,F] -> [B,n,n] (zero diagonal, finite gradient)."
@@ -47,8 +48,10 @@ def search_objective(z,                # features of the views [B,n,F] (view 0 i
     for k, v in (('eps1', eps1), ('eps2', eps2)): _need(v, k, 'a finite number')
     _need(lam, 'lam', 'a finite number >= 0')
     if lam < 0: raise A2Error(f"lam (uniformity weight) must be >= 0, got {lam}")
-    if anchor and z.shape[1] < 2: raise A2Error(f"anchor=True needs n >= 2 views (the anchor and at least one searched view), got n={z.shape[1]}")
-    if lam > 0 and z.shape[1] < 2: raise A2Error(f"the uniformity term (lam={lam} > 0) needs n >= 2 views per image, got n={z.shape[1]}")
+    if anchor and z.shape[1] < 2:
+        raise A2Error(f"anchor=True needs n >= 2 views (the anchor and at least one searched view), got n={z.shape[1]}")
+    if lam > 0 and z.shape[1] < 2:
+        raise A2Error(f"the uniformity term (lam={lam} > 0) needs n >= 2 views per image, got n={z.shape[1]}")
     if check:
         for k, v in (('z', z), ('f0', f0)):
             if not torch.isfinite(v).all(): raise A2Error(f"{k} contains NaN or inf")
@@ -124,27 +127,34 @@ def view_features(g, f, w, chunk=256, amp=True, cpu_bf16=False):
         z = torch.cat([f(g(flat[i:i + chunk])).float() for i in range(0, len(flat), chunk)])
     return z.view(*lead, -1)
 
-def check_search_args(n, eps1, eps2, lam, sigma, lr, max_steps, tol, keep_anchor, chunk=None, check_every=None):
+def check_search_args(n, eps1, eps2, lam, sigma, lr, max_steps, tol, keep_anchor, chunk=None,
+                      check_every=None):
     "Raise A2Error naming the first setting of `w_search` that is not a number of the right kind (NaN, inf and booleans are not) or is out of range."
     _need(n, 'n (views per image)', 'an integer >= 1', integer=True)
-    for k, v, what in (('eps1', eps1, '> 0'), ('eps2', eps2, '> 0'), ('lam', lam, '>= 0'), ('sigma', sigma, '> 0'), ('lr', lr, '> 0'), ('tol', tol, '>= 0')):
+    for k, v, what in (('eps1', eps1, '> 0'), ('eps2', eps2, '> 0'), ('lam', lam, '>= 0'),
+                       ('sigma', sigma, '> 0'), ('lr', lr, '> 0'), ('tol', tol, '>= 0')):
         _need(v, k, f'a finite number {what}')
     _need(max_steps, 'max_steps', 'an integer >= 0', integer=True)
     for k, v in (('chunk', chunk), ('check_every', check_every)):
         if v is not None: _need(v, k, 'an integer >= 1 (or None: the default)', integer=True)
-    if not isinstance(keep_anchor, (bool, np.bool_)): raise A2Error(f"keep_anchor must be True or False, got {keep_anchor!r}")
+    if not isinstance(keep_anchor, (bool, np.bool_)):
+        raise A2Error(f"keep_anchor must be True or False, got {keep_anchor!r}")
     if n < 1: raise A2Error(f"n (views per image) must be >= 1, got {n}")
     if eps1 <= 0: raise A2Error(f"eps1 (distance of each view from f0) must be > 0, got {eps1}")
     if lam < 0: raise A2Error(f"lam (uniformity weight) must be >= 0, got {lam}")
-    if lam > 0 and n < 2: raise A2Error(f"the uniformity term (lam={lam} > 0) needs n >= 2 views per image, got n={n}")
-    if lam > 0 and eps2 <= 0: raise A2Error(f"eps2 (mean distance between views) must be > 0 when lam > 0, got {eps2}")
-    if keep_anchor and n < 2: raise A2Error(f"keep_anchor=True needs n >= 2 (the anchor and at least one searched view), got n={n}")
+    if lam > 0 and n < 2:
+        raise A2Error(f"the uniformity term (lam={lam} > 0) needs n >= 2 views per image, got n={n}")
+    if lam > 0 and eps2 <= 0:
+        raise A2Error(f"eps2 (mean distance between views) must be > 0 when lam > 0, got {eps2}")
+    if keep_anchor and n < 2:
+        raise A2Error(f"keep_anchor=True needs n >= 2 (the anchor and at least one searched view), got n={n}")
     if sigma < 0 or (sigma == 0 and not keep_anchor):
         raise A2Error(f"sigma must be > 0 (every searched view at w0 has zero gradient and never moves), got {sigma}")
     if lr <= 0: raise A2Error(f"lr must be > 0, got {lr}")
     if max_steps < 0: raise A2Error(f"max_steps must be >= 0, got {max_steps}")
     if tol < 0: raise A2Error(f"tol must be >= 0, got {tol}")
-    if (chunk is not None and chunk < 1) or (check_every is not None and check_every < 1): raise A2Error(f"chunk and check_every must be >= 1, got {chunk} and {check_every}")
+    if (chunk is not None and chunk < 1) or (check_every is not None and check_every < 1):
+        raise A2Error(f"chunk and check_every must be >= 1, got {chunk} and {check_every}")
 
 # %% ../nbs/02_search.ipynb #e8df1d9a
 @dataclass
@@ -174,7 +184,8 @@ class ViewsConfig:
     @classmethod
     def for_dataset(cls, name, **kw):
         "The paper's values for `name` ('cifar10', 'cifar100', 'tinyimagenet'; anything else gets the CIFAR-10 ones), then `kw`."
-        paper = {'cifar100': dict(eps1=0.2, sigma=0.005), 'tinyimagenet': dict(eps1=0.2, eps2=0.31, sigma=0.005)}
+        paper = {'cifar100': dict(eps1=0.2, sigma=0.005),
+                 'tinyimagenet': dict(eps1=0.2, eps2=0.31, sigma=0.005)}
         return cls(**{**paper.get(name, {}), **kw})
 
 # %% ../nbs/02_search.ipynb #11753442
@@ -266,7 +277,8 @@ def w_search(g,                    # generator: latents [B,L,D] -> images [B,3,H
     check_latents(w0)
     check_search_args(n, eps1, eps2, lam, sigma, lr, max_steps, tol, keep_anchor, chunk, check_every)
     if start not in ('sphere', 'noise'): raise A2Error(f"start must be 'sphere' or 'noise', got {start!r}")
-    if not isinstance(cpu_bf16, (bool, np.bool_)): raise A2Error(f"cpu_bf16 must be True or False, got {cpu_bf16!r}")
+    if not isinstance(cpu_bf16, (bool, np.bool_)):
+        raise A2Error(f"cpu_bf16 must be True or False, got {cpu_bf16!r}")
     w0 = w0.detach()
     B, L, D = w0.shape; dev = w0.device
     # on the CPU a sync costs nothing: look every step
@@ -277,7 +289,8 @@ def w_search(g,                    # generator: latents [B,L,D] -> images [B,3,H
     noise = sigma * _noise((B, n, L, D), generator, dev)
     # the anchor's features in fp32: what every view is judged against
     f0 = view_features(g, f, w0, chunk * n, amp=False)
-    if f0.ndim != 2 or len(f0) != B: raise A2Error(f"f(g(w0)) must be features [B,F] = [{B},F], got {tuple(f0.shape)}")
+    if f0.ndim != 2 or len(f0) != B:
+        raise A2Error(f"f(g(w0)) must be features [B,F] = [{B},F], got {tuple(f0.shape)}")
     norms = f0.norm(dim=1)
     if not ((norms - 1).abs() <= 1e-2).all():                 # NaN norms fail too
         raise A2Error(f"f must return L2-normalised features (eps1 and eps2 are distances on the unit sphere), got norms {norms.min():.3g}..{norms.max():.3g}")
@@ -285,10 +298,12 @@ def w_search(g,                    # generator: latents [B,L,D] -> images [B,3,H
     f0_low = view_features(g, f, w0, chunk * n, amp, cpu_bf16) if low else f0
     s = 1 if keep_anchor else 0                           # views 0..s-1 are fixed
     init = w0[:, None].repeat(1, n, 1, 1)
-    init[:, s:] += sphere_scale(g, f, w0, noise[:, s:], f0_low, eps1, sigma, chunk * n, amp, cpu_bf16=cpu_bf16) if start == 'sphere' else noise[:, s:]
+    init[:, s:] += sphere_scale(g, f, w0, noise[:, s:], f0_low, eps1, sigma, chunk * n, amp,
+                                cpu_bf16=cpu_bf16) if start == 'sphere' else noise[:, s:]
     hp = (eps1, eps2, lam, lr, max_steps, tol, chunk, check_every)
     bar = tqdm(total=B, desc='w_search', disable=not progress)
-    out = _search_pool(g, f, f0_low, init, s, *hp, lambda: maybe_autocast(dev, amp, cpu_bf16), betas, adam_eps, bar)
+    out = _search_pool(g, f, f0_low, init, s, *hp, lambda: maybe_autocast(dev, amp, cpu_bf16), betas,
+                       adam_eps, bar)
     bar.close()
     # searched in bf16: every image is judged by its fp32 objective; those above tol go on in fp32 from
     # where they are
@@ -299,8 +314,10 @@ def w_search(g,                    # generator: latents [B,L,D] -> images [B,3,H
         out.converged = (out.loss <= tol)[:, None].expand(B, n).clone()
         redo = (~out.converged[:, 0] & (out.steps < max_steps)).nonzero()[:, 0]
         if len(redo):
-            r = _search_pool(g, f, f0[redo], out.latents[redo], s, *hp, contextlib.nullcontext, betas, adam_eps, None, out.steps[redo])
-            for k in ('latents', 'distances', 'steps', 'converged', 'loss'): getattr(out, k)[redo] = getattr(r, k)
+            r = _search_pool(g, f, f0[redo], out.latents[redo], s, *hp, contextlib.nullcontext, betas,
+                             adam_eps, None, out.steps[redo])
+            for k in ('latents', 'distances', 'steps', 'converged', 'loss'):
+                getattr(out, k)[redo] = getattr(r, k)
     return out
 
 # %% ../nbs/02_search.ipynb #c06e356f
@@ -334,14 +351,16 @@ class ToyEncoder(torch.nn.Module):
 
 def toy_problem(kind='linear', L=4, D=16, size=8, dim=32, decay=1.0, seed=0):
     "A (g, f) pair of known maps: kind 'linear' (g = A w, f = normalise(B x)) or 'nonlinear' (tanh generator, conv encoder)."
-    if kind not in ('linear', 'nonlinear'): raise A2Error(f"toy problem kind must be 'linear' or 'nonlinear', got {kind!r}")
+    if kind not in ('linear', 'nonlinear'):
+        raise A2Error(f"toy problem kind must be 'linear' or 'nonlinear', got {kind!r}")
     lin = kind == 'linear'
     return ToyGenerator(L, D, size, linear=lin, seed=seed), ToyEncoder(size, dim, conv=not lin, decay=decay, seed=seed + 1)
 
 # %% ../nbs/02_search.ipynb #15dca40a
 def mean_pairwise(z):
     "Each image's mean distance between its views: features [B,n,F] -> [B]."
-    if not torch.is_tensor(z) or z.ndim != 3 or z.shape[1] < 2: raise A2Error(f"mean_pairwise needs features [B,n,F] with n >= 2 views per image, got {_desc(z)}")
+    if not torch.is_tensor(z) or z.ndim != 3 or z.shape[1] < 2:
+        raise A2Error(f"mean_pairwise needs features [B,n,F] with n >= 2 views per image, got {_desc(z)}")
     n = z.shape[1]
     return pairwise_distances(z).sum((1, 2)) / (n * (n - 1))
 
@@ -374,10 +393,12 @@ def search_path(g, f, w0,
     "W-search's views after each number of steps in `at`, in fp32: features [T,B,n,F] and objective [T,B]."
     # each point is a search stopped there: with per-image stopping and one start, the points lie on one path
     at = list(range(at + 1)) if isinstance(at, int) else list(at)
-    if not at or any(not isinstance(k, int) or isinstance(k, bool) or k < 0 for k in at): raise A2Error(f"at must be an int >= 0 or a list of them, got {at!r}")
+    if not at or any(not isinstance(k, int) or isinstance(k, bool) or k < 0 for k in at):
+        raise A2Error(f"at must be an int >= 0 or a list of them, got {at!r}")
     zs, losses = [], []
     for k in at:
-        r = w_search(g, f, w0, max_steps=k, cpu_bf16=False, generator=torch.Generator().manual_seed(seed), **kw)
+        r = w_search(g, f, w0, max_steps=k, cpu_bf16=False, generator=torch.Generator().manual_seed(seed),
+                     **kw)
         zs.append(view_features(g, f, r.latents)); losses.append(r.loss)
     return torch.stack(zs), torch.stack(losses)
 
@@ -394,7 +415,8 @@ def plot_search_geometry(paths: dict,   # label -> one image's view features alo
     t = torch.linspace(0, 2 * math.pi, 200)
     for ax, (label, z) in zip(axs[0], paths.items()):
         z = torch.as_tensor(z).float()
-        if z.ndim != 3 or z.shape[-1] != len(f0): raise A2Error(f"paths[{label!r}] must be features [T,n,F] with F = {len(f0)}, got {_desc(z)}")
+        if z.ndim != 3 or z.shape[-1] != len(f0):
+            raise A2Error(f"paths[{label!r}] must be features [T,n,F] with F = {len(f0)}, got {_desc(z)}")
         # the part of each view's offset tangent to the sphere at f0
         d = z - f0; d = d - (d @ f0)[..., None] * f0
         # the plane in which the final views spread most (all of it when F = 3)

@@ -25,7 +25,8 @@ def _betacf(a, b, x):
     c, d = 1.0, 1 / fix(1 - (a + b) * x / (a + 1))
     h = d
     for m in range(1, 10_000):
-        for num in (m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)), -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))):
+        for num in (m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+                    -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))):
             d = 1 / fix(1 + num * d); c = fix(1 + num / c)
             h *= d * c
         if abs(d * c - 1) < 1e-15: break
@@ -51,7 +52,8 @@ def t_cdf(t: float, df: float) -> float:
 def t_ppf(q: float, df: float) -> float:
     "The `q` quantile of Student's t with `df` degrees of freedom: `t_cdf` inverted by bisection (to ~1e-12 relative)."
     _check_df(df)
-    if isinstance(q, bool) or not isinstance(q, (int, float)) or not 0 < q < 1: raise A2Error(f"q must be a probability in (0, 1), got {q!r}")
+    if isinstance(q, bool) or not isinstance(q, (int, float)) or not 0 < q < 1:
+        raise A2Error(f"q must be a probability in (0, 1), got {q!r}")
     if q <= 0.5: return 0.0 if q == 0.5 else -t_ppf(1 - q, df)
     lo, hi = 0.0, 1.0
     while t_cdf(hi, df) < q: lo, hi = hi, 2 * hi
@@ -66,7 +68,8 @@ def _by_seed(x, name) -> dict:
     out = {}
     for s, v in (x.items() if isinstance(x, dict) else x):
         if s in out: raise A2Error(f"{name}: seed {s} is given twice")
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v): raise A2Error(f"{name}: seed {s} has {v!r}, not a finite number")
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise A2Error(f"{name}: seed {s} has {v!r}, not a finite number")
         out[s] = float(v)
     return out
 
@@ -78,7 +81,8 @@ def paired_difference(a,                     # seed -> score of one row (a mappi
     seeds = sorted(set(A) & set(B))
     d = [A[s] - B[s] for s in seeds]
     n = len(d)
-    out = dict(n=n, seeds=seeds, unpaired=sorted(set(A) ^ set(B)), level=level, mean=None, sd=None, lo=None, hi=None, resolved=False)
+    out = dict(n=n, seeds=seeds, unpaired=sorted(set(A) ^ set(B)), level=level, mean=None, sd=None, lo=None,
+               hi=None, resolved=False)
     if n == 0: return out
     out['mean'] = mean = math.fsum(d) / n
     if n < 2: return out                     # one pair: the spread between seeds is not measured
@@ -86,7 +90,8 @@ def paired_difference(a,                     # seed -> score of one row (a mappi
     half = t_ppf((1 + level) / 2, n - 1) * sd / math.sqrt(n)
     # pairs all equal (to rounding): a zero-width interval measures no noise
     spread = max(d) - min(d) > 1e-12 * max(1.0, *map(abs, d))
-    out.update(sd=sd, lo=mean - half, hi=mean + half, resolved=spread and (mean - half > 0 or mean + half < 0))
+    out.update(sd=sd, lo=mean - half, hi=mean + half,
+               resolved=spread and (mean - half > 0 or mean + half < 0))
     return out
 
 # %% ../nbs/06a_stats.ipynb #db9227f6
@@ -98,14 +103,17 @@ def paired_table(scores: dict,                      # row -> seed -> {metric: sc
                  metrics=('linear', 'knn5'),
                  level: float = 0.95) -> list:
     "One dict per row other than `baseline`: for each metric the paired difference to `baseline`, its interval and whether it is resolved."
-    if baseline not in scores: raise A2Error(f"paired_table: no scores of the baseline row {baseline!r} (rows: {', '.join(scores)})")
+    if baseline not in scores:
+        raise A2Error(f"paired_table: no scores of the baseline row {baseline!r} (rows: {', '.join(scores)})")
     out = []
     for row, runs in scores.items():
         if row == baseline: continue
         o = {'row': row}
         for m in metrics:
-            p = paired_difference({s: r[m] for s, r in runs.items()}, {s: r[m] for s, r in scores[baseline].items()}, level)
-            o.update({f'{m}_diff': p['mean'], f'{m}_lo': p['lo'], f'{m}_hi': p['hi'], f'{m}_resolved': p['resolved']})
+            p = paired_difference({s: r[m] for s, r in runs.items()},
+                                  {s: r[m] for s, r in scores[baseline].items()}, level)
+            o.update({f'{m}_diff': p['mean'], f'{m}_lo': p['lo'], f'{m}_hi': p['hi'],
+                      f'{m}_resolved': p['resolved']})
         out.append({**o, 'pairs': p['n']})
     return out
 
@@ -127,7 +135,8 @@ def paired_markdown_rows(table: list, names: dict | None = None, baseline: str =
 def class_change(pred, labels) -> float:
     "The fraction of views `pred` [N,n] (classes predicted or shown) that are not their image's class `labels` [N]."
     pred, labels = torch.as_tensor(pred), torch.as_tensor(labels)
-    if pred.ndim != 2 or len(pred) != len(labels): raise A2Error(f"class_change needs classes [N,n] and labels [N], got {tuple(pred.shape)} and {tuple(labels.shape)}")
+    if pred.ndim != 2 or len(pred) != len(labels):
+        raise A2Error(f"class_change needs classes [N,n] and labels [N], got {tuple(pred.shape)} and {tuple(labels.shape)}")
     return (pred != labels[:, None]).float().mean().item()
 
 @torch.no_grad()
@@ -140,7 +149,8 @@ def bank_measures(views,          # uint8 views [N,n,3,H,W] of ...
                   shown=None,     # the class each view really shows [N,n], when the bank knows it (oracle views)
                   factors=None) -> dict:   # factor name -> uint8 images [M,3,H,W] -> its predicted value [M] (Shapes-10's estimators)
     "A bank's class-change rate (by `classify`, and by `shown`), each factor's change rate, and the median distance of a view to f0, to f(x) and to its siblings."
-    if views.ndim != 5 or views.shape[0] != len(originals): raise A2Error(f"views must be [N,n,3,H,W] for the N={len(originals)} originals, got {tuple(views.shape)}")
+    if views.ndim != 5 or views.shape[0] != len(originals):
+        raise A2Error(f"views must be [N,n,3,H,W] for the N={len(originals)} originals, got {tuple(views.shape)}")
     N, n = views.shape[:2]
     flat = views.reshape(N * n, *views.shape[2:])
     z, zx = features(flat).float().view(N, n, -1), features(originals).float()
@@ -181,12 +191,16 @@ def bank_table(banks: dict,                 # name -> ViewBank (images [N,n,3,H,
     aug = ExpertAugment(train.size)
     expert = torch.stack([(aug(x.float() / 255, generator=g) * 255).round().to(torch.uint8) for _ in range(n_expert)], 1)
     est = {k: (lambda u8, m=m: predict(m, u8, train.name)) for k, m in (factors or {}).items()}
-    err = {f'{k} change (%)': 100 * (e(test.images) != test.factors[k].long()).float().mean().item() for k, e in est.items()}   # the estimators' own error
+    # the estimators' own error
+    err = {f'{k} change (%)': 100 * (e(test.images) != test.factors[k].long()).float().mean().item() for k,
+           e in est.items()}
     out = [{'Bank': 'real test images', 'Views': 1, 'Class change (%)': 100 * class_change(classify(test.images)[:, None], test.labels), **err},
            {'Bank': 'expert', **bank_measures(expert, x, y, classify, feats, factors=est)}]
     for name, b in banks.items():
         ex = {k: v[:n_images] for k, v in b.extras.items()}
-        out.append({'Bank': name, **bank_measures(b.images[:n_images], x, y, classify, feats, ex.get('distances'), ex.get('label'), est)})
+        out.append({'Bank': name,
+                    **bank_measures(b.images[:n_images], x, y, classify, feats, ex.get('distances'),
+                                                  ex.get('label'), est)})
     return out
 
 def view_pairs(f, images, banks: dict, seed: int = 0, **mine_kwargs) -> list:

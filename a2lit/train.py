@@ -82,17 +82,22 @@ class TrainConfig:
 
     def validate(self):
         "Raise an A2Error naming the first bad value: the names of views, loss, optimizer and backbone, then every field against its declared type and range."
-        if not isinstance(self.views, (tuple, list)): raise A2Error(f"views must be a tuple of view names, got {self.views!r}")
+        if not isinstance(self.views, (tuple, list)):
+            raise A2Error(f"views must be a tuple of view names, got {self.views!r}")
         for v in self.views:
             if v not in VIEWS: raise A2Error(f"unknown view {v!r}; expected one of {', '.join(VIEWS)}")
-        if self.loss not in LOSSES: raise A2Error(f"unknown loss {self.loss!r}; expected one of {', '.join(LOSSES)}")
+        if self.loss not in LOSSES:
+            raise A2Error(f"unknown loss {self.loss!r}; expected one of {', '.join(LOSSES)}")
         if len(self.views) != LOSSES[self.loss]:
             raise A2Error(f"loss {self.loss!r} takes {LOSSES[self.loss]} views, got {len(self.views)}: {self.views}")
-        if self.optimizer not in ('sgd', 'lars', 'adam'): raise A2Error(f"unknown optimizer {self.optimizer!r}; expected sgd, lars or adam")
-        if self.backbone not in BACKBONES: raise A2Error(f"unknown backbone {self.backbone!r}; expected one of {', '.join(BACKBONES)}")
+        if self.optimizer not in ('sgd', 'lars', 'adam'):
+            raise A2Error(f"unknown optimizer {self.optimizer!r}; expected sgd, lars or adam")
+        if self.backbone not in BACKBONES:
+            raise A2Error(f"unknown backbone {self.backbone!r}; expected one of {', '.join(BACKBONES)}")
         # 'tau must be > 0, got 0.0'; 'lr must be a finite number > 0, got nan'
         check_fields(self, terse=True)
-        if self.gen_crop[0] > self.gen_crop[1]: raise A2Error(f"gen_crop must be (lo, hi) with lo <= hi, got {tuple(self.gen_crop)}")
+        if self.gen_crop[0] > self.gen_crop[1]:
+            raise A2Error(f"gen_crop must be (lo, hi) with lo <= hi, got {tuple(self.gen_crop)}")
         return self
 
 # %% ../nbs/04_train.ipynb #bae411db
@@ -111,7 +116,8 @@ def contrastive_loss(cfg: TrainConfig, zs,
 def lr_at(cfg: TrainConfig, step: int, steps_per_epoch: int) -> float:
     "Linear warm-up for `warmup_epochs`, then cosine decay to 0 at the last step (per step, as in the paper's code), or `lr` throughout (`lr_schedule='constant'`)."
     warm = cfg.warmup_epochs * steps_per_epoch
-    if cfg.lr_schedule == 'constant': return warmup_cosine(cfg.lr, step, step + 1, warm) if step < warm else cfg.lr
+    if cfg.lr_schedule == 'constant':
+        return warmup_cosine(cfg.lr, step, step + 1, warm) if step < warm else cfg.lr
     return warmup_cosine(cfg.lr, step, cfg.epochs * steps_per_epoch, warm)
 
 # %% ../nbs/04_train.ipynb #74d5de67
@@ -126,24 +132,30 @@ class Trainer:
         self.rank, self.world = rank_world()
         self.cfg, self.out, self.bank, self.eval_fn, self.eval_every = cfg.validate(), out, bank, eval_fn, eval_every
         self.progress, self.log = progress and self.rank == 0, log if self.rank == 0 else (lambda *a, **k: None)
-        if cfg.batch_size > len(train): raise A2Error(f"batch_size {cfg.batch_size} is larger than the dataset ({len(train)} images)")
+        if cfg.batch_size > len(train):
+            raise A2Error(f"batch_size {cfg.batch_size} is larger than the dataset ({len(train)} images)")
         if cfg.batch_size % self.world:
             raise A2Error(f"batch_size {cfg.batch_size} is not a multiple of the {self.world} processes: each takes an equal share of the global batch")
         b = cfg.batch_size // self.world
         self.rows = slice(self.rank * b, (self.rank + 1) * b)   # this rank's share of every global batch
         # what the run trains on; a checkpoint is resumed only on the same
-        self.data_id = dict(dataset=train.name, dataset_hash=train.hash(), n_images=len(train), size=train.size)
+        self.data_id = dict(dataset=train.name, dataset_hash=train.hash(), n_images=len(train),
+                            size=train.size)
         if 'generated' in cfg.views:
             if bank is None: raise A2Error("views include 'generated' but no ViewBank was given")
             bank.check(dataset_hash=self.data_id['dataset_hash'], n_images=len(train), size=train.size)
             self.data_id['bank'] = json.loads(json.dumps(bank.meta, sort_keys=True, default=str))
         self.dev = get_device(device)
-        if self.dev.type == 'cuda' and self.dev.index is None: self.dev = torch.device('cuda', torch.cuda.current_device())
+        if self.dev.type == 'cuda' and self.dev.index is None:
+            self.dev = torch.device('cuda', torch.cuda.current_device())
         self.dataset = train.name
-        self.train = ImageSet(train.images.to(self.dev), train.labels.to(self.dev), train.classes, None, train.name)  # on the device once
+        # on the device once
+        self.train = ImageSet(train.images.to(self.dev), train.labels.to(self.dev), train.classes, None,
+                              train.name)
         torch.manual_seed(cfg.seed)
         self.model = (ContrastiveModel(cfg.backbone, cfg.width, cfg.proj_dims, cfg.proj_bn) if model is None else model).to(self.dev)
-        self.viewmaker = ViewMaker(cfg.viewmaker_width, cfg.viewmaker_blocks, cfg.viewmaker_budget, cfg.viewmaker_style).to(self.dev) if 'viewmaker' in cfg.views else None
+        self.viewmaker = ViewMaker(cfg.viewmaker_width, cfg.viewmaker_blocks, cfg.viewmaker_budget,
+                                   cfg.viewmaker_style).to(self.dev) if 'viewmaker' in cfg.views else None
         self.cuda = self.dev.type == 'cuda'
         self.channels_last = cfg.channels_last and self.dev.type in ('cuda', 'cpu')
         if self.channels_last: self.model = self.model.to(memory_format=torch.channels_last)
@@ -158,8 +170,11 @@ class Trainer:
         self.net = ddp(self.model)
         self.vm_net = ddp(self.viewmaker) if self.viewmaker else None
         params = self.model.parameters()
-        if cfg.optimizer == 'sgd': self.opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-        elif cfg.optimizer == 'lars': self.opt = LARS(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+        if cfg.optimizer == 'sgd':
+            self.opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum,
+                                       weight_decay=cfg.weight_decay)
+        elif cfg.optimizer == 'lars':
+            self.opt = LARS(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
         else: self.opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.vm_opt = torch.optim.Adam(self.viewmaker.parameters(), lr=cfg.viewmaker_lr) if self.viewmaker else None
         self.amp_dtype = ((torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if self.cuda and cfg.amp
@@ -193,11 +208,13 @@ class Trainer:
     def batch(self, views):
         "The views as one normalised batch in the model's memory layout (the values of `normalize(torch.cat(views))`, bit for bit)."
         fmt = torch.channels_last if self.channels_last else torch.contiguous_format
-        if any(v.requires_grad for v in views): return normalize(torch.cat(views), self.dataset).contiguous(memory_format=fmt)
+        if any(v.requires_grad for v in views):
+            return normalize(torch.cat(views), self.dataset).contiguous(memory_format=fmt)
         # no gradient to carry: each view is written once, straight into the batch in its final layout, then one in-place division
         # (instead of cat, normalize's two new tensors and a layout copy: four passes over the batch become two)
         mean, std = (torch.tensor(s, device=views[0].device, dtype=views[0].dtype).view(1, 3, 1, 1) for s in NORMALIZATION[self.dataset])
-        x = torch.empty((sum(len(v) for v in views), *views[0].shape[1:]), device=views[0].device, dtype=views[0].dtype, memory_format=fmt)
+        x = torch.empty((sum(len(v) for v in views), *views[0].shape[1:]), device=views[0].device,
+                        dtype=views[0].dtype, memory_format=fmt)
         o = 0
         for v in views: torch.sub(v, mean, out=x[o:o + len(v)]); o += len(v)
         return x.div_(std)
@@ -245,11 +262,14 @@ class Trainer:
                 n = len(losses)
                 if n % 10 == 0 or n == spe:   # one device sync every 10 steps
                     checked = self._check_finite(losses, checked, epoch)
-                    bar.set_postfix(loss=f"{losses[-1].item():.3f}", lr=f"{lr:.3g}", img_s=f"{n * cfg.batch_size / (time.time() - t0):.0f}")
+                    bar.set_postfix(loss=f"{losses[-1].item():.3f}", lr=f"{lr:.3g}",
+                                    img_s=f"{n * cfg.batch_size / (time.time() - t0):.0f}")
             self._check_finite(losses, checked, epoch)
             secs = time.time() - t0
-            row = dict(epoch=epoch + 1, step=self.step, loss=torch.stack(losses).mean().item(), lr=lr, images_per_s=len(losses) * cfg.batch_size / secs, seconds=secs)
-            if self.eval_fn and ((epoch + 1) % self.eval_every == 0 or epoch + 1 == cfg.epochs): row.update(self._evaluate())
+            row = dict(epoch=epoch + 1, step=self.step, loss=torch.stack(losses).mean().item(), lr=lr,
+                       images_per_s=len(losses) * cfg.batch_size / secs, seconds=secs)
+            if self.eval_fn and ((epoch + 1) % self.eval_every == 0 or epoch + 1 == cfg.epochs):
+                row.update(self._evaluate())
             self.history.append(row); self.epoch = epoch + 1
             if self.out is not None: self.save()
             self.log(' '.join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()))
@@ -298,7 +318,8 @@ class Trainer:
         t, meta = load_artifact(path)
         mine, theirs = {**_jsonable(self.cfg), **self.data_id}, {**meta.get('config', {}), **meta.get('data', {})}
         bad = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
-        if bad: raise A2Error(f"checkpoint {path} was made with another config or data: mismatching keys {', '.join(bad)}")
+        if bad:
+            raise A2Error(f"checkpoint {path} was made with another config or data: mismatching keys {', '.join(bad)}")
         self.model.load_state_dict({k[6:]: v for k, v in t.items() if k.startswith('model.')})
         # also the older layout (0-d tensors without #0d)
         unflatten_optimizer(self.opt, t, 'opt', meta['opt'])

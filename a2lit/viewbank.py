@@ -20,7 +20,8 @@ from .search import (ViewsConfig, w_search, w_perturb, view_features, maybe_auto
 __all__ = ['METHODS', 'SEARCH_KW', 'write_safetensors_stream', 'open_safetensors', 'ViewBank', 'render_views', 'build_view_bank']
 
 # %% ../nbs/02a_viewbank.ipynb #7c79be60
-_ST_DTYPES = {torch.float32: 'F32', torch.float64: 'F64', torch.float16: 'F16', torch.int64: 'I64', torch.int32: 'I32', torch.uint8: 'U8'}
+_ST_DTYPES = {torch.float32: 'F32', torch.float64: 'F64', torch.float16: 'F16', torch.int64: 'I64',
+              torch.int32: 'I32', torch.uint8: 'U8'}
 _HASH_SLOT = '0' * 64
 
 # kept beside safetensors' save_file: that needs every tensor whole in memory, and a bank is written chunk by chunk
@@ -50,7 +51,8 @@ def write_safetensors_stream(path,            # destination, replaced atomically
                     if c.numel() == 0: continue
                     b = memoryview(c.detach().to('cpu', dtype).contiguous().numpy()).cast('B')
                     fh.write(b); h.update(b); written += b.nbytes
-                if written != want: raise A2Error(f"tensor {name!r}: chunks gave {written} bytes, its shape {list(shape)} needs {want}")
+                if written != want:
+                    raise A2Error(f"tensor {name!r}: chunks gave {written} bytes, its shape {list(shape)} needs {want}")
             fh.seek(slot); fh.write(h.hexdigest().encode())     # fill in the hash, same length as the slot
             fh.flush(); os.fsync(fh.fileno())
     return Path(path)
@@ -65,12 +67,15 @@ def _check_header(path):
     if size < 8: raise bad(f"{size} bytes, less than the 8-byte header length (not a safetensors file)")
     with open(path, 'rb') as fh:
         n = struct.unpack('<Q', fh.read(8))[0]
-        if n > min(size - 8, 100_000_000): raise bad(f"its first 8 bytes give a header of {n} bytes, the file has {size - 8} more (not a safetensors file?)")
+        if n > min(size - 8, 100_000_000):
+            raise bad(f"its first 8 bytes give a header of {n} bytes, the file has {size - 8} more (not a safetensors file?)")
         try: h = json.loads(fh.read(n).decode('utf-8'))
-        except (UnicodeDecodeError, json.JSONDecodeError): raise bad("its header is not JSON (not a safetensors file?)") from None
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise bad("its header is not JSON (not a safetensors file?)") from None
     if not isinstance(h, dict): raise bad(f"its header is a JSON {type(h).__name__}, not an object")
     meta = h.pop('__metadata__', None)
-    if meta is not None and not (isinstance(meta, dict) and all(isinstance(v, str) for v in meta.values())): raise bad("its __metadata__ is not a map of strings")
+    if meta is not None and not (isinstance(meta, dict) and all(isinstance(v, str) for v in meta.values())):
+        raise bad("its __metadata__ is not a map of strings")
     data, spans = size - 8 - n, []
     size_ok = lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0
     for name, t in h.items():
@@ -79,13 +84,15 @@ def _check_header(path):
             raise bad(f"tensor {name!r} has no valid shape and data_offsets: {json.dumps(t)[:200]}")
         (b, e), item = t['data_offsets'], _ST_BYTES.get(t.get('dtype'))
         if b > e: raise bad(f"tensor {name!r} has data_offsets [{b}, {e}], which end before they begin")
-        if e > data: raise bad(f"tensor {name!r} has data_offsets [{b}, {e}] past the end of the data ({data} bytes)")
+        if e > data:
+            raise bad(f"tensor {name!r} has data_offsets [{b}, {e}] past the end of the data ({data} bytes)")
         if item is not None and math.prod(t['shape']) * item != e - b:
             raise bad(f"tensor {name!r} of shape {t['shape']} ({t['dtype']}) needs {math.prod(t['shape']) * item} bytes, its data_offsets [{b}, {e}] hold {e - b}")
         spans.append((b, e, name))
     end, prev = 0, None
     for b, e, name in sorted(spans):
-        if b < end: raise bad(f"tensors {prev!r} and {name!r} overlap (data_offsets up to {end} and from {b})")
+        if b < end:
+            raise bad(f"tensors {prev!r} and {name!r} overlap (data_offsets up to {end} and from {b})")
         if b > end: raise bad(f"no tensor holds bytes {end}..{b} of the data")
         end, prev = e, name
     if end != data: raise bad(f"its tensors hold {end} bytes of data, the file {data}")
@@ -106,14 +113,16 @@ def open_safetensors(path, verify=False):
         with open(path, 'rb') as fh:
             fh.seek(8 + struct.unpack('<Q', fh.read(8))[0])       # the data: after the length and the header
             while blk := fh.read(1 << 24): h.update(blk)
-        if h.hexdigest() != meta['data_sha256']: raise A2Error(f"{path} does not match the sha256 in its header (modified or corrupt)")
+        if h.hexdigest() != meta['data_sha256']:
+            raise A2Error(f"{path} does not match the sha256 in its header (modified or corrupt)")
     return tensors, meta
 
 # %% ../nbs/02a_viewbank.ipynb #1cd2387a
 class ViewBank:
     "n stored views per image: latents [N,n,L,D], uint8 images [N,n,3,H,W], optional per-view extras, and how they were made."
     def __init__(self, latents, images, meta=None, extras=None, path=None):
-        if not torch.is_tensor(latents) or latents.ndim != 4 or not latents.is_floating_point(): raise A2Error(f"ViewBank latents must be float [N,n,L,D], got {_desc(latents)}")
+        if not torch.is_tensor(latents) or latents.ndim != 4 or not latents.is_floating_point():
+            raise A2Error(f"ViewBank latents must be float [N,n,L,D], got {_desc(latents)}")
         if not torch.is_tensor(images) or images.dtype != torch.uint8 or images.ndim != 5 or images.shape[2] != 3:
             raise A2Error(f"ViewBank images must be uint8 [N,n,3,H,W], got {getattr(images, 'dtype', '')} {tuple(getattr(images, 'shape', ()))}")
         if images.shape[:2] != latents.shape[:2]:
@@ -121,7 +130,8 @@ class ViewBank:
         for k, v in (extras or {}).items():
             if not torch.is_tensor(v) or v.ndim == 0 or len(v) != len(images):
                 raise A2Error(f"ViewBank extra {k!r} must hold one row per image ({len(images)}), got {_desc(v)}")
-        if meta is not None and not isinstance(meta, dict): raise A2Error(f"ViewBank meta must be a dict, got {type(meta).__name__}")
+        if meta is not None and not isinstance(meta, dict):
+            raise A2Error(f"ViewBank meta must be a dict, got {type(meta).__name__}")
         self.latents, self.images, self.extras, self.path = latents, images, dict(extras or {}), path
         self.meta = {**(meta or {}), 'n': self.n_views, 'size': self.size, 'n_images': len(self)}
     def __len__(self): return self.images.shape[0]
@@ -146,10 +156,13 @@ class ViewBank:
     def load(cls, path, verify=False):
         "Open a bank memory-mapped (nothing is read until used); `verify` re-hashes the data. A file that is not a whole bank is refused, named."
         ts, meta = open_safetensors(path, verify)
-        if 'latents' not in ts or 'images' not in ts or 'a2lit' not in meta: raise A2Error(f"{path} is not a view bank (no latents/images/a2lit metadata)")
+        if 'latents' not in ts or 'images' not in ts or 'a2lit' not in meta:
+            raise A2Error(f"{path} is not a view bank (no latents/images/a2lit metadata)")
         try: info = json.loads(meta['a2lit'])
-        except json.JSONDecodeError as e: raise A2Error(f"{path} is not a view bank: its a2lit metadata is not JSON ({e})") from None
-        if not isinstance(info, dict): raise A2Error(f"{path} is not a view bank: its a2lit metadata is a JSON {type(info).__name__}, not an object")
+        except json.JSONDecodeError as e:
+            raise A2Error(f"{path} is not a view bank: its a2lit metadata is not JSON ({e})") from None
+        if not isinstance(info, dict):
+            raise A2Error(f"{path} is not a view bank: its a2lit metadata is a JSON {type(info).__name__}, not an object")
         lat, img = ts.pop('latents'), ts.pop('images')
         try: return cls(lat, img, info, ts, Path(path))
         except A2Error as e: raise A2Error(f"view bank {path}: {e}") from None
@@ -157,19 +170,23 @@ class ViewBank:
     def sample(self, indices, generator=None):
         "One view per image, chosen uniformly among its n: uint8 [len(indices),3,H,W] on the bank's device."
         try: idx = torch.as_tensor(indices)
-        except (TypeError, ValueError, RuntimeError): raise A2Error(f"indices must be integers, got {type(indices).__name__}") from None
+        except (TypeError, ValueError, RuntimeError):
+            raise A2Error(f"indices must be integers, got {type(indices).__name__}") from None
         if idx.numel() == 0: idx = idx.long()                   # [] is float to torch
-        if idx.dtype == torch.bool or idx.is_floating_point() or idx.is_complex(): raise A2Error(f"indices must be integers, got {idx.dtype}")
+        if idx.dtype == torch.bool or idx.is_floating_point() or idx.is_complex():
+            raise A2Error(f"indices must be integers, got {idx.dtype}")
         if idx.numel() and (idx.min() < 0 or idx.max() >= len(self)):
             raise A2Error(f"indices must lie in 0..{len(self) - 1} (the bank's images), got {idx.min().item()}..{idx.max().item()}")
         idx = idx.to(self.images.device, torch.long)
-        k = torch.randint(0, self.n_views, idx.shape, generator=generator, device=generator.device if generator else 'cpu')
+        k = torch.randint(0, self.n_views, idx.shape, generator=generator,
+                          device=generator.device if generator else 'cpu')
         return self.images[idx, k.to(self.images.device)]
 
     def to(self, device):
         "A copy of the bank whose tensors live (wholly) on `device`."
         mv = lambda t: t.to(device, copy=True)
-        return ViewBank(mv(self.latents), mv(self.images), self.meta, {k: mv(v) for k, v in self.extras.items()}, self.path)
+        return ViewBank(mv(self.latents), mv(self.images), self.meta,
+                        {k: mv(v) for k, v in self.extras.items()}, self.path)
 
     def check(self, **expected):
         "Raise A2Error naming the first metadata key (g_hash, f_hash, dataset_hash, n_images, ...) that differs from `expected`."
@@ -229,11 +246,13 @@ def build_view_bank(g,                  # generator: latents [B,L,D] -> images i
     if shard is not None and not (isinstance(shard, (tuple, list)) and len(shard) == 2 and all(isinstance(v, int) and not isinstance(v, bool) for v in shard)):
         raise A2Error(f"shard must be (rank, world) with 0 <= rank < world, got {shard!r}")
     rank, world = rank_world() if shard is None else shard
-    if not 0 <= rank < world: raise A2Error(f"shard must be (rank, world) with 0 <= rank < world, got {shard}")
+    if not 0 <= rank < world:
+        raise A2Error(f"shard must be (rank, world) with 0 <= rank < world, got {shard}")
     # one process group: ranks wait for each other, rank 0 merges
     together = shard is None and world > 1
     if method not in METHODS: raise A2Error(f"method must be one of {METHODS}, got {method!r}")
-    if cfg is not None and not isinstance(cfg, ViewsConfig): raise A2Error(f"cfg must be a ViewsConfig, got {type(cfg).__name__}")
+    if cfg is not None and not isinstance(cfg, ViewsConfig):
+        raise A2Error(f"cfg must be a ViewsConfig, got {type(cfg).__name__}")
     check_latents(latents0, 'latents0')
     names = {f.name for f in dataclasses.fields(ViewsConfig)}
     cfg = dataclasses.replace(cfg or ViewsConfig(), **{k: v for k, v in kw.items() if k in names})
@@ -249,7 +268,8 @@ def build_view_bank(g,                  # generator: latents [B,L,D] -> images i
     sigma = {'search': cfg.sigma, 'perturb': cfg.perturb_sigma, 'recon': None}[method]
     if method == 'search':
         if f is None: raise A2Error("method='search' needs the encoder f")
-        check_search_args(n, eps1, eps2, lam, sigma, lr, max_steps, tol, keep_anchor, search_kw.get('chunk'), search_kw.get('check_every'))
+        check_search_args(n, eps1, eps2, lam, sigma, lr, max_steps, tol, keep_anchor, search_kw.get('chunk'),
+                          search_kw.get('check_every'))
     elif method == 'perturb': check_perturb_args(n, sigma, 'perturb_sigma')
     else: n = 1                                              # a reconstruction is one view: g(w0)
     path, N = Path(path), len(latents0)
@@ -261,14 +281,16 @@ def build_view_bank(g,                  # generator: latents [B,L,D] -> images i
         meta.update(eps1=eps1, eps2=eps2, lam=lam, lr=lr, max_steps=max_steps, tol=tol, keep_anchor=keep_anchor, start=start,
                     bf16=uses_bf16(dev, search_kw.get('amp', True), cfg.cpu_bf16),   # the search's precision: banks made in bf16 and fp32 differ
                     search_kw={k: search_kw[k] for k in sorted(search_kw)})
-    key = hashlib.sha256(json.dumps({k: v for k, v in meta.items() if k != 'size'}, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    key = hashlib.sha256(json.dumps({k: v for k, v in meta.items() if k != 'size'}, sort_keys=True,
+                                    default=str).encode()).hexdigest()[:16]
     meta['build_key'] = key
     parts = Path(str(path) + '.parts')
     if path.exists():
         bank = ViewBank.load(path)
         # done before: finish the clean-up a crash may have cut short
         if bank.meta.get('build_key') == key:
-            if rank == 0 and not Path(str(path) + '.json').exists(): write_json(Path(str(path) + '.json'), bank.meta)
+            if rank == 0 and not Path(str(path) + '.json').exists():
+                write_json(Path(str(path) + '.json'), bank.meta)
             if rank == 0: shutil.rmtree(parts, ignore_errors=True)
             return bank
         if not overwrite:
