@@ -17,13 +17,15 @@ from .generator import Generator, demo_config, paper_config, tiny_config, load_p
 from .gan_train import GANConfig, GANTrainer
 from .invert import LatentEncoderConfig, LatentEncoderTrainer
 from .quality import (classifier_outputs, sample_quality, reconstruction_quality, evaluate_generator,
-                           check_quality, export_weights, show_samples, load_demo, weights_dir, DEMO_WEIGHTS)
+                           check_quality, export_weights, show_samples, load_demo, weights_dir, DEMO_WEIGHTS,
+                           QUALITY_TARGETS)
 
 # %% auto #0
 __all__ = ['ARCHS', 'RUN_FILES', 'GAN_COMMANDS', 'load_split', 'train_generator', 'train_latent_encoder', 'file_sha256',
            'import_generator', 'run_logger', 'git_commit', 'provenance', 'record_invocation', 'copy_checkpoint',
-           'resume_from', 'run_classifier', 'load_run', 'evaluate_run', 'export_run', 'probe_refine_lr', 'gan_cost',
-           'plot_gan_costs', 'set_threads', 'gan_parser', 'check_gan_args', 'gan_main']
+           'resume_from', 'run_classifier', 'load_run', 'evaluate_run', 'quality_curve', 'plot_quality_curve',
+           'export_run', 'probe_refine_lr', 'gan_cost', 'plot_gan_costs', 'set_threads', 'gan_parser', 'check_gan_args',
+           'gan_main']
 
 # %% ../nbs/01d_gan.ipynb #2fc98b66
 # generator width/depth presets, by name
@@ -199,6 +201,52 @@ def evaluate_run(out, cfg: GANConfig, train: ImageSet, test: ImageSet, device=No
     import matplotlib.pyplot as plt; plt.close(fig)
     return q
 
+# %% ../nbs/01d_gan.ipynb #9af7afd7
+def quality_curve(train: ImageSet, test: ImageSet, out, cfg: GANConfig,
+                  kimgs,                  # lengths (thousands of real images shown to D) to measure at
+                  dest,                   # where each measurement goes, as eval-<K>kimg.json
+                  device=None, n_samples: int = 2000, classifier_epochs: int = 8,
+                  reference: tuple | None = None,   # (name, generator): also measured, into dest/<name>.json
+                  log=print) -> list:
+    "Train run `out` to each length of `kimgs` and measure its samples there; a length measured before is read back. Returns the records by length."
+    dest = Path(dest); dest.mkdir(parents=True, exist_ok=True)
+    recs = []
+    for k in sorted(kimgs):
+        p = dest / f"eval-{k:g}kimg.json"
+        if not p.exists():
+            train_generator(train, out, cfg, k, 0, device, log=log)
+            q = evaluate_run(out, cfg, train, test, device, n_samples, classifier_epochs=classifier_epochs, log=log)
+            write_json(p, {**q, 'target_kimg': k, 'n_samples': n_samples, 'commit': git_commit(short=True)})
+        recs.append(read_json(p))
+    if reference is not None:
+        name, G = reference
+        clf = run_classifier(train, out, classifier_epochs, log)
+        q = sample_quality(G, clf, train.images, test.images, n=n_samples, dataset=train.name)
+        write_json(dest / f"{name}.json", {**q, 'n_samples': n_samples, 'commit': git_commit(short=True), 'psi': 1.0})
+    return recs
+
+def plot_quality_curve(recs: list,              # `quality_curve` records
+                       reference: dict | None = None,   # a record with its 'kimg' (e.g. the shipped generator's)
+                       label: str = 'shipped', path=None):
+    "Fréchet distance to the training images (log) and mean max-probability against training length (log kimg)."
+    import matplotlib.pyplot as plt
+    from a2lit.core import save_figure
+    fig, axs = plt.subplots(1, 2, figsize=(8, 2.8))
+    k = [r['kimg'] for r in recs]
+    for ax, key, name in ((axs[0], 'fd_generated', 'Fréchet distance to train (log)'),
+                          (axs[1], 'max_prob_mean', 'mean max-probability')):
+        ax.plot(k, [r[key] for r in recs], 'o-', label='this run')
+        if reference is not None: ax.plot([reference['kimg']], [reference[key]], 's', color='C3', label=label)
+        ax.set_xscale('log'); ax.set_xlabel('training length (kimg)'); ax.set_title(name, fontsize=9)
+    axs[0].set_yscale('log')
+    if recs and 'fd_real' in recs[0]:
+        axs[0].axhline(recs[0]['fd_real'], color='k', lw=0.6, ls=':', label='real test images')
+    axs[1].axhline(QUALITY_TARGETS['max_prob_mean'][1], color='k', lw=0.6, ls='--', label='target')
+    axs[0].legend(fontsize=7); axs[1].legend(fontsize=7)
+    fig.tight_layout()
+    if path: save_figure(fig, path)
+    return fig
+
 # %% ../nbs/01d_gan.ipynb #29f0451f
 def export_run(out, dest, q: dict, allow_unmet: bool = False, log=print) -> dict:
     "Write run `out`'s EMA generator and encoder with its measured numbers `q` into `dest`; refused unless every target is met, or `allow_unmet`."
@@ -291,7 +339,7 @@ def plot_gan_costs(records: dict,   # name -> a `gan_cost` record
     return save_figure(fig, path)
 
 # %% ../nbs/01d_gan.ipynb #3be2f86a
-GAN_COMMANDS = ('train', 'eval', 'export', 'probe-lr', 'cost')
+GAN_COMMANDS = ('train', 'eval', 'curve', 'export', 'probe-lr', 'cost')
 
 def set_threads(n: int):
     "Use `n` torch CPU threads and one inter-op thread (0: leave torch's defaults)."
@@ -350,6 +398,15 @@ def gan_parser() -> argparse.ArgumentParser:
     e = sub.add_parser('eval', help="measure the newest checkpoint (samples; inversions once there is an encoder)",
                        description="Measure the newest checkpoint into OUT/eval-STEP.json; pass the training run's flags.")
     _run_args(e); _eval_args(e); _threads(e, 1)
+    v = sub.add_parser('curve', help='train to each length in turn and measure the samples there',
+                       description="Train the run in --out (from scratch, or on from its newest checkpoint) to each length "
+                                   "of --kimg and measure its samples there into DEST/eval-<K>kimg.json; with --shipped, "
+                                   "the shipped Shapes-10 generator too, by the same classifier (DEST/shipped.json).")
+    _run_args(v); _threads(v, 1)
+    v.add_argument('--kimg', type=float, nargs='+', required=True, help='the lengths, in thousands of real images')
+    v.add_argument('--dest', required=True, help='where the measurements go (reports/gan-curve: the ones 01 plots)')
+    v.add_argument('--eval-samples', type=int, default=2000, help='generated images measured')
+    v.add_argument('--shipped', action='store_true', help='also measure the shipped Shapes-10 generator')
     x = sub.add_parser('export', help='measure (or reuse the measurement), then write the weights and their sidecars',
                        description='Write the EMA generator and the encoder with the measured numbers into --dest, if every target is met.')
     _run_args(x); _eval_args(x); _threads(x, 1)
@@ -391,7 +448,8 @@ def check_gan_args(a):
     "Raise an A2Error naming the first option of `a2lit gan` out of its range (the device too: one this machine has)."
     for k, (tp, rng) in _GAN_ARGS.items():
         v = getattr(a, k, None)
-        if v is not None: check_value('--' + k.replace('_', '-'), v, tp, {'range': rng})
+        for x in (v if isinstance(v, list) else [] if v is None else [v]):
+            check_value('--' + k.replace('_', '-'), x, tp, {'range': rng})
     for lr in getattr(a, 'lrs', None) or (): check_value('--lrs', lr, 'float', {'range': '(0, inf)'})
     if getattr(a, 'device', None) is not None: check_device('--device', a.device)
 
@@ -407,7 +465,11 @@ def gan_main(argv=None):
         return rec
     out = Path(a.out)
     if a.action == 'train' and a.resume_from: resume_from(a.resume_from, out, run_logger(out))
-    if a.action != 'train' and not (a.action == 'probe-lr' and a.weights) and latest_checkpoint(out) is None:
+    meta = read_json(weights_dir() / (DEMO_WEIGHTS['generator'] + '.json'))
+    if getattr(a, 'shipped', False) and (a.dataset != 'shapes10' or (a.size or 32) != meta['config']['size']):
+        raise A2Error(f"--shipped measures the shipped Shapes-10 generator ({meta['config']['size']} px) beside the run: "
+                      f"the run must be on shapes10 at that size, got {a.dataset} at {a.size or 'its own'} px")
+    if a.action not in ('train', 'curve') and not (a.action == 'probe-lr' and a.weights) and latest_checkpoint(out) is None:
         raise A2Error(f"no checkpoint in {out}")   # before the data is loaded
     split = lambda s: load_split(a.dataset, a.data, s, a.size, a.download, a.n_train, a.n_test)
     train = split('train')
@@ -417,6 +479,15 @@ def gan_main(argv=None):
         record_invocation(out, ['-m', 'a2lit.cli', 'gan', *argv], vars(a))
         return train_generator(train, out, cfg, a.kimg, a.encoder_kimg, a.device, ckpt_every_s=a.ckpt_minutes * 60,
                                sample_every_s=a.sample_minutes * 60, progress=sys.stderr.isatty(), log=run_logger(out))
+    if a.action == 'curve':
+        record_invocation(out, ['-m', 'a2lit.cli', 'gan', *argv], vars(a))
+        ref = ('shipped', load_demo(a.device)[0]) if a.shipped else None
+        recs = quality_curve(train, split('test'), out, cfg, a.kimg, a.dest, a.device, a.eval_samples, reference=ref,
+                             log=run_logger(out))
+        if a.shipped:   # where the shipped generator's point sits: its length and identity
+            p = Path(a.dest) / 'shipped.json'
+            write_json(p, {**read_json(p), 'kimg': meta['kimg'], 'tensors_hash': meta['tensors_hash']})
+        return recs
     if a.action == 'probe-lr':
         G, E = load_demo(a.device, a.weights) if a.weights else load_run(out, cfg, train, a.device)[1:]
         return probe_refine_lr(G, E, run_classifier(train, out), train, a.lrs, a.steps, a.n, a.skip)
