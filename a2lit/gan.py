@@ -228,21 +228,23 @@ def quality_curve(train: ImageSet, test: ImageSet, out, cfg: GANConfig,
 def plot_quality_curve(recs: list,              # `quality_curve` records
                        reference: dict | None = None,   # a record with its 'kimg' (e.g. the shipped generator's)
                        label: str = 'shipped', path=None):
-    "Fréchet distance to the training images (log) and mean max-probability against training length (log kimg)."
+    "Fréchet distance to the training images (log), mean max-probability and the largest class's share of the samples against training length (log kimg)."
     import matplotlib.pyplot as plt
     from a2lit.core import save_figure
-    fig, axs = plt.subplots(1, 2, figsize=(8, 2.8))
+    fig, axs = plt.subplots(1, 3, figsize=(10, 2.8))
     k = [r['kimg'] for r in recs]
-    for ax, key, name in ((axs[0], 'fd_generated', 'Fréchet distance to train (log)'),
-                          (axs[1], 'max_prob_mean', 'mean max-probability')):
-        ax.plot(k, [r[key] for r in recs], 'o-', label='this run')
-        if reference is not None: ax.plot([reference['kimg']], [reference[key]], 's', color='C3', label=label)
+    for ax, get, name in ((axs[0], lambda r: r['fd_generated'], 'Fréchet distance to train (log)'),
+                          (axs[1], lambda r: r['max_prob_mean'], 'mean max-probability'),
+                          (axs[2], lambda r: max(r['class_hist']), "largest class's share of the samples")):
+        ax.plot(k, [get(r) for r in recs], 'o-', label='this run')
+        if reference is not None: ax.plot([reference['kimg']], [get(reference)], 's', color='C3', label=label)
         ax.set_xscale('log'); ax.set_xlabel('training length (kimg)'); ax.set_title(name, fontsize=9)
     axs[0].set_yscale('log')
     if recs and 'fd_real' in recs[0]:
         axs[0].axhline(recs[0]['fd_real'], color='k', lw=0.6, ls=':', label='real test images')
     axs[1].axhline(QUALITY_TARGETS['max_prob_mean'][1], color='k', lw=0.6, ls='--', label='target')
-    axs[0].legend(fontsize=7); axs[1].legend(fontsize=7)
+    axs[2].axhline(0.1, color='k', lw=0.6, ls=':', label='balanced (10 classes)')
+    for ax in axs: ax.legend(fontsize=7)
     fig.tight_layout()
     if path: save_figure(fig, path)
     return fig
