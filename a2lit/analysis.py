@@ -85,7 +85,8 @@ def view_pair_table(features: dict,          # view type -> features of the same
                 row[CHECK_COLUMN] = known_mi_error(max(row['I'], 1.0), len(a), a.shape[1], seed=seed, critic=critic, **mine_kwargs) if a.shape[1] > 1 else math.nan
             rows.append({**row, 'E[f.f~]': alignment(a, b)})
     if not rows:
-        raise A2Error(f"none of the pairs {[f'{p}, {q}' for p, q in pairs]} has both view types among {list(features)}")
+        raise A2Error(f"none of the pairs {[f'{p}, {q}' for p, q in pairs]} has both view types among "
+                      f"{list(features)}")
     return rows
 
 def join_tables(tables: dict, key: str) -> list:
@@ -184,7 +185,8 @@ def factor_change_table(original: dict,       # factor -> value per image [N] (l
         row = {'View': name}
         for k, v in fac.items():
             if k not in original:
-                raise A2Error(f"view type {name!r} has factor {k!r}, which the originals lack (they have {list(original)})")
+                raise A2Error(f"view type {name!r} has factor {k!r}, which the originals lack (they have "
+                              f"{list(original)})")
             o = torch.as_tensor(original[k]); v = torch.as_tensor(v).to(o.device)
             if len(v) != len(o):
                 raise A2Error(f"factor {k!r}: {len(o)} originals but {len(v)} rows of {name!r} views")
@@ -224,7 +226,8 @@ def _curve(c, src):
         if isinstance(c, dict): return {k: list(v) for k, v in c.items()}
         return {'value': list(c)}
     except TypeError:
-        raise A2Error(f"{src} must be a CSV path, a DataFrame, a dict of lists or a list of numbers, got {type(c).__name__}") from None
+        raise A2Error(f"{src} must be a CSV path, a DataFrame, a dict of lists or a list of numbers, got "
+                      f"{type(c).__name__}") from None
 
 def _numbers(vals, src, col):
     "The values of column `col` as floats, None where a CSV cell is empty (not logged at that row); any other non-number is refused."
@@ -285,7 +288,8 @@ def plot_embedding_2d(features,            # [N,D], or a dict title -> [N,D] of 
     if method == 'tsne':
         try: from sklearn.manifold import TSNE
         except ImportError:
-            raise A2Error("method='tsne' needs scikit-learn (pip install scikit-learn); method='pca' needs nothing") from None
+            raise A2Error("method='tsne' needs scikit-learn (pip install scikit-learn); method='pca' needs "
+                          "nothing") from None
     # the same points in every panel
     idx = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))[:max_points]
     l = torch.as_tensor(labels)[idx].cpu()
@@ -319,7 +323,8 @@ def _bar(v, where):
     if isinstance(v, (tuple, list)) and len(v) == 3:
         v, lo, hi = _numbers(v, where, 'bar')
         if None in (v, lo, hi) or not lo <= v <= hi:
-            raise A2Error(f"{where}: an interval must be (value, low, high) with low <= value <= high, got {(v, lo, hi)}")
+            raise A2Error(f"{where}: an interval must be (value, low, high) with low <= value <= high, got "
+                          f"{(v, lo, hi)}")
         return v, lo, hi
     (x,) = _numbers([v], where, 'bar')
     if x is None: raise A2Error(f"{where}: expected a number or (value, low, high), got {v!r}")
@@ -331,7 +336,8 @@ def plot_bars(groups: dict,             # group label -> {series label -> a numb
     "Grouped bars, one group per key, one bar per series (missing series leave a gap), with interval whiskers where given."
     import matplotlib.pyplot as plt
     if not isinstance(groups, dict) or not groups or not all(isinstance(g, dict) for g in groups.values()):
-        raise A2Error(f"groups must be a non-empty dict: group label -> {{series label -> value}}, got {type(groups).__name__}")
+        raise A2Error(f"groups must be a non-empty dict: group label -> {{series label -> value}}, got "
+                      f"{type(groups).__name__}")
     bars = {(gk, sk): _bar(v, f"group {gk!r}, series {sk!r}") for gk, g in groups.items() for sk,
             v in g.items()}
     series = list(dict.fromkeys(s for _, s in bars))

@@ -66,7 +66,8 @@ def train_classifier(train: ImageSet, epochs=10, width=32, lr=2e-3, batch_size=1
     "A supervised `SmallConvNet` + linear head (flip and light crop augmentation), Adam with a one-cycle schedule."
     if target is not None:
         if not train.factors or target not in train.factors:
-            raise A2Error(f"target {target!r} is not a factor of this dataset (factors: {sorted(train.factors or {})})")
+            raise A2Error(f"target {target!r} is not a factor of this dataset (factors: "
+                          f"{sorted(train.factors or {})})")
         y = train.factors[target]
         if y.is_floating_point():
             raise A2Error(f"target {target!r} is a continuous factor; a classifier needs a discrete one")

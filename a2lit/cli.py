@@ -177,7 +177,8 @@ def fit_main(argv=None):
     "`a2lit fit`: train one config; under `torchrun` every process runs this and they train as one."
     p = OneLineParser(prog='a2lit fit',
                       description='Contrastive training of one TrainConfig; data-parallel under torchrun.')
-    p.add_argument('--out', required=True, help='run folder (checkpoint.safetensors, metrics.csv); resumed when it holds a checkpoint')
+    p.add_argument('--out', required=True, help='run folder (checkpoint.safetensors, metrics.csv); resumed '
+                                                'when it holds a checkpoint')
     p.add_argument('--dataset', default='shapes10', help=' | '.join(DATASETS))
     p.add_argument('--root', default='data', help='where datasets live')
     p.add_argument('--n-train', type=int, default=None,

@@ -265,7 +265,8 @@ def get_device(device=None) -> torch.device:
             raise A2Error(f"--device {device}: no CUDA device is available here")
         n = torch.cuda.device_count()
         if d.index is not None and d.index >= n:
-            raise A2Error(f"--device {device}: this machine has {n} CUDA device{'s' if n > 1 else ''} (cuda:0 to cuda:{n - 1})")
+            raise A2Error(f"--device {device}: this machine has {n} CUDA device{'s' if n > 1 else ''} "
+                          f"(cuda:0 to cuda:{n - 1})")
     elif d.type == 'mps' and not _mps_available():
         raise A2Error(f"--device {device}: no MPS device (Apple GPU) is available here")
     elif hasattr(getattr(torch, d.type, None), 'is_available') and not getattr(torch, d.type).is_available():
@@ -291,7 +292,8 @@ def load_module(path, kind: str,
     "Load a model `save_module` wrote as `kind` (fp16 files are cast back to `dtype`), frozen, in eval mode."
     t, meta = load_artifact(path)
     if meta.get('kind') != kind:
-        raise A2Error(f"{path} is not {'an' if kind[0] in 'aeiou' else 'a'} {kind} (kind={meta.get('kind')!r})")
+        raise A2Error(f"{path} is not {'an' if kind[0] in 'aeiou' else 'a'} {kind} "
+                      f"(kind={meta.get('kind')!r})")
     m = build(meta['config'])
     check_state(m, t, f"{kind} {path}")
     m.load_state_dict({k: v.to(dtype) for k, v in t.items()})
@@ -439,7 +441,8 @@ def apply_overrides(obj, overrides) -> dict:
             if p not in config_fields(o) or not dataclasses.is_dataclass(getattr(o, p)): break
             o, prefix = getattr(o, p), prefix + p + '.'
         if prefix.count('.') < len(path) or leaf not in config_fields(o) or dataclasses.is_dataclass(getattr(o, leaf)):
-            raise A2Error(f"unknown config key {key!r}; expected one of {', '.join(prefix + f for f in config_fields(o))}")
+            raise A2Error(f"unknown config key {key!r}; expected one of "
+                          f"{', '.join(prefix + f for f in config_fields(o))}")
         done[key] = parse_value(key, text, getattr(o, leaf),
                                 {f.name: f.type for f in dataclasses.fields(o)}[leaf])
         setattr(o, leaf, done[key])

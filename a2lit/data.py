@@ -29,7 +29,8 @@ class ImageSet:
     name: str = ''
     def __post_init__(self):
         if self.images.dtype != torch.uint8 or self.images.ndim != 4 or self.images.shape[1] != 3:
-            raise A2Error(f"ImageSet.images must be uint8 [N,3,H,W], got {self.images.dtype} {tuple(self.images.shape)}")
+            raise A2Error(f"ImageSet.images must be uint8 [N,3,H,W], got {self.images.dtype} "
+                          f"{tuple(self.images.shape)}")
         if len(self.labels) != len(self.images):
             raise A2Error(f"ImageSet has {len(self.images)} images but {len(self.labels)} labels")
     def __len__(self): return len(self.images)
@@ -209,7 +210,8 @@ def _load_cifar(name, root, split, download):
     base = Path(root) / folder
     if not base.exists():
         if not download:
-            raise A2Error(f"{name} not found: looked for {base}; pass download=True (or --set data.download=true) to fetch it")
+            raise A2Error(f"{name} not found: looked for {base}; pass download=True (or --set "
+                          f"data.download=true) to fetch it")
         import torchvision
         (torchvision.datasets.CIFAR10 if name == 'cifar10' else torchvision.datasets.CIFAR100)(str(root), download=True)
     parts = [_read_cifar_batch(base / f, key) for f in (train if split == 'train' else test)]
@@ -217,7 +219,8 @@ def _load_cifar(name, root, split, download):
     classes = _read_cifar_meta(base / meta, names, n_classes)
     labels = torch.cat([p[1] for p in parts])
     if len(labels) and (labels.min() < 0 or labels.max() >= n_classes):
-        raise A2Error(f"{name} labels must lie in 0..{n_classes - 1}; {base} holds labels {labels.min().item()}..{labels.max().item()}")
+        raise A2Error(f"{name} labels must lie in 0..{n_classes - 1}; {base} holds labels "
+                      f"{labels.min().item()}..{labels.max().item()}")
     return ImageSet(torch.cat([p[0] for p in parts]), labels, classes, None, name)
 
 def _read_cifar_meta(path, key, n_classes):
@@ -280,7 +283,8 @@ def _load_tinyimagenet(root, split, download):
     arrays = [_read_rgb(f) for f in files]
     for f, a in zip(files, arrays):   # one size for the whole split, or np.stack fails with a bare traceback
         if a.shape != arrays[0].shape:
-            raise A2Error(f"mismatched image sizes: {f} is {a.shape[1]}x{a.shape[0]} px, expected {arrays[0].shape[1]}x{arrays[0].shape[0]} like {files[0]}")
+            raise A2Error(f"mismatched image sizes: {f} is {a.shape[1]}x{a.shape[0]} px, expected "
+                          f"{arrays[0].shape[1]}x{arrays[0].shape[0]} like {files[0]}")
     images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
     ds = ImageSet(images, torch.tensor(labels, dtype=torch.int64), classes, None, 'tinyimagenet')
     # decoded once, read fast after
@@ -369,7 +373,8 @@ FACTOR_GROUPS = {   # the nuisance factors of a Shapes-10 image, as a reader nam
 def factor_sweeps(ds: ImageSet, i: int, k: int = 7, seed: int = 0, cfg: Shapes10Config = Shapes10Config()) -> dict:
     "Image `i` of `ds` re-rendered with one factor group at a time taken from `k` fresh draws: {group: uint8 [k+1,3,S,S]}, the original first."
     if ds.factors is None:
-        raise A2Error(f"factor sweeps need a dataset that comes with its factors (Shapes-10); {ds.name!r} has none")
+        raise A2Error(f"factor sweeps need a dataset that comes with its factors (Shapes-10); {ds.name!r} "
+                      f"has none")
     if not 0 <= i < len(ds): raise A2Error(f"image index {i} is outside the dataset's {len(ds)} images")
     one = {key: v[i:i + 1].expand(k + 1, *v.shape[1:]).clone() for key,
            v in ds.factors.items() if key != 'occluded'}

@@ -22,7 +22,9 @@ def extract_features(net,                   # a backbone: float batch [B,3,H,W] 
                      device=None):          # where to run; None: where `net` lives (cpu for a net without parameters); `net` is moved there
     "Frozen features of `net` on uint8 `images`: batched, eval mode, no gradients, flattened to a float [N,D] CPU tensor."
     if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] != 3:
-        raise A2Error(f"extract_features expects uint8 images [N,3,H,W], got {getattr(images, 'dtype', type(images).__name__)} {tuple(getattr(images, 'shape', ()))}")
+        raise A2Error(f"extract_features expects uint8 images [N,3,H,W], got "
+                      f"{getattr(images, 'dtype', type(images).__name__)} "
+                      f"{tuple(getattr(images, 'shape', ()))}")
     if len(images) == 0: raise A2Error("extract_features got no images")
     if batch_size < 1: raise A2Error(f"batch_size must be >= 1, got {batch_size}")
     has_params = next(net.parameters(), None) is not None
@@ -33,9 +35,11 @@ def extract_features(net,                   # a backbone: float batch [B,3,H,W] 
 def check_features(x, y, what='train'):
     "Raise `A2Error` unless `x` is a finite float [N,D] tensor and `y` holds N integer labels >= 0."
     if not isinstance(x, torch.Tensor) or x.ndim != 2 or not x.is_floating_point():
-        raise A2Error(f"{what} features must be a float tensor [N,D], got {getattr(x, 'dtype', type(x).__name__)} {tuple(getattr(x, 'shape', ()))}")
+        raise A2Error(f"{what} features must be a float tensor [N,D], got "
+                      f"{getattr(x, 'dtype', type(x).__name__)} {tuple(getattr(x, 'shape', ()))}")
     if not isinstance(y, torch.Tensor) or y.ndim != 1 or y.is_floating_point() or y.dtype == torch.bool:
-        raise A2Error(f"{what} labels must be an integer tensor [N], got {getattr(y, 'dtype', type(y).__name__)} {tuple(getattr(y, 'shape', ()))}")
+        raise A2Error(f"{what} labels must be an integer tensor [N], got "
+                      f"{getattr(y, 'dtype', type(y).__name__)} {tuple(getattr(y, 'shape', ()))}")
     if len(x) != len(y):
         raise A2Error(f"{what} features have {len(x)} rows but there are {len(y)} {what} labels")
     if len(x) == 0: raise A2Error(f"{what} features are empty")
@@ -47,15 +51,18 @@ def num_classes_of(num_classes, *ys):
     hi = max(int(y.max()) for y in ys)
     if num_classes is None: return hi + 1
     if hi >= num_classes:
-        raise A2Error(f"label {hi} is outside the class range 0..{num_classes - 1} (num_classes={num_classes})")
+        raise A2Error(f"label {hi} is outside the class range 0..{num_classes - 1} "
+                      f"(num_classes={num_classes})")
     return num_classes
 
 def _check_pair(train_x, train_y, test_x, test_y):
     check_features(train_x, train_y, 'train'); check_features(test_x, test_y, 'test')
     if train_x.shape[1] != test_x.shape[1]:
-        raise A2Error(f"train features have {train_x.shape[1]} dimensions but test features have {test_x.shape[1]}")
+        raise A2Error(f"train features have {train_x.shape[1]} dimensions but test features have "
+                      f"{test_x.shape[1]}")
     if len(train_x) > 1 and (train_x == train_x[:1]).all():
-        warnings.warn("the training features are constant (a collapsed encoder?): every test row gets the same prediction")
+        warnings.warn("the training features are constant (a collapsed encoder?): every test row gets the "
+                      "same prediction")
 
 # %% ../nbs/05_evaluate.ipynb #cd4e19bc
 def _nearest(d, k):
@@ -79,7 +86,8 @@ def knn_predict(train_x, train_y, test_x,
     "Labels predicted for `test_x` by a vote of the `k` nearest rows of `train_x` (tie rules in the text above)."
     check_features(train_x, train_y, 'train')
     if test_x.ndim != 2 or test_x.shape[1] != train_x.shape[1]:
-        raise A2Error(f"test features must be [M,{train_x.shape[1]}] like the training features, got {tuple(test_x.shape)}")
+        raise A2Error(f"test features must be [M,{train_x.shape[1]}] like the training features, got "
+                      f"{tuple(test_x.shape)}")
     if not 1 <= k <= len(train_x):
         raise A2Error(f"k={k} must be between 1 and the number of training rows ({len(train_x)})")
     if metric not in ('euclidean', 'cosine'):

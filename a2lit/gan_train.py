@@ -182,7 +182,8 @@ class ResumableTrainer:
             if (ckpt_every_steps and self.step % ckpt_every_steps == 0) or (not ckpt_every_steps and now - t_ck > ckpt_every_s):
                 p = self.save(); t_ck = now
                 if log:
-                    log(f"step {self.step} kimg {self.kimg:.1f} wall {self.wall / 60:.1f} min: checkpoint {p.name} {losses}")
+                    log(f"step {self.step} kimg {self.kimg:.1f} wall {self.wall / 60:.1f} min: checkpoint "
+                        f"{p.name} {losses}")
             if sample_every_s and now - t_sm > sample_every_s:
                 self.on_sample(self.out / f"samples-{self.step:08d}.png"); t_sm = now
         bar.close()

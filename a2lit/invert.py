@@ -58,7 +58,8 @@ class LatentEncoder(nn.Module):
     def forward(self, x):
         x = from_uint8(x)
         if x.ndim != 4 or x.shape[1:] != (3, self.cfg.size, self.cfg.size):
-            raise A2Error(f"encoder expects images [B, 3, {self.cfg.size}, {self.cfg.size}], got {tuple(x.shape)}")
+            raise A2Error(f"encoder expects images [B, 3, {self.cfg.size}, {self.cfg.size}], got "
+                          f"{tuple(x.shape)}")
         h = self.conv(self.trunk.features(x)[-1]).flatten(1)
         return self.w_avg + self.head(h).view(-1, self.cfg.num_ws, self.cfg.w_dim)
 

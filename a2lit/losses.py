@@ -65,7 +65,8 @@ def _no_autocast(device: torch.device):
 def _check_number(fn, name, value, allow_zero):
     "Raise A2Error unless `value` is a finite number > 0 (>= 0 if `allow_zero`)."
     if isinstance(value, torch.Tensor) and value.requires_grad:
-        raise A2Error(f"{fn}: {name} must be a plain number; a learnable {name} (a tensor that requires grad) is not supported")
+        raise A2Error(f"{fn}: {name} must be a plain number; a learnable {name} (a tensor that requires "
+                      f"grad) is not supported")
     try: v = float(value)
     except (TypeError, ValueError, RuntimeError):
         raise A2Error(f"{fn}: {name} must be a number, got {value!r}") from None
@@ -80,16 +81,19 @@ def _prepare(fn: str,            # the loss's name, for error messages
     "Check the inputs of loss `fn`; return them L2-normalised in float32 (float64 stays), the last one as [B,K,D] if there are three."
     for n, z in zip(names, zs):
         if not isinstance(z, torch.Tensor) or not z.is_floating_point():
-            raise A2Error(f"{fn}: {n} must be a floating-point tensor, got {getattr(z, 'dtype', type(z).__name__)}")
+            raise A2Error(f"{fn}: {n} must be a floating-point tensor, got "
+                          f"{getattr(z, 'dtype', type(z).__name__)}")
     a, b = zs[0], zs[1]
     if a.ndim != 2: raise A2Error(f"{fn}: {names[0]} must be [B,D], got shape {tuple(a.shape)}")
     if b.shape != a.shape:
-        raise A2Error(f"{fn}: {names[1]} must have the shape of {names[0]} {tuple(a.shape)}, got {tuple(b.shape)}")
+        raise A2Error(f"{fn}: {names[1]} must have the shape of {names[0]} {tuple(a.shape)}, got "
+                      f"{tuple(b.shape)}")
     B, D = a.shape
     if len(zs) == 3:
         c = zs[2]
         if not (c.ndim in (2, 3) and c.shape[0] == B and c.shape[-1] == D and c.numel() > 0):
-            raise A2Error(f"{fn}: {names[2]} must be [B,D] or [B,K,D] with B={B}, D={D}, K>=1, got shape {tuple(c.shape)}")
+            raise A2Error(f"{fn}: {names[2]} must be [B,D] or [B,K,D] with B={B}, D={D}, K>=1, got shape "
+                          f"{tuple(c.shape)}")
         zs = [a, b, c if c.ndim == 3 else c[:, None]]
     if B < 2: raise A2Error(f"{fn}: batch size must be >= 2 (an anchor needs at least one negative), got {B}")
     if D < 1: raise A2Error(f"{fn}: embedding dimension must be >= 1, got {D}")

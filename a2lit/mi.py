@@ -47,7 +47,8 @@ def _check_paired(a, b):
     "Raise A2Error unless `a` and `b` are finite float tensors [N,Da] and [N,Db] (Da, Db >= 1) with the same rows."
     for n, x in (('a', a), ('b', b)):
         if not isinstance(x, torch.Tensor) or x.ndim != 2 or not x.is_floating_point() or x.shape[1] == 0:
-            raise A2Error(f"{n} must be a float tensor [N,D] (D >= 1), got {getattr(x, 'dtype', type(x).__name__)} {tuple(getattr(x, 'shape', ()))}")
+            raise A2Error(f"{n} must be a float tensor [N,D] (D >= 1), got "
+                          f"{getattr(x, 'dtype', type(x).__name__)} {tuple(getattr(x, 'shape', ()))}")
         if not torch.isfinite(x).all(): raise A2Error(f"{n} contains NaN or inf")
     if len(a) != len(b): raise A2Error(f"a and b must be paired row by row, got {len(a)} and {len(b)} rows")
 
@@ -84,14 +85,16 @@ def mine_mi(a, b,                      # paired samples: row i of `a` [N,Da] goe
     if hidden is not None and hidden < 1:
         raise A2Error(f"hidden must be an integer >= 1 (or None: Da), got {hidden}")
     if min(epochs, batch_size, negatives, eval_negatives) < 1:
-        raise A2Error(f"epochs, batch_size, negatives and eval_negatives must be >= 1, got {epochs}, {batch_size}, {negatives}, {eval_negatives}")
+        raise A2Error(f"epochs, batch_size, negatives and eval_negatives must be >= 1, got {epochs}, "
+                      f"{batch_size}, {negatives}, {eval_negatives}")
     if critic == 'gaussian': return gaussian_dv_mi(a, b, folds=folds, seed=seed)
     g = torch.Generator().manual_seed(seed)
     perm = torch.randperm(N, generator=g)
     n_ev = round(N * holdout)
     tr, ev = perm[n_ev:], (perm[:n_ev] if holdout else perm)
     if len(tr) < 8 or len(ev) < 8:
-        raise A2Error(f"mine_mi needs at least 8 training and 8 held-out rows, got {len(tr)} and {len(ev)} (N={N}, holdout={holdout})")
+        raise A2Error(f"mine_mi needs at least 8 training and 8 held-out rows, got {len(tr)} and {len(ev)} "
+                      f"(N={N}, holdout={holdout})")
     dev = get_device(device) if device is not None else a.device
     a, b = a.to(dev, torch.float32), b.to(dev, torch.float32)
     # an invertible affine map per coordinate: the mutual information is unchanged, the optimisation is
@@ -228,10 +231,12 @@ def gaussian_dv_mi(a, b,                        # paired samples: row i of `a` [
         _need(v, k, 'an integer >= 1', integer=True)
     _need(seed, 'seed', 'an integer', integer=True)
     if min(folds, inner_folds) < 2 or patience < 1:
-        raise A2Error(f"folds and inner_folds must be >= 2 and patience >= 1, got {folds}, {inner_folds}, {patience}")
+        raise A2Error(f"folds and inner_folds must be >= 2 and patience >= 1, got {folds}, {inner_folds}, "
+                      f"{patience}")
     # every (inner) held-out fold needs 2 rows to pair
     if len(a) < 2 * folds or len(a) - -(-len(a) // folds) < 2 * inner_folds:
-        raise A2Error(f"gaussian_dv_mi needs at least 2 rows in every fold and inner fold: {len(a)} rows are too few for folds={folds}, inner_folds={inner_folds}")
+        raise A2Error(f"gaussian_dv_mi needs at least 2 rows in every fold and inner fold: {len(a)} rows are "
+                      f"too few for folds={folds}, inner_folds={inner_folds}")
     if not ridges or not all(isinstance(r, numbers.Real) and not isinstance(r, bool) and 0 <= r < math.inf for r in ridges):
         raise A2Error(f"ridges must be a non-empty sequence of finite numbers >= 0, got {ridges}")
     g = torch.Generator().manual_seed(seed)

@@ -56,12 +56,14 @@ def oracle_bank(ds: ImageSet,                      # a Shapes-10 split with its 
                 chunk: int = 1000) -> ViewBank:
     "`n` oracle views of every image of `ds`, as a ViewBank (empty latents; the class each view shows in extras['label'])."
     if ds.factors is None:
-        raise A2Error(f"oracle views need a dataset whose images come with their factors (Shapes-10); {ds.name!r} has none")
+        raise A2Error(f"oracle views need a dataset whose images come with their factors (Shapes-10); "
+                      f"{ds.name!r} has none")
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise A2Error(f"n (views per image) must be an integer >= 1, got {n!r}")
     _check_fraction('strength', strength); _check_fraction('class_flip', class_flip)
     if ds.size != cfg.size:
-        raise A2Error(f"the dataset's images are {ds.size} px but cfg.size is {cfg.size}: pass the config it was rendered with")
+        raise A2Error(f"the dataset's images are {ds.size} px but cfg.size is {cfg.size}: pass the config it "
+                      f"was rendered with")
     base = {k: v for k, v in ds.factors.items() if k != 'occluded'}
     base['label'] = ds.labels
     N = len(ds)

@@ -44,12 +44,14 @@ def search_objective(z,                # features of the views [B,n,F] (view 0 i
     if not (torch.is_tensor(z) and z.ndim == 3 and z.is_floating_point() and z.shape[1] > 0 and z.shape[2] > 0):
         raise A2Error(f"z must be float features of the views [B,n,F], got {_desc(z)}")
     if not (torch.is_tensor(f0) and f0.is_floating_point() and f0.shape == (z.shape[0], z.shape[2])):
-        raise A2Error(f"f0 must be float features [B,F] = [{z.shape[0]},{z.shape[2]}], one per image of z, got {_desc(f0)}")
+        raise A2Error(f"f0 must be float features [B,F] = [{z.shape[0]},{z.shape[2]}], one per image of z, "
+                      f"got {_desc(f0)}")
     for k, v in (('eps1', eps1), ('eps2', eps2)): _need(v, k, 'a finite number')
     _need(lam, 'lam', 'a finite number >= 0')
     if lam < 0: raise A2Error(f"lam (uniformity weight) must be >= 0, got {lam}")
     if anchor and z.shape[1] < 2:
-        raise A2Error(f"anchor=True needs n >= 2 views (the anchor and at least one searched view), got n={z.shape[1]}")
+        raise A2Error(f"anchor=True needs n >= 2 views (the anchor and at least one searched view), got "
+                      f"n={z.shape[1]}")
     if lam > 0 and z.shape[1] < 2:
         raise A2Error(f"the uniformity term (lam={lam} > 0) needs n >= 2 views per image, got n={z.shape[1]}")
     if check:
@@ -108,7 +110,8 @@ def check_latents(w, name='w0', ndim=3):
         shape = ' or '.join({3: '[B,L,D]', 4: '[B,n,L,D]'}[d] for d in dims)
         raise A2Error(f"{name} must be a non-empty float tensor of latents {shape}, got {_desc(w)}")
     if not torch.isfinite(w).all():
-        raise A2Error(f"{name} holds {int((~torch.isfinite(w)).sum())} NaN or infinite values (of {w.numel()}); latents must be finite")
+        raise A2Error(f"{name} holds {int((~torch.isfinite(w)).sum())} NaN or infinite values (of "
+                      f"{w.numel()}); latents must be finite")
 
 def _noise(shape, generator, device):
     "Standard normal noise drawn on the generator's device (CPU by default), then moved: the same seed gives the same views everywhere."
@@ -149,7 +152,8 @@ def check_search_args(n, eps1, eps2, lam, sigma, lr, max_steps, tol, keep_anchor
     if keep_anchor and n < 2:
         raise A2Error(f"keep_anchor=True needs n >= 2 (the anchor and at least one searched view), got n={n}")
     if sigma < 0 or (sigma == 0 and not keep_anchor):
-        raise A2Error(f"sigma must be > 0 (every searched view at w0 has zero gradient and never moves), got {sigma}")
+        raise A2Error(f"sigma must be > 0 (every searched view at w0 has zero gradient and never moves), got "
+                      f"{sigma}")
     if lr <= 0: raise A2Error(f"lr must be > 0, got {lr}")
     if max_steps < 0: raise A2Error(f"max_steps must be >= 0, got {max_steps}")
     if tol < 0: raise A2Error(f"tol must be >= 0, got {tol}")
@@ -293,7 +297,8 @@ def w_search(g,                    # generator: latents [B,L,D] -> images [B,3,H
         raise A2Error(f"f(g(w0)) must be features [B,F] = [{B},F], got {tuple(f0.shape)}")
     norms = f0.norm(dim=1)
     if not ((norms - 1).abs() <= 1e-2).all():                 # NaN norms fail too
-        raise A2Error(f"f must return L2-normalised features (eps1 and eps2 are distances on the unit sphere), got norms {norms.min():.3g}..{norms.max():.3g}")
+        raise A2Error(f"f must return L2-normalised features (eps1 and eps2 are distances on the unit "
+                      f"sphere), got norms {norms.min():.3g}..{norms.max():.3g}")
     # the views' distances in bf16 are measured to f0 in bf16
     f0_low = view_features(g, f, w0, chunk * n, amp, cpu_bf16) if low else f0
     s = 1 if keep_anchor else 0                           # views 0..s-1 are fixed

@@ -136,7 +136,8 @@ def class_change(pred, labels) -> float:
     "The fraction of views `pred` [N,n] (classes predicted or shown) that are not their image's class `labels` [N]."
     pred, labels = torch.as_tensor(pred), torch.as_tensor(labels)
     if pred.ndim != 2 or len(pred) != len(labels):
-        raise A2Error(f"class_change needs classes [N,n] and labels [N], got {tuple(pred.shape)} and {tuple(labels.shape)}")
+        raise A2Error(f"class_change needs classes [N,n] and labels [N], got {tuple(pred.shape)} and "
+                      f"{tuple(labels.shape)}")
     return (pred != labels[:, None]).float().mean().item()
 
 @torch.no_grad()
@@ -150,7 +151,8 @@ def bank_measures(views,          # uint8 views [N,n,3,H,W] of ...
                   factors=None) -> dict:   # factor name -> uint8 images [M,3,H,W] -> its predicted value [M] (Shapes-10's estimators)
     "A bank's class-change rate (by `classify`, and by `shown`), each factor's change rate, and the median distance of a view to f0, to f(x) and to its siblings."
     if views.ndim != 5 or views.shape[0] != len(originals):
-        raise A2Error(f"views must be [N,n,3,H,W] for the N={len(originals)} originals, got {tuple(views.shape)}")
+        raise A2Error(f"views must be [N,n,3,H,W] for the N={len(originals)} originals, got "
+                      f"{tuple(views.shape)}")
     N, n = views.shape[:2]
     flat = views.reshape(N * n, *views.shape[2:])
     z, zx = features(flat).float().view(N, n, -1), features(originals).float()

@@ -89,7 +89,8 @@ class TrainConfig:
         if self.loss not in LOSSES:
             raise A2Error(f"unknown loss {self.loss!r}; expected one of {', '.join(LOSSES)}")
         if len(self.views) != LOSSES[self.loss]:
-            raise A2Error(f"loss {self.loss!r} takes {LOSSES[self.loss]} views, got {len(self.views)}: {self.views}")
+            raise A2Error(f"loss {self.loss!r} takes {LOSSES[self.loss]} views, got {len(self.views)}: "
+                          f"{self.views}")
         if self.optimizer not in ('sgd', 'lars', 'adam'):
             raise A2Error(f"unknown optimizer {self.optimizer!r}; expected sgd, lars or adam")
         if self.backbone not in BACKBONES:
@@ -135,7 +136,8 @@ class Trainer:
         if cfg.batch_size > len(train):
             raise A2Error(f"batch_size {cfg.batch_size} is larger than the dataset ({len(train)} images)")
         if cfg.batch_size % self.world:
-            raise A2Error(f"batch_size {cfg.batch_size} is not a multiple of the {self.world} processes: each takes an equal share of the global batch")
+            raise A2Error(f"batch_size {cfg.batch_size} is not a multiple of the {self.world} processes: "
+                          f"each takes an equal share of the global batch")
         b = cfg.batch_size // self.world
         self.rows = slice(self.rank * b, (self.rank + 1) * b)   # this rank's share of every global batch
         # what the run trains on; a checkpoint is resumed only on the same
@@ -164,7 +166,8 @@ class Trainer:
             self.model = nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
             if self.viewmaker: self.viewmaker = nn.SyncBatchNorm.convert_sync_batchnorm(self.viewmaker)
         elif sync_bn and self.world > 1:
-            self.log(f"note: BatchNorm statistics are per process ({b} images each): torch's SyncBatchNorm needs GPUs")
+            self.log(f"note: BatchNorm statistics are per process ({b} images each): torch's SyncBatchNorm "
+                     f"needs GPUs")
         ddp = lambda m: DistributedDataParallel(m, device_ids=[self.dev.index] if self.dev.type == 'cuda' else None) if self.world > 1 else m
         # what the steps call (the model itself in one process); checkpoints hold the model
         self.net = ddp(self.model)
@@ -257,7 +260,8 @@ class Trainer:
                 # e.g. a loss refusing NaN features: report the first bad step, not this one
                 except A2Error as e:
                     self._check_finite(losses, checked, epoch)
-                    raise A2Error(f"at step {self.step + 1} (epoch {epoch + 1}): {e}; stopped, the last good checkpoint (epoch {self.epoch}) is kept") from None
+                    raise A2Error(f"at step {self.step + 1} (epoch {epoch + 1}): {e}; stopped, the last good "
+                                  f"checkpoint (epoch {self.epoch}) is kept") from None
                 self.step += 1
                 n = len(losses)
                 if n % 10 == 0 or n == spe:   # one device sync every 10 steps
@@ -319,7 +323,8 @@ class Trainer:
         mine, theirs = {**_jsonable(self.cfg), **self.data_id}, {**meta.get('config', {}), **meta.get('data', {})}
         bad = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
         if bad:
-            raise A2Error(f"checkpoint {path} was made with another config or data: mismatching keys {', '.join(bad)}")
+            raise A2Error(f"checkpoint {path} was made with another config or data: mismatching keys "
+                          f"{', '.join(bad)}")
         self.model.load_state_dict({k[6:]: v for k, v in t.items() if k.startswith('model.')})
         # also the older layout (0-d tensors without #0d)
         unflatten_optimizer(self.opt, t, 'opt', meta['opt'])

@@ -52,7 +52,8 @@ def write_safetensors_stream(path,            # destination, replaced atomically
                     b = memoryview(c.detach().to('cpu', dtype).contiguous().numpy()).cast('B')
                     fh.write(b); h.update(b); written += b.nbytes
                 if written != want:
-                    raise A2Error(f"tensor {name!r}: chunks gave {written} bytes, its shape {list(shape)} needs {want}")
+                    raise A2Error(f"tensor {name!r}: chunks gave {written} bytes, its shape {list(shape)} "
+                                  f"needs {want}")
             fh.seek(slot); fh.write(h.hexdigest().encode())     # fill in the hash, same length as the slot
             fh.flush(); os.fsync(fh.fileno())
     return Path(path)
@@ -68,7 +69,8 @@ def _check_header(path):
     with open(path, 'rb') as fh:
         n = struct.unpack('<Q', fh.read(8))[0]
         if n > min(size - 8, 100_000_000):
-            raise bad(f"its first 8 bytes give a header of {n} bytes, the file has {size - 8} more (not a safetensors file?)")
+            raise bad(f"its first 8 bytes give a header of {n} bytes, the file has {size - 8} more (not a "
+                      f"safetensors file?)")
         try: h = json.loads(fh.read(n).decode('utf-8'))
         except (UnicodeDecodeError, json.JSONDecodeError):
             raise bad("its header is not JSON (not a safetensors file?)") from None
@@ -87,7 +89,8 @@ def _check_header(path):
         if e > data:
             raise bad(f"tensor {name!r} has data_offsets [{b}, {e}] past the end of the data ({data} bytes)")
         if item is not None and math.prod(t['shape']) * item != e - b:
-            raise bad(f"tensor {name!r} of shape {t['shape']} ({t['dtype']}) needs {math.prod(t['shape']) * item} bytes, its data_offsets [{b}, {e}] hold {e - b}")
+            raise bad(f"tensor {name!r} of shape {t['shape']} ({t['dtype']}) needs "
+                      f"{math.prod(t['shape']) * item} bytes, its data_offsets [{b}, {e}] hold {e - b}")
         spans.append((b, e, name))
     end, prev = 0, None
     for b, e, name in sorted(spans):
@@ -124,12 +127,15 @@ class ViewBank:
         if not torch.is_tensor(latents) or latents.ndim != 4 or not latents.is_floating_point():
             raise A2Error(f"ViewBank latents must be float [N,n,L,D], got {_desc(latents)}")
         if not torch.is_tensor(images) or images.dtype != torch.uint8 or images.ndim != 5 or images.shape[2] != 3:
-            raise A2Error(f"ViewBank images must be uint8 [N,n,3,H,W], got {getattr(images, 'dtype', '')} {tuple(getattr(images, 'shape', ()))}")
+            raise A2Error(f"ViewBank images must be uint8 [N,n,3,H,W], got {getattr(images, 'dtype', '')} "
+                          f"{tuple(getattr(images, 'shape', ()))}")
         if images.shape[:2] != latents.shape[:2]:
-            raise A2Error(f"ViewBank images {tuple(images.shape[:2])} and latents {tuple(latents.shape[:2])} disagree on [N,n]")
+            raise A2Error(f"ViewBank images {tuple(images.shape[:2])} and latents {tuple(latents.shape[:2])} "
+                          f"disagree on [N,n]")
         for k, v in (extras or {}).items():
             if not torch.is_tensor(v) or v.ndim == 0 or len(v) != len(images):
-                raise A2Error(f"ViewBank extra {k!r} must hold one row per image ({len(images)}), got {_desc(v)}")
+                raise A2Error(f"ViewBank extra {k!r} must hold one row per image ({len(images)}), got "
+                              f"{_desc(v)}")
         if meta is not None and not isinstance(meta, dict):
             raise A2Error(f"ViewBank meta must be a dict, got {type(meta).__name__}")
         self.latents, self.images, self.extras, self.path = latents, images, dict(extras or {}), path
@@ -162,7 +168,8 @@ class ViewBank:
         except json.JSONDecodeError as e:
             raise A2Error(f"{path} is not a view bank: its a2lit metadata is not JSON ({e})") from None
         if not isinstance(info, dict):
-            raise A2Error(f"{path} is not a view bank: its a2lit metadata is a JSON {type(info).__name__}, not an object")
+            raise A2Error(f"{path} is not a view bank: its a2lit metadata is a JSON {type(info).__name__}, "
+                          f"not an object")
         lat, img = ts.pop('latents'), ts.pop('images')
         try: return cls(lat, img, info, ts, Path(path))
         except A2Error as e: raise A2Error(f"view bank {path}: {e}") from None
@@ -176,7 +183,8 @@ class ViewBank:
         if idx.dtype == torch.bool or idx.is_floating_point() or idx.is_complex():
             raise A2Error(f"indices must be integers, got {idx.dtype}")
         if idx.numel() and (idx.min() < 0 or idx.max() >= len(self)):
-            raise A2Error(f"indices must lie in 0..{len(self) - 1} (the bank's images), got {idx.min().item()}..{idx.max().item()}")
+            raise A2Error(f"indices must lie in 0..{len(self) - 1} (the bank's images), got "
+                          f"{idx.min().item()}..{idx.max().item()}")
         idx = idx.to(self.images.device, torch.long)
         k = torch.randint(0, self.n_views, idx.shape, generator=generator,
                           device=generator.device if generator else 'cpu')
@@ -194,7 +202,8 @@ class ViewBank:
             if want is None: continue
             have = self.meta.get(k)
             if have != want:
-                raise A2Error(f"view bank {self.path or '(in memory)'} was made with {k}={have!r} but is used with {k}={want!r}; rebuild it for this generator/encoder/dataset")
+                raise A2Error(f"view bank {self.path or '(in memory)'} was made with {k}={have!r} but is "
+                              f"used with {k}={want!r}; rebuild it for this generator/encoder/dataset")
         return self
 
 # %% ../nbs/02a_viewbank.ipynb #7e2bffae
@@ -207,7 +216,8 @@ def _model_hash(m, given, name):
     "The caller's hash string for `m`, else `state_hash` of an nn.Module."
     if given is not None: return str(given)
     if isinstance(m, torch.nn.Module): return state_hash(m)
-    raise A2Error(f"{name} is not an nn.Module, so its hash cannot be computed: pass {name}_hash='...' naming it")
+    raise A2Error(f"{name} is not an nn.Module, so its hash cannot be computed: pass {name}_hash='...' "
+                  f"naming it")
 
 def _chunk_seed(seed, i):
     "The noise seed of chunk `i`: a hash of (seed, i), so chunks are independent and reproducible in any order."
@@ -295,7 +305,8 @@ def build_view_bank(g,                  # generator: latents [B,L,D] -> images i
             return bank
         if not overwrite:
             diff = [k for k in meta if k not in ('size', 'build_key') and bank.meta.get(k) != meta[k]]
-            raise A2Error(f"{path} holds a view bank made differently ({', '.join(diff) or 'build settings'} differ); pass overwrite=True to rebuild it")
+            raise A2Error(f"{path} holds a view bank made differently ({', '.join(diff) or 'build settings'} "
+                          f"differ); pass overwrite=True to rebuild it")
     bounds = [(s, min(s + chunk_size, N)) for s in range(0, N, chunk_size)]
     part = lambda i: parts / f'chunk-{i:06d}.safetensors'
     def finished(i):
