@@ -89,7 +89,7 @@ def import_generator(path, data: ImageSet, out, encoder_kimg: float, batch_size:
                    + (f", {gcfg.c_dim} classes" if gcfg.c_dim else ''))
     save_generator(G, Path(out) / 'generator.safetensors',
                    {'source': 'pretrained', 'format': fmt, 'file': Path(path).name,
-                                                            'file_sha256': file_sha256(path)})
+                    'file_sha256': file_sha256(path)})
     # no discriminator comes with the generator, so the encoder learns from pixels and latents alone
     return G, train_latent_encoder(G, data, Path(out) / 'encoder-run', encoder_kimg, batch_size, seed, device,
                                    progress=progress, log=log)

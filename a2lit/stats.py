@@ -202,7 +202,7 @@ def bank_table(banks: dict,                 # name -> ViewBank (images [N,n,3,H,
         ex = {k: v[:n_images] for k, v in b.extras.items()}
         out.append({'Bank': name,
                     **bank_measures(b.images[:n_images], x, y, classify, feats, ex.get('distances'),
-                                                  ex.get('label'), est)})
+                                    ex.get('label'), est)})
     return out
 
 def view_pairs(f, images, banks: dict, seed: int = 0, **mine_kwargs) -> list:
