@@ -206,7 +206,7 @@ def quality_curve(train: ImageSet, test: ImageSet, out, cfg: GANConfig,
                   kimgs,                  # lengths (thousands of real images shown to D) to measure at
                   dest,                   # where each measurement goes, as eval-<K>kimg.json
                   device=None, n_samples: int = 2000, classifier_epochs: int = 8,
-                  reference: tuple | None = None,   # (name, generator): also measured, into dest/<name>.json
+                  reference: tuple | None = None,   # (name, generator, fields): measured too, into dest/<name>.json
                   log=print) -> list:
     "Train run `out` to each length of `kimgs` and measure its samples there; a length measured before is read back. Returns the records by length."
     dest = Path(dest); dest.mkdir(parents=True, exist_ok=True)
@@ -219,10 +219,11 @@ def quality_curve(train: ImageSet, test: ImageSet, out, cfg: GANConfig,
             write_json(p, {**q, 'target_kimg': k, 'n_samples': n_samples, 'commit': git_commit(short=True)})
         recs.append(read_json(p))
     if reference is not None:
-        name, G = reference
+        name, G, fields = reference
         clf = run_classifier(train, out, classifier_epochs, log)
         q = sample_quality(G, clf, train.images, test.images, n=n_samples, dataset=train.name)
-        write_json(dest / f"{name}.json", {**q, 'n_samples': n_samples, 'commit': git_commit(short=True), 'psi': 1.0})
+        write_json(dest / f"{name}.json", {**q, 'n_samples': n_samples, 'commit': git_commit(short=True), 'psi': 1.0,
+                                                **fields})
     return recs
 
 def plot_quality_curve(recs: list,              # `quality_curve` records
@@ -467,8 +468,8 @@ def gan_main(argv=None):
         return rec
     out = Path(a.out)
     if a.action == 'train' and a.resume_from: resume_from(a.resume_from, out, run_logger(out))
-    meta = read_json(weights_dir() / (DEMO_WEIGHTS['generator'] + '.json'))
-    if getattr(a, 'shipped', False) and (a.dataset != 'shapes10' or (a.size or 32) != meta['config']['size']):
+    if getattr(a, 'shipped', False) and (a.dataset != 'shapes10' or (a.size or 32) != (
+            meta := read_json(weights_dir() / (DEMO_WEIGHTS['generator'] + '.json')))['config']['size']):
         raise A2Error(f"--shipped measures the shipped Shapes-10 generator ({meta['config']['size']} px) beside the run: "
                       f"the run must be on shapes10 at that size, got {a.dataset} at {a.size or 'its own'} px")
     if a.action not in ('train', 'curve') and not (a.action == 'probe-lr' and a.weights) and latest_checkpoint(out) is None:
@@ -483,13 +484,10 @@ def gan_main(argv=None):
                                sample_every_s=a.sample_minutes * 60, progress=sys.stderr.isatty(), log=run_logger(out))
     if a.action == 'curve':
         record_invocation(out, ['-m', 'a2lit.cli', 'gan', *argv], vars(a))
-        ref = ('shipped', load_demo(a.device)[0]) if a.shipped else None
-        recs = quality_curve(train, split('test'), out, cfg, a.kimg, a.dest, a.device, a.eval_samples, reference=ref,
+        # the shipped generator's point, with its length and identity
+        ref = ('shipped', load_demo(a.device)[0], {k: meta[k] for k in ('kimg', 'tensors_hash')}) if a.shipped else None
+        return quality_curve(train, split('test'), out, cfg, a.kimg, a.dest, a.device, a.eval_samples, reference=ref,
                              log=run_logger(out))
-        if a.shipped:   # where the shipped generator's point sits: its length and identity
-            p = Path(a.dest) / 'shipped.json'
-            write_json(p, {**read_json(p), 'kimg': meta['kimg'], 'tensors_hash': meta['tensors_hash']})
-        return recs
     if a.action == 'probe-lr':
         G, E = load_demo(a.device, a.weights) if a.weights else load_run(out, cfg, train, a.device)[1:]
         return probe_refine_lr(G, E, run_classifier(train, out), train, a.lrs, a.steps, a.n, a.skip)
