@@ -66,7 +66,9 @@ def view_pair_table(features: dict,          # view type -> features of the same
         raise A2Error(f"features must be a dict view type -> features, got {type(features).__name__}")
     for k, v in features.items():
         if not (torch.is_tensor(v) and v.ndim in (2, 3) and v.is_floating_point() and v.numel() > 0):
-            raise A2Error(f"features[{k!r}] must be non-empty float features [N,D] or [N,n,D], got {_desc(v)}")
+            raise A2Error(
+                f"features[{k!r}] must be non-empty float features [N,D] or [N,n,D], got {_desc(v)}"
+            )
         if not torch.isfinite(v).all(): raise A2Error(f"features[{k!r}] contains NaN or inf")
     lens = {k: len(v) for k, v in features.items()}
     if len(set(lens.values())) > 1:
@@ -297,7 +299,11 @@ def plot_embedding_2d(features,            # [N,D], or a dict title -> [N,D] of 
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.5), squeeze=False)
     for ax, (name, v) in zip(axes[0], panels.items()):
         f = v[idx].detach().float().cpu()
-        z = pca_2d(f) if method == 'pca' else torch.as_tensor(TSNE(2, random_state=seed, init='pca').fit_transform(f.numpy()))
+        z = (
+            pca_2d(f)
+            if method == 'pca'
+            else torch.as_tensor(TSNE(2, random_state=seed, init='pca').fit_transform(f.numpy()))
+        )
         for c in l.unique().tolist():
             m = l == c
             ax.scatter(z[m, 0].numpy(), z[m, 1].numpy(), s=4, color=cmap(c % cmap.N),
@@ -359,10 +365,17 @@ def plot_bars(groups: dict,             # group label -> {series label -> a numb
     return save_figure(fig, path)
 
 # %% ../nbs/06_analysis.ipynb #383dd91f
-PAPER_LINEAR = {   # the paper's main table, linear Acc@1 on CIFAR-10, CIFAR-100, TinyImageNet
-    'simclr': (92.04, 70.41, 47.48), 'a1-wsearch': (91.86, 71.69, 51.08), 'a1-wperturb': (91.09, 70.83, 50.18),
-    'a1-viewmaker': (82.91, 41.87, 26.40), 'viewmaker-viewmaker': (83.59, 44.04, 40.53), 'a2-expert': (91.46, 70.76, 47.19),
-    'a2-wsearch': (92.90, 72.76, 51.05), 'a2-wperturb': (92.38, 72.95, 50.73), 'a2-viewmaker': (80.07, 36.51, 25.30)}
+PAPER_LINEAR = {  # the paper's main table, linear Acc@1 on CIFAR-10, CIFAR-100, TinyImageNet
+    'simclr': (92.04, 70.41, 47.48),
+    'a1-wsearch': (91.86, 71.69, 51.08),
+    'a1-wperturb': (91.09, 70.83, 50.18),
+    'a1-viewmaker': (82.91, 41.87, 26.40),
+    'viewmaker-viewmaker': (83.59, 44.04, 40.53),
+    'a2-expert': (91.46, 70.76, 47.19),
+    'a2-wsearch': (92.90, 72.76, 51.05),
+    'a2-wperturb': (92.38, 72.95, 50.73),
+    'a2-viewmaker': (80.07, 36.51, 25.30),
+}
 PAPER_VIEW_PAIRS = {   # the paper's view-pair table on CIFAR-10: I (nats) and E[f.f~]
     'Original, Expert': (4.14, 0.973), 'Original, W-search': (4.13, 0.907), 'W-search, Expert': (3.78, 0.888),
     'Original, W-perturb': (3.79, 0.849), 'W-perturb, Expert': (3.66, 0.832)}

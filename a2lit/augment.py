@@ -101,7 +101,9 @@ class ExpertAugment:
         if x.ndim != 4 or x.shape[1] != 3:
             raise A2Error(f"ExpertAugment expects a float batch [B,3,H,W], got {tuple(x.shape)}")
         if not x.is_floating_point():
-            raise A2Error(f"ExpertAugment expects floats in [0,1], got {x.dtype} (divide uint8 images by 255)")
+            raise A2Error(
+                f"ExpertAugment expects floats in [0,1], got {x.dtype} (divide uint8 images by 255)"
+            )
         B, _, H, W = x.shape; dev, S = x.device, self.size
         R = lambda *s: torch.rand(*s, device=dev, generator=generator)
         x0, y0, w, h = self.crop_params(B, H, W, dev, generator)
@@ -114,8 +116,9 @@ class ExpertAugment:
         st = [0] + torch.bincount(hpos, minlength=5).cumsum(0).tolist()   # block starts: one sync
         # brightness, contrast, saturation as one op: clamp(a x + b gray + c mean gray), a = 1, b = c = 0 where none
         fk, lin = fac.gather(1, order), apply[:, None] & (order != 3)
+        # [3, B, position]
         abc = torch.stack([torch.where(lin, fk, 1.), torch.where(lin & (order == 2), 1 - fk, 0.),
-                           torch.where(lin & (order == 1), 1 - fk, 0.)])[:, perm].to(x.dtype)   # [3, B, position]
+                           torch.where(lin & (order == 1), 1 - fk, 0.)])[:, perm].to(x.dtype)
         hue = fac[perm, 3]
         # 1. random resized crop + horizontal flip, in sorted order: one bilinear resampling per image, its grid built per axis
         x0, y0, w, h, flip = x0[perm], y0[perm], w[perm], h[perm], flip[perm]

@@ -57,7 +57,11 @@ def fit_linear(x, y, num_classes, x_test=None, y_test=None, max_iter=200, wd=1e-
         loss.backward(); return loss
     opt.step(closure)
     model = lambda z: lin((z - mu) / sd)
-    acc = None if x_test is None else (model(x_test.to(x.device)).argmax(1) == y_test.to(x.device)).float().mean().item()
+    acc = (
+        None
+        if x_test is None
+        else (model(x_test.to(x.device)).argmax(1) == y_test.to(x.device)).float().mean().item()
+    )
     return model, acc
 
 # %% ../nbs/00b_baselines.ipynb #82b7e533
@@ -93,7 +97,11 @@ def train_classifier(train: ImageSet, epochs=10, width=32, lr=2e-3, batch_size=1
 def cached_classifier(train: ImageSet, path, epochs: int = 10, seed: int = 0, device=None,
                       target: str | None = None):   # a discrete factor to predict instead of the class (`train_classifier`'s)
     "A `train_classifier` network for `train`, trained once and kept at `path`; trained again when the file was made for other images or settings."
-    n_out = train.num_classes if target is None else int(train.factors[target].max()) + 1 if train.factors and target in train.factors else 0
+    n_out = (
+        train.num_classes
+        if target is None
+        else int(train.factors[target].max()) + 1 if train.factors and target in train.factors else 0
+    )
     key = dict(dataset_hash=train.hash(), n=len(train), classes=n_out, epochs=epochs, seed=seed, width=32,
                **({'target': target} if target else {}))
     if Path(path).exists():

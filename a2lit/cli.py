@@ -135,8 +135,11 @@ def calibrate(overrides=(), backbone: str = 'small5', width: int = 32, epochs: i
 # %% ../nbs/07b_cli.ipynb #9edd8519
 def calibrate_main(argv=None):
     "`a2lit calibrate ...`: one calibration probe (`calibrate`)."
-    p = OneLineParser(prog='a2lit calibrate', description='Raw pixels vs a short SimCLR run (the demo preset\'s settings) on a '
-                'Shapes-10 variant, measured on its test images; the record is appended to --record.')
+    p = OneLineParser(
+        prog='a2lit calibrate',
+        description='Raw pixels vs a short SimCLR run (the demo preset\'s settings) on a '
+        'Shapes-10 variant, measured on its test images; the record is appended to --record.',
+    )
     p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
                    help='a Shapes10Config field, e.g. n_hues=2 or scale=0.4,0.8')
     p.add_argument('--backbone', default='small5'); p.add_argument('--width', type=int, default=32)
@@ -254,8 +257,11 @@ def main(argv=None):
         for s in a.seed or (): check_value('--seed', s, int, SEED)
         if a.device is not None: check_device('--device', a.device)
         check_value('--dist-timeout', a.dist_timeout, float, DIST_TIMEOUT)
-        flags = ([f'out={a.out}'] if a.out is not None else []) + ([f"seeds={','.join(map(str, a.seed))}"] if a.seed else []) + \
-                ([f'device={a.device}'] if a.device is not None else [])
+        flags = (
+            ([f'out={a.out}'] if a.out is not None else [])
+            + ([f"seeds={','.join(map(str, a.seed))}"] if a.seed else [])
+            + ([f'device={a.device}'] if a.device is not None else [])
+        )
         # every value checked on every rank, before any collective and before anything is written
         cfg = get_config(a.preset, [*a.set, *flags])
         if a.deterministic: set_deterministic()

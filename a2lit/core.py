@@ -63,7 +63,8 @@ def _mine(p: Path) -> bool:
 
 def sweep_partial_writes(folder) -> int:
     "Remove the temporary files of atomic writes that SIGKILL cut short under `folder` (nothing reads them): this user's regular files only, never through a link; returns how many."
-    left = [Path(d) / f for d, _, files in os.walk(folder) for f in files   # os.walk does not enter linked folders
+    # os.walk does not enter linked folders
+    left = [Path(d) / f for d, _, files in os.walk(folder) for f in files
             if (fnmatch.fnmatchcase(f, '.' + _PARTIAL) or _SAFETENSORS_PARTIAL.fullmatch(f)) and _mine(Path(d) / f)]
     for t in left: t.unlink(missing_ok=True)
     return len(left)

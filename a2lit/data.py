@@ -85,7 +85,9 @@ def shape_mask(c: int, u, v):
     if c == 7: return (r <= 0.95) & ((u - 0.45) ** 2 + v ** 2 >= 0.75 ** 2)
     if c == 8: return (u.abs() <= v.abs() * 0.9 + 0.08) & (v.abs() <= 0.9)
     if c == 9:
-        return ((v.abs() <= 0.22) & (u >= -0.95) & (u <= 0.1)) | ((u >= 0.1) & (u <= 0.95) & (v.abs() <= (0.95 - u) * 0.85))
+        return ((v.abs() <= 0.22) & (u >= -0.95) & (u <= 0.1)) | (
+            (u >= 0.1) & (u <= 0.95) & (v.abs() <= (0.95 - u) * 0.85)
+        )
     raise A2Error(f"shape class must be in 0..9, got {c}")
 
 # %% ../nbs/00_data.ipynb #04df0324
@@ -176,15 +178,25 @@ def render_shapes10_factors(f: dict, cfg: Shapes10Config = Shapes10Config()):
 def render_shapes10(n: int, seed: int, cfg: Shapes10Config = Shapes10Config(), chunk: int = 1000):
     "Draw `n` Shapes-10 images from `seed`: (uint8 images [n,3,S,S], labels [n], factors dict)."
     f = draw_shapes10_factors(n, seed, cfg)
-    parts = [render_shapes10_factors({k: v[i:i + chunk] for k, v in f.items()}, cfg) for i in range(0, n, chunk)]
+    parts = [
+        render_shapes10_factors({k: v[i : i + chunk] for k, v in f.items()}, cfg) for i in range(0, n, chunk)
+    ]
     images, f['occluded'] = torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
     return images, f.pop('label'), f
 
 # %% ../nbs/00_data.ipynb #ccdd6a78
-_ARRAY_GLOBALS = dict.fromkeys([   # dicts, lists, strings, bytes and numpy arrays: every other global is refused (no code runs)
-    ('numpy.core.multiarray', '_reconstruct'), ('numpy._core.multiarray', '_reconstruct'), ('numpy', 'ndarray'), ('numpy', 'dtype'),
-    ('numpy.core.multiarray', 'scalar'), ('numpy._core.multiarray', 'scalar'),
-    ('_codecs', 'encode')])   # how Python 3 pickles numpy's raw bytes: a pure str -> bytes conversion
+# dicts, lists, strings, bytes and numpy arrays: every other global is refused (no code runs)
+_ARRAY_GLOBALS = dict.fromkeys(
+    [
+        ('numpy.core.multiarray', '_reconstruct'),
+        ('numpy._core.multiarray', '_reconstruct'),
+        ('numpy', 'ndarray'),
+        ('numpy', 'dtype'),
+        ('numpy.core.multiarray', 'scalar'),
+        ('numpy._core.multiarray', 'scalar'),
+        ('_codecs', 'encode'),
+    ]
+)  # how Python 3 pickles numpy's raw bytes: a pure str -> bytes conversion
 
 def _read_cifar_batch(path, label_key):
     path = Path(path)
@@ -202,8 +214,16 @@ def _read_cifar_batch(path, label_key):
 
 # %% ../nbs/00_data.ipynb #a051b140
 _CIFAR = {  # folder, train files, test files, label key, meta file, names key
-    'cifar10': ('cifar-10-batches-py', [f'data_batch_{i}' for i in range(1, 6)], ['test_batch'], 'labels', 'batches.meta', 'label_names'),
-    'cifar100': ('cifar-100-python', ['train'], ['test'], 'fine_labels', 'meta', 'fine_label_names')}
+    'cifar10': (
+        'cifar-10-batches-py',
+        [f'data_batch_{i}' for i in range(1, 6)],
+        ['test_batch'],
+        'labels',
+        'batches.meta',
+        'label_names',
+    ),
+    'cifar100': ('cifar-100-python', ['train'], ['test'], 'fine_labels', 'meta', 'fine_label_names'),
+}
 
 def _load_cifar(name, root, split, download):
     folder, train, test, key, meta, names = _CIFAR[name]
@@ -213,7 +233,9 @@ def _load_cifar(name, root, split, download):
             raise A2Error(f"{name} not found: looked for {base}; pass download=True (or --set "
                           f"data.download=true) to fetch it")
         import torchvision
-        (torchvision.datasets.CIFAR10 if name == 'cifar10' else torchvision.datasets.CIFAR100)(str(root), download=True)
+        (torchvision.datasets.CIFAR10 if name == 'cifar10' else torchvision.datasets.CIFAR100)(
+            str(root), download=True
+        )
     parts = [_read_cifar_batch(base / f, key) for f in (train if split == 'train' else test)]
     n_classes = 10 if name == 'cifar10' else 100
     classes = _read_cifar_meta(base / meta, names, n_classes)
@@ -232,7 +254,9 @@ def _read_cifar_meta(path, key, n_classes):
     except (KeyError, TypeError, IndexError):
         raise A2Error(f"CIFAR meta file {path} has no {key!r} list of class names") from None
     except Exception as e:
-        raise A2Error(f"corrupt, truncated or unsafe CIFAR meta file {path}: {type(e).__name__}: {e}") from None
+        raise A2Error(
+            f"corrupt, truncated or unsafe CIFAR meta file {path}: {type(e).__name__}: {e}"
+        ) from None
     if len(names) != n_classes:
         raise A2Error(f"CIFAR meta file {path} names {len(names)} classes, expected {n_classes}")
     return names
@@ -324,14 +348,17 @@ NORMALIZATION = {  # mean, std per channel
     'cifar10': ((0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010)),   # the paper's values
     'cifar100': ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
     'tinyimagenet': ((0.4802, 0.4481, 0.3975), (0.2770, 0.2691, 0.2821)),
-    'shapes10': ((0.427, 0.429, 0.426), (0.237, 0.237, 0.235)),       # measured below on the default training set
+    # measured below on the default training set
+    'shapes10': ((0.427, 0.429, 0.426), (0.237, 0.237, 0.235)),
 }
 
 def normalize(x, name: str):
     "Normalise a float batch in [0,1] with dataset `name`'s per-channel mean and std."
     if name not in NORMALIZATION:
         raise A2Error(f"no normalisation for dataset {name!r}; expected one of {', '.join(NORMALIZATION)}")
-    mean, std = (torch.tensor(v, device=x.device, dtype=x.dtype).view(1, 3, 1, 1) for v in NORMALIZATION[name])
+    mean, std = (
+        torch.tensor(v, device=x.device, dtype=x.dtype).view(1, 3, 1, 1) for v in NORMALIZATION[name]
+    )
     return (x - mean) / std
 
 def channel_stats(images, chunk=4096):
@@ -366,7 +393,8 @@ def show_classes(ds: ImageSet, per_class: int = 8, path=None):
 # %% ../nbs/00_data.ipynb #5ea040ff
 FACTOR_GROUPS = {   # the nuisance factors of a Shapes-10 image, as a reader names them
     'position': ('cx', 'cy'), 'size': ('scale',), 'rotation': ('angle',), 'stretch': ('stretch',),
-    'colours': ('fg_hue', 'bg_hue', 'fg_sat', 'fg_val'),   # both hues together: the shape's never equals the background's
+    # both hues together: the shape's never equals the background's
+    'colours': ('fg_hue', 'bg_hue', 'fg_sat', 'fg_val'),
     'background': ('bg_hue_shift', 'bg_sat', 'bg_val', 'grad_angle'), 'texture': ('texture', 'noise'),
     'distractor': ('distractor', 'd_x', 'd_y', 'd_r', 'd_hue', 'd_sat', 'd_val')}
 

@@ -103,7 +103,11 @@ def knn_predict(train_x, train_y, test_x,
     for s in range(0, len(qx), chunk):
         q = qx[s:s + chunk]
         # smaller is nearer: minus the cosine similarity, or the squared Euclidean distance
-        d = -(q @ tx.T) if metric == 'cosine' else ((q * q).sum(1, keepdim=True) + tn - 2 * q @ tx.T).clamp_min(0)
+        d = (
+            -(q @ tx.T)
+            if metric == 'cosine'
+            else ((q * q).sum(1, keepdim=True) + tn - 2 * q @ tx.T).clamp_min(0)
+        )
         idx = _nearest(d, k)
         lab, nd = ty[idx], d.gather(1, idx)
         if weighted:

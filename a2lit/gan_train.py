@@ -68,7 +68,9 @@ def diff_augment(x, generator=None, translation: float = 0.125, cutout: float = 
         t = (R(B, 2) * (2 * p + 1)).long()                               # offsets in 0..2p
         iy = torch.arange(H, device=dev)[None] + t[:, :1]; ix = torch.arange(W, device=dev)[None] + t[:, 1:]
         xp = F.pad(x, [p, p, p, p])
-        x = xp[torch.arange(B, device=dev)[:, None, None], :, iy[:, :, None], ix[:, None, :]].permute(0, 3, 1, 2)
+        x = xp[torch.arange(B, device=dev)[:, None, None], :, iy[:, :, None], ix[:, None, :]].permute(
+            0, 3, 1, 2
+        )
     if cutout > 0:
         h, w = int(H * cutout + 0.5), int(W * cutout + 0.5)
         cy, cx = (R(B, 1, 1) * (H + 1 - h % 2)).long(), (R(B, 1, 1) * (W + 1 - w % 2)).long()
@@ -131,7 +133,10 @@ class ResumableTrainer:
         "The training images of `step`: epoch-wise permutations seeded by (seed, epoch)."
         B, N = self.cfg.batch_size, len(self.data); epoch, i = divmod(step, N // B)
         if self._perm[0] != epoch:
-            self._perm = (epoch, torch.randperm(N, generator=torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + epoch)))
+            self._perm = (
+                epoch,
+                torch.randperm(N, generator=torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + epoch)),
+            )
         return self._perm[1][i * B:(i + 1) * B]
 
     def _check(self, losses):

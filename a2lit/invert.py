@@ -85,7 +85,11 @@ class LatentEncoderTrainer(ResumableTrainer):
         self.G = G.to(self.dev).eval().requires_grad_(False)
         self.E = LatentEncoder(cfg).to(self.dev)
         self.E.w_avg.copy_(self.G.w_avg)
-        self.feature_net = feature_net.to(self.dev).eval().requires_grad_(False) if isinstance(feature_net, nn.Module) else feature_net
+        self.feature_net = (
+            feature_net.to(self.dev).eval().requires_grad_(False)
+            if isinstance(feature_net, nn.Module)
+            else feature_net
+        )
         if isinstance(self.feature_net, Discriminator): self.feature_net = self.feature_net.features
         self.opt = torch.optim.Adam(self.E.parameters(), cfg.lr, betas=(0.9, 0.99))
     def _modules(self): return {'E': self.E}
@@ -103,13 +107,25 @@ class LatentEncoderTrainer(ResumableTrainer):
             fake = G.synthesis(G.broadcast(w))
             real = uint8_batch(self.images, self.batch_indices(self.step)[:n_real], self.dev)
             x = torch.cat([fake, real])
-            fx = [f.detach() for f in _feature_list(self.feature_net, x)] if self.feature_net and cfg.feature_weight else None
+            fx = (
+                [f.detach() for f in _feature_list(self.feature_net, x)]
+                if self.feature_net and cfg.feature_weight
+                else None
+            )
         wp = E(x)
         y = G.synthesis(wp, clamp=False)
-        losses = {'latent': (wp[:n_fake] - w[:, None]).square().mean() if n_fake else torch.zeros((), device=self.dev),
-                  'pixel': (y - x).square().mean()}
+        losses = {
+            'latent': (
+                (wp[:n_fake] - w[:, None]).square().mean() if n_fake else torch.zeros((), device=self.dev)
+            ),
+            'pixel': (y - x).square().mean(),
+        }
         if fx is not None: losses['feature'] = feature_distance(self.feature_net, y, fx).mean()
-        loss = cfg.latent_weight * losses['latent'] + cfg.pixel_weight * losses['pixel'] + cfg.feature_weight * losses.get('feature', 0)
+        loss = (
+            cfg.latent_weight * losses['latent']
+            + cfg.pixel_weight * losses['pixel']
+            + cfg.feature_weight * losses.get('feature', 0)
+        )
         self.opt.zero_grad(set_to_none=True); loss.backward(); self.opt.step()
         losses = {k: v.item() for k, v in losses.items()}
         self._check(losses)
@@ -155,7 +171,11 @@ def invert(G: Generator, E: LatentEncoder | None, x, steps: int = 100, lr: float
         if w_init is not None: w = w_init.to(dev)
         elif E is not None: w = E(x)
         else: w = G.broadcast(G.w_avg.expand(len(x), -1))
-        x_feats = [f.detach() for f in _feature_list(perceptual, x)] if perceptual is not None and perceptual_weight else None
+        x_feats = (
+            [f.detach() for f in _feature_list(perceptual, x)]
+            if perceptual is not None and perceptual_weight
+            else None
+        )
         e_x = E(x) if encoder_weight else None
     terms = dict(perceptual=perceptual, perceptual_weight=perceptual_weight, x_feats=x_feats, l1=l1,
                  encoder=E, encoder_weight=encoder_weight, e_x=e_x)

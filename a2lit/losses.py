@@ -107,7 +107,9 @@ def _prepare(fn: str,            # the loss's name, for error messages
         norms = [torch.linalg.vector_norm(z, dim=-1, keepdim=True) for z in zs]
         if not check: return [z / n for z, n in zip(zs, norms)]
         with torch.no_grad():  # one host sync for all the checks
-            ok = torch.stack([torch.isfinite(z).all() for z in zs] + [((n > 0) & torch.isfinite(n)).all() for n in norms]).tolist()
+            ok = torch.stack(
+                [torch.isfinite(z).all() for z in zs] + [((n > 0) & torch.isfinite(n)).all() for n in norms]
+            ).tolist()
     for i, n in enumerate(names):
         if not ok[i]: raise A2Error(f"{fn}: {n} contains NaN or infinite values")
         if not ok[len(zs) + i]:

@@ -21,7 +21,11 @@ class StatisticsNetwork(nn.Module):
     "MINE's T(a, b): an MLP on [a; b] (Linear -> ReLU -> Linear -> scalar), its first layer split into an `a` block and a `b` block."
     def __init__(self, da: int, db: int, hidden: int):
         super().__init__()
-        self.la, self.lb, self.out = nn.Linear(da, hidden), nn.Linear(db, hidden, bias=False), nn.Linear(hidden, 1)
+        self.la, self.lb, self.out = (
+            nn.Linear(da, hidden),
+            nn.Linear(db, hidden, bias=False),
+            nn.Linear(hidden, 1),
+        )
     def forward(self, a, b, j=None):
         "T on the pairs (a_i, b_i) -> [B]; given indices `j` [B,K], on the pairs (a_i, b_j[i,k]) -> [B,K]."
         ha, hb = self.la(a), self.lb(b)
@@ -41,7 +45,9 @@ class MIEstimate(float):
         return o
     def __repr__(self):
         how = f"ranks {[r for r, _ in self.picks]}" if self.picks else f"{len(self.curve)} epochs"
-        return f"MIEstimate({float(self):.4f} nats, {how}, {self.train_rows} train / {self.eval_rows} eval rows)"
+        return (
+            f"MIEstimate({float(self):.4f} nats, {how}, {self.train_rows} train / {self.eval_rows} eval rows)"
+        )
 
 def _check_paired(a, b):
     "Raise A2Error unless `a` and `b` are finite float tensors [N,Da] and [N,Db] (Da, Db >= 1) with the same rows."
@@ -194,7 +200,9 @@ class _CCACritic:
         P, Q, Duu, Duv, Dvv = self.P[:, :r], self.Q[:, :r], D[:r, :r], D[:r, r:], D[r:, r:]
         def scores(xe, ye):
             u, v = (xe - self.mx) @ P, (ye - self.my) @ Q
-            return -0.5 * (((u @ Duu) * u).sum(1)[:, None] + 2 * (u @ Duv) @ v.T + ((v @ Dvv) * v).sum(1)[None])
+            return -0.5 * (
+                ((u @ Duu) * u).sum(1)[:, None] + 2 * (u @ Duv) @ v.T + ((v @ Dvv) * v).sum(1)[None]
+            )
         return scores
 
 def _dv_terms(scores, x, y, block: int = 2048):

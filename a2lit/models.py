@@ -24,12 +24,20 @@ class ResNetCifar(ResNet):
         if stem not in ('cifar', 'imagenet'):
             raise A2Error(f"unknown ResNet stem {stem!r}; expected cifar or imagenet")
         self._norm_layer, self.dilation, self.groups, self.base_width, self.inplanes = nn.BatchNorm2d, 1, 1, 64, width
-        self.conv1 = nn.Conv2d(3, width, 3, 1, 1, bias=False) if stem == 'cifar' else nn.Conv2d(3, width, 7, 2, 3, bias=False)
+        self.conv1 = (
+            nn.Conv2d(3, width, 3, 1, 1, bias=False)
+            if stem == 'cifar'
+            else nn.Conv2d(3, width, 7, 2, 3, bias=False)
+        )
         self.bn1, self.relu = nn.BatchNorm2d(width), nn.ReLU(inplace=True)
         self.maxpool = nn.Identity() if stem == 'cifar' else nn.MaxPool2d(3, 2, 1)
         self.layer1, self.layer2 = self._make_layer(block, width, layers[0]), self._make_layer(block, 2 * width, layers[1], stride=2)
         self.layer3, self.layer4 = self._make_layer(block, 4 * width, layers[2], stride=2), self._make_layer(block, 8 * width, layers[3], stride=2)
-        self.avgpool, self.fc, self.out_dim = nn.AdaptiveAvgPool2d(1), nn.Identity(), 8 * width * block.expansion
+        self.avgpool, self.fc, self.out_dim = (
+            nn.AdaptiveAvgPool2d(1),
+            nn.Identity(),
+            8 * width * block.expansion,
+        )
         for m in self.modules():   # torchvision's initialisation
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode='fan_out', nonlinearity='relu')
@@ -47,7 +55,8 @@ class ResNet50Cifar(ResNetCifar):
 
 # %% ../nbs/04_models.ipynb #bc9bb786
 def _small5(width: int = 32): return SmallConvNet(width, stages=5)
-BACKBONES = {'resnet18': ResNet18Cifar, 'resnet50': ResNet50Cifar, 'small': SmallConvNet, 'small5': _small5,   # small5: the CPU demo's (see 00_data)
+# small5: the CPU demo's (see 00_data)
+BACKBONES = {'resnet18': ResNet18Cifar, 'resnet50': ResNet50Cifar, 'small': SmallConvNet, 'small5': _small5,
              # with torchvision's ImageNet stem: the authors' ViewMaker encoders for CIFAR-100 (ResNet-50) and TinyImageNet (ResNet-18)
              'resnet18-imagenet-stem': lambda w=64: ResNet18Cifar(w, 'imagenet'), 'resnet50-imagenet-stem': lambda w=64: ResNet50Cifar(w, 'imagenet')}
 
@@ -110,8 +119,13 @@ class _NoisyResBlock(nn.Module):
     def __init__(self, c, norm=nn.BatchNorm2d, pad='zeros', grow=False):
         super().__init__()
         co = c + 1 if grow else c
-        self.body = nn.Sequential(nn.Conv2d(c + 1, co, 3, 1, 1, padding_mode=pad), norm(co), nn.ReLU(inplace=True),
-                                  nn.Conv2d(co, co, 3, 1, 1, padding_mode=pad), norm(co))
+        self.body = nn.Sequential(
+            nn.Conv2d(c + 1, co, 3, 1, 1, padding_mode=pad),
+            norm(co),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(co, co, 3, 1, 1, padding_mode=pad),
+            norm(co),
+        )
         self.grow = grow
     def forward(self, x):
         noise = torch.rand(x.shape[0], 1, *x.shape[2:], device=x.device, dtype=x.dtype)

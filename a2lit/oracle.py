@@ -45,7 +45,9 @@ def oracle_factors(f: dict,                       # the factors of N images (as 
 # %% ../nbs/02b_oracle.ipynb #de04d79b
 def _view_generator(seed, i, v):
     "The generator of view `v` of image `i`: seeded from a hash of (seed, i, v)."
-    return torch.Generator().manual_seed(int.from_bytes(hashlib.sha256(f'a2lit.oracle:{seed}:{i}:{v}'.encode()).digest()[:8], 'little') >> 2)
+    return torch.Generator().manual_seed(
+        int.from_bytes(hashlib.sha256(f'a2lit.oracle:{seed}:{i}:{v}'.encode()).digest()[:8], 'little') >> 2
+    )
 
 def oracle_bank(ds: ImageSet,                      # a Shapes-10 split with its factors
                 n: int = 8,                         # views per image (the paper stores 8 generated views)

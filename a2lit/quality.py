@@ -61,7 +61,9 @@ def sample_quality(G: Generator, clf, real_train, real_test=None, n: int = 2000,
 def reconstruction_quality(G: Generator, E: LatentEncoder | None, clf, images, labels, steps: int = 0,
                            dataset='shapes10', **invert_kw):
     "PSNR of G(invert(x)) and the classifier's accuracy on reconstructions vs on the real images."
-    w = torch.cat([invert(G, E, images[i:i + 256], steps=steps, **invert_kw) for i in range(0, len(images), 256)])
+    w = torch.cat(
+        [invert(G, E, images[i : i + 256], steps=steps, **invert_kw) for i in range(0, len(images), 256)]
+    )
     with torch.no_grad():
         rec = torch.cat([to_uint8(G.synthesis(w[i:i + 256])).cpu() for i in range(0, len(w), 256)])
     acc = lambda im: (classifier_outputs(clf, im, dataset)[1].argmax(1) == labels).float().mean().item()
@@ -81,7 +83,11 @@ def evaluate_generator(G: Generator, E: LatentEncoder | None, clf, train: ImageS
         r1 = reconstruction_quality(G, E, clf, x, y, steps=steps, lr=lr, perceptual=perceptual,
                                     perceptual_weight=perceptual_weight, dataset=ds.name)
         out[f'psnr_{split}_encoder'], out[f'psnr_{split}'] = r0['psnr'], r1['psnr']
-        out[f'acc_real_{split}'], out[f'acc_recon_{split}_encoder'], out[f'acc_recon_{split}'] = r0['acc_real'], r0['acc_recon'], r1['acc_recon']
+        out[f'acc_real_{split}'], out[f'acc_recon_{split}_encoder'], out[f'acc_recon_{split}'] = (
+            r0['acc_real'],
+            r0['acc_recon'],
+            r1['acc_recon'],
+        )
         out[f'examples_{split}'] = (x[:8], r0['recon'][:8], r1['recon'][:8])
     # class preservation on held-out images
     out['acc_real'], out['acc_recon'] = out['acc_real_test'], out['acc_recon_test']
@@ -139,7 +145,11 @@ def export_weights(run: str | Path, dest=None, quality: dict | None = None, half
     cmd = read_json(run / 'command.json')
     # every start and resume of the run, e.g. the GAN's command and then the encoder's
     inv = run / 'invocations.jsonl'
-    invocations = [' '.join(['python', *json.loads(l)['argv']]) for l in inv.read_text().splitlines() if l.strip()] if inv.exists() else []
+    invocations = (
+        [' '.join(['python', *json.loads(l)['argv']]) for l in inv.read_text().splitlines() if l.strip()]
+        if inv.exists()
+        else []
+    )
     q = {k: v for k, v in (quality or {}).items() if not k.startswith('examples_')}
     # recorded either way, never implied
     if q: q['targets_met'] = {k: bool(ok) for k, (_, _, ok) in check_quality(q).items()}

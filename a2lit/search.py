@@ -101,7 +101,11 @@ def uses_bf16(device, amp, cpu_bf16=False):
 
 def maybe_autocast(device, amp, cpu_bf16=False):
     "bfloat16 autocast for the generator and encoder where `uses_bf16` says so (no loss scaling needed); nothing elsewhere."
-    return torch.autocast(device.type, dtype=torch.bfloat16) if uses_bf16(device, amp, cpu_bf16) else contextlib.nullcontext()
+    return (
+        torch.autocast(device.type, dtype=torch.bfloat16)
+        if uses_bf16(device, amp, cpu_bf16)
+        else contextlib.nullcontext()
+    )
 
 def check_latents(w, name='w0', ndim=3):
     "Raise A2Error unless `w` is a non-empty float tensor of finite latents, [B,L,D] (`ndim` 3) or [B,n,L,D] (4; a tuple: either)."
@@ -203,7 +207,10 @@ def sphere_scale(g, f, w0, u, f0, eps1, sigma, chunk=256, amp=True,
     lo, hi = torch.zeros(u.shape[:2], device=u.device), torch.full(u.shape[:2], span, device=u.device)
     for _ in range(steps):
         mid = (lo + hi) / 2
-        d = (view_features(g, f, w0[:, None] + mid.exp2()[..., None, None] * u, chunk, amp, cpu_bf16) - f0[:, None]).norm(dim=-1)
+        d = (
+            view_features(g, f, w0[:, None] + mid.exp2()[..., None, None] * u, chunk, amp, cpu_bf16)
+            - f0[:, None]
+        ).norm(dim=-1)
         inside = d < eps1
         lo, hi = torch.where(inside, mid, lo), torch.where(inside, hi, mid)
     return ((lo + hi) / 2).exp2()[..., None, None] * u
@@ -213,8 +220,13 @@ def _search_pool(g, f, f0, start, s, eps1, eps2, lam, lr, max_steps, tol, chunk,
     "Adam on views s.. of `start` [B,n,L,D], `chunk` images in the pool at a time, each image stopping on its own objective: a SearchResult."
     B, n, L, D = start.shape; dev = start.device; ns, keep_anchor = n - s, s == 1
     steps0 = torch.zeros(B, dtype=torch.long, device=dev) if steps0 is None else steps0
-    out = SearchResult(start.clone(), torch.zeros(B, n, device=dev), steps0.clone(),
-                       torch.zeros(B, n, dtype=torch.bool, device=dev), torch.full((B,), float('nan'), device=dev))
+    out = SearchResult(
+        start.clone(),
+        torch.zeros(B, n, device=dev),
+        steps0.clone(),
+        torch.zeros(B, n, dtype=torch.bool, device=dev),
+        torch.full((B,), float('nan'), device=dev),
+    )
     # the pool: image index, latents being searched, Adam state, and the record of where each row stopped
     rows = torch.zeros(0, dtype=torch.long, device=dev)
     w = start.new_zeros(0, ns, L, D); m, v = w.clone(), w.clone()
@@ -252,7 +264,9 @@ def _search_pool(g, f, f0, start, s, eps1, eps2, lam, lr, max_steps, tol, chunk,
             out.latents[r, s:] = w[i]; out.loss[r] = fin_loss[i]; out.distances[r] = fin_d[i]; out.steps[r] = steps0[r] + t[i]
             out.converged[r] = (fin_loss[i] <= tol)[:, None]
             keep = ~done.to(dev)
-            rows, w, m, v, t, lim, stopped, fin_loss, fin_d = (a[keep] for a in (rows, w, m, v, t, lim, stopped, fin_loss, fin_d))
+            rows, w, m, v, t, lim, stopped, fin_loss, fin_d = (
+                a[keep] for a in (rows, w, m, v, t, lim, stopped, fin_loss, fin_d)
+            )
             if bar is not None: bar.update(int(done.sum()))
     return out
 

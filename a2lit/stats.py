@@ -36,7 +36,9 @@ def _betainc(a, b, x):
     "The regularised incomplete beta function I_x(a, b) for 0 <= x <= 1."
     if x <= 0: return 0.0
     if x >= 1: return 1.0
-    front = math.exp(math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x))
+    front = math.exp(
+        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    )
     return front * _betacf(a, b, x) / a if x < (a + 1) / (a + b + 2) else 1 - front * _betacf(b, a, 1 - x) / b
 
 def _check_df(df):
@@ -126,7 +128,9 @@ def paired_markdown_rows(table: list, names: dict | None = None, baseline: str =
         o = {'Row': (names or {}).get(r['row'], r['row'])}
         for m, name in metrics:
             o[f'{name} - {baseline}'] = pts(r[f'{m}_diff'])
-            o[f'{name} 95% interval'] = '-' if r[f'{m}_lo'] is None else f"[{pts(r[f'{m}_lo'])}, {pts(r[f'{m}_hi'])}]"
+            o[f'{name} 95% interval'] = (
+                '-' if r[f'{m}_lo'] is None else f"[{pts(r[f'{m}_lo'])}, {pts(r[f'{m}_hi'])}]"
+            )
             o[f'{name} resolved'] = 'yes' if r[f'{m}_resolved'] else 'no'
         out.append({**o, 'Pairs': r['pairs']})
     return out
@@ -160,10 +164,19 @@ def bank_measures(views,          # uint8 views [N,n,3,H,W] of ...
     iu = torch.triu_indices(n, n, 1)
     sib = (z[:, :, None] - z[:, None]).norm(dim=-1)[:, iu[0], iu[1]]   # every pair of an image's views once
     med = lambda t: None if t is None or t.numel() == 0 else t.float().quantile(0.5).item()
-    return {'Views': n, 'Class change (%)': 100 * class_change(classify(flat).view(N, n).cpu(), labels),
-            'True class change (%)': None if shown is None else 100 * class_change(shown, labels),
-            **{f'{k} change (%)': 100 * (est(flat).view(N, n).cpu() != est(originals).cpu()[:, None]).float().mean().item() for k, est in (factors or {}).items()},
-            'Median to f0': med(to_x if to_f0 is None else to_f0), 'Median to f(x)': med(to_x), 'Median between siblings': med(sib)}
+    return {
+        'Views': n,
+        'Class change (%)': 100 * class_change(classify(flat).view(N, n).cpu(), labels),
+        'True class change (%)': None if shown is None else 100 * class_change(shown, labels),
+        **{
+            f'{k} change (%)': 100
+            * (est(flat).view(N, n).cpu() != est(originals).cpu()[:, None]).float().mean().item()
+            for k, est in (factors or {}).items()
+        },
+        'Median to f0': med(to_x if to_f0 is None else to_f0),
+        'Median to f(x)': med(to_x),
+        'Median between siblings': med(sib),
+    }
 
 # %% ../nbs/06a_stats.ipynb #3f603ab9
 def predict(clf, images, dataset: str) -> torch.Tensor:
@@ -191,7 +204,9 @@ def bank_table(banks: dict,                 # name -> ViewBank (images [N,n,3,H,
     feats = lambda u8: torch.cat([f(from_uint8(u8[i:i + 512])).float().cpu() for i in range(0, len(u8), 512)])
     classify = lambda u8: predict(clf, u8, train.name)
     aug = ExpertAugment(train.size)
-    expert = torch.stack([(aug(x.float() / 255, generator=g) * 255).round().to(torch.uint8) for _ in range(n_expert)], 1)
+    expert = torch.stack(
+        [(aug(x.float() / 255, generator=g) * 255).round().to(torch.uint8) for _ in range(n_expert)], 1
+    )
     est = {k: (lambda u8, m=m: predict(m, u8, train.name)) for k, m in (factors or {}).items()}
     # the estimators' own error
     err = {f'{k} change (%)': 100 * (e(test.images) != test.factors[k].long()).float().mean().item() for k,
@@ -209,7 +224,9 @@ def view_pairs(f, images, banks: dict, seed: int = 0, **mine_kwargs) -> list:
     "The paper's view-pair table (`view_pair_table`: MINE I and E[f.f~] under f) of uint8 `images`, an expert view of each, and one view of each bank (label -> ViewBank)."
     g = torch.Generator().manual_seed(seed)
     feats = lambda u8: torch.cat([f(from_uint8(u8[i:i + 512])) for i in range(0, len(u8), 512)])
-    expert = (ExpertAugment(images.shape[-1])(images.float() / 255, generator=g) * 255).round().to(torch.uint8)
+    expert = (
+        (ExpertAugment(images.shape[-1])(images.float() / 255, generator=g) * 255).round().to(torch.uint8)
+    )
     fs = {'Original': feats(images), 'Expert': feats(expert)}
     for k, b in banks.items(): fs[k] = feats(b.sample(torch.arange(len(images)), generator=g))
     return view_pair_table(fs, seed=seed, **mine_kwargs)

@@ -155,7 +155,9 @@ class Trainer:
         self.train = ImageSet(train.images.to(self.dev), train.labels.to(self.dev), train.classes, None,
                               train.name)
         torch.manual_seed(cfg.seed)
-        self.model = (ContrastiveModel(cfg.backbone, cfg.width, cfg.proj_dims, cfg.proj_bn) if model is None else model).to(self.dev)
+        self.model = (
+            ContrastiveModel(cfg.backbone, cfg.width, cfg.proj_dims, cfg.proj_bn) if model is None else model
+        ).to(self.dev)
         self.viewmaker = ViewMaker(cfg.viewmaker_width, cfg.viewmaker_blocks, cfg.viewmaker_budget,
                                    cfg.viewmaker_style).to(self.dev) if 'viewmaker' in cfg.views else None
         self.cuda = self.dev.type == 'cuda'
@@ -168,7 +170,11 @@ class Trainer:
         elif sync_bn and self.world > 1:
             self.log(f"note: BatchNorm statistics are per process ({b} images each): torch's SyncBatchNorm "
                      f"needs GPUs")
-        ddp = lambda m: DistributedDataParallel(m, device_ids=[self.dev.index] if self.dev.type == 'cuda' else None) if self.world > 1 else m
+        ddp = lambda m: (
+            DistributedDataParallel(m, device_ids=[self.dev.index] if self.dev.type == 'cuda' else None)
+            if self.world > 1
+            else m
+        )
         # what the steps call (the model itself in one process); checkpoints hold the model
         self.net = ddp(self.model)
         self.vm_net = ddp(self.viewmaker) if self.viewmaker else None
@@ -179,9 +185,14 @@ class Trainer:
         elif cfg.optimizer == 'lars':
             self.opt = LARS(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
         else: self.opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-        self.vm_opt = torch.optim.Adam(self.viewmaker.parameters(), lr=cfg.viewmaker_lr) if self.viewmaker else None
-        self.amp_dtype = ((torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if self.cuda and cfg.amp
-                          else torch.bfloat16 if self.dev.type == 'cpu' and cfg.cpu_bf16 and cpu_has_bf16() else None)
+        self.vm_opt = (
+            torch.optim.Adam(self.viewmaker.parameters(), lr=cfg.viewmaker_lr) if self.viewmaker else None
+        )
+        self.amp_dtype = (
+            (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)
+            if self.cuda and cfg.amp
+            else torch.bfloat16 if self.dev.type == 'cpu' and cfg.cpu_bf16 and cpu_has_bf16() else None
+        )
         self.scaler = torch.amp.GradScaler('cuda', enabled=self.amp_dtype == torch.float16)
         self.aug = ExpertAugment(train.size)
         self.gen_aug = ExpertAugment(train.size, scale=cfg.gen_crop, ratio=(1, 1), p_jitter=0, p_gray=0)
@@ -202,7 +213,9 @@ class Trainer:
             # all expert views from one call on the repeated batch: independent per view, fewer
             # small ops
             n = V.count('expert')
-            expert = iter([v[r] for v in self.aug(torch.cat([x] * n), generator=g_dev).split(len(x))] if n else ())
+            expert = iter(
+                [v[r] for v in self.aug(torch.cat([x] * n), generator=g_dev).split(len(x))] if n else ()
+            )
             gen = iter([self.gen_aug(self.bank.sample(idx.cpu(), generator=g_cpu).to(self.dev).float().div_(255), generator=g_dev)[r]
                         for _ in range(V.count('generated'))])
         # a ViewMaker view passes a gradient reversal: the ViewMaker ascends the loss the encoder descends
@@ -215,7 +228,10 @@ class Trainer:
             return normalize(torch.cat(views), self.dataset).contiguous(memory_format=fmt)
         # no gradient to carry: each view is written once, straight into the batch in its final layout, then one in-place division
         # (instead of cat, normalize's two new tensors and a layout copy: four passes over the batch become two)
-        mean, std = (torch.tensor(s, device=views[0].device, dtype=views[0].dtype).view(1, 3, 1, 1) for s in NORMALIZATION[self.dataset])
+        mean, std = (
+            torch.tensor(s, device=views[0].device, dtype=views[0].dtype).view(1, 3, 1, 1)
+            for s in NORMALIZATION[self.dataset]
+        )
         x = torch.empty((sum(len(v) for v in views), *views[0].shape[1:]), device=views[0].device,
                         dtype=views[0].dtype, memory_format=fmt)
         o = 0
@@ -251,8 +267,13 @@ class Trainer:
             g_dev = g_cpu if self.dev.type == 'cpu' else torch.Generator(self.dev).manual_seed(seed)
             self.model.train()
             t0, losses, checked = time.time(), [], 0
-            bar = tqdm(iterate_batches(self.train, cfg.batch_size, device=self.dev, generator=g_cpu), total=spe,
-                       disable=not self.progress, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False)
+            bar = tqdm(
+                iterate_batches(self.train, cfg.batch_size, device=self.dev, generator=g_cpu),
+                total=spe,
+                disable=not self.progress,
+                desc=f"epoch {epoch + 1}/{cfg.epochs}",
+                leave=False,
+            )
             for idx, xb, _ in bar:
                 lr = lr_at(cfg, self.step, spe)
                 for g in self.opt.param_groups: g['lr'] = lr
@@ -311,7 +332,10 @@ class Trainer:
         t['rng.torch'] = torch.get_rng_state()
         save_artifact(self.ckpt_path, t, meta)
         if self.history:
-            cols = dict.fromkeys(['epoch', 'step', 'loss', 'lr', 'images_per_s', 'seconds'] + [k for r in self.history for k in r])
+            cols = dict.fromkeys(
+                ['epoch', 'step', 'loss', 'lr', 'images_per_s', 'seconds']
+                + [k for r in self.history for k in r]
+            )
             # a fixed column order, resumed or not
             buf = io.StringIO(); w = csv.DictWriter(buf, fieldnames=list(cols))
             w.writeheader(); w.writerows(self.history)
@@ -336,7 +360,11 @@ class Trainer:
 
 def _rank_seed(seed, rank):
     "The seed of rank `rank`'s global RNG: `seed` itself on rank 0, an independent hash of (seed, rank) elsewhere."
-    return seed if rank == 0 else int.from_bytes(hashlib.sha256(f'a2lit.train:{seed}:{rank}'.encode()).digest()[:8], 'little') >> 1
+    return (
+        seed
+        if rank == 0
+        else int.from_bytes(hashlib.sha256(f'a2lit.train:{seed}:{rank}'.encode()).digest()[:8], 'little') >> 1
+    )
 
 # %% ../nbs/04_train.ipynb #5db02650
 class Encoder(nn.Module):

@@ -268,8 +268,10 @@ def build_view_bank(g,                  # generator: latents [B,L,D] -> images i
     cfg = dataclasses.replace(cfg or ViewsConfig(), **{k: v for k, v in kw.items() if k in names})
     search_kw = {k: v for k, v in kw.items() if k not in names}
     if set(search_kw) - set(SEARCH_KW):
-        raise A2Error(f"build_view_bank got unknown settings {', '.join(sorted(set(search_kw) - set(SEARCH_KW)))}; "
-                      f"expected ViewsConfig fields ({', '.join(sorted(names))}) or w_search's {', '.join(SEARCH_KW)}")
+        raise A2Error(
+            f"build_view_bank got unknown settings {', '.join(sorted(set(search_kw) - set(SEARCH_KW)))}; "
+            f"expected ViewsConfig fields ({', '.join(sorted(names))}) or w_search's {', '.join(SEARCH_KW)}"
+        )
     n, eps1, eps2, lam, lr, max_steps, tol, keep_anchor, chunk_size, start = (cfg.n, cfg.eps1, cfg.eps2, cfg.lam, cfg.lr, cfg.max_steps, cfg.tol,
                                                                               cfg.keep_anchor, cfg.chunk_size, cfg.start)
     _need(chunk_size, 'chunk_size', 'an integer >= 1', integer=True)
@@ -288,9 +290,19 @@ def build_view_bank(g,                  # generator: latents [B,L,D] -> images i
                 f_hash=None if f is None else _model_hash(f, f_hash, 'f'), dataset_hash=dataset_hash,
                 latents0_hash=tensor_hash(latents0), n_images=N, size=None)
     if method == 'search':
-        meta.update(eps1=eps1, eps2=eps2, lam=lam, lr=lr, max_steps=max_steps, tol=tol, keep_anchor=keep_anchor, start=start,
-                    bf16=uses_bf16(dev, search_kw.get('amp', True), cfg.cpu_bf16),   # the search's precision: banks made in bf16 and fp32 differ
-                    search_kw={k: search_kw[k] for k in sorted(search_kw)})
+        meta.update(
+            eps1=eps1,
+            eps2=eps2,
+            lam=lam,
+            lr=lr,
+            max_steps=max_steps,
+            tol=tol,
+            keep_anchor=keep_anchor,
+            start=start,
+            # the search's precision: banks made in bf16 and fp32 differ
+            bf16=uses_bf16(dev, search_kw.get('amp', True), cfg.cpu_bf16),
+            search_kw={k: search_kw[k] for k in sorted(search_kw)},
+        )
     key = hashlib.sha256(json.dumps({k: v for k, v in meta.items() if k != 'size'}, sort_keys=True,
                                     default=str).encode()).hexdigest()[:16]
     meta['build_key'] = key
@@ -318,8 +330,12 @@ def build_view_bank(g,                  # generator: latents [B,L,D] -> images i
     mine = range(rank, len(bounds), world)
     todo = [i for i in mine if not finished(i)]
     total = sum(bounds[i][1] - bounds[i][0] for i in mine)
-    bar = tqdm(total=total, initial=total - sum(bounds[i][1] - bounds[i][0] for i in todo), disable=not progress or rank != 0,
-               desc=f'view bank ({method})' + (f', rank 0 of {world}' if world > 1 else ''))
+    bar = tqdm(
+        total=total,
+        initial=total - sum(bounds[i][1] - bounds[i][0] for i in todo),
+        disable=not progress or rank != 0,
+        desc=f'view bank ({method})' + (f', rank 0 of {world}' if world > 1 else ''),
+    )
     for i in todo:
         s, e = bounds[i]
         gen = torch.Generator().manual_seed(_chunk_seed(seed, i))
@@ -330,7 +346,11 @@ def build_view_bank(g,                  # generator: latents [B,L,D] -> images i
             lat, extras = r.latents, {'distances': r.distances, 'loss': r.loss, 'steps': r.steps}
         else:
             lat = w_perturb(w0, n, sigma, gen) if method == 'perturb' else w0[:, None]
-            extras = {} if f is None else {'distances': (view_features(g, f, lat) - view_features(g, f, w0)[:, None]).norm(dim=-1)}
+            extras = (
+                {}
+                if f is None
+                else {'distances': (view_features(g, f, lat) - view_features(g, f, w0)[:, None]).norm(dim=-1)}
+            )
         tensors = {'latents': lat, 'images': render_views(g, lat), **extras}
         save_artifact(part(i), {k: v.cpu() for k, v in tensors.items()}, {'build_key': key, 'rows': [s, e]})
         bar.update(e - s)
