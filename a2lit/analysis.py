@@ -21,7 +21,7 @@ __all__ = ['VIEW_PAIRS', 'CHECK_COLUMN', 'PAPER_LINEAR', 'PAPER_VIEW_PAIRS', 'pa
 
 # %% ../nbs/06_analysis.ipynb #dcd76e4b
 def pair_similarity(a, b):
-    "Cosine similarity of each row of `a` with the same row of `b` [...] (rows that are all zero count as similarity 0)."
+    "Cosine similarity of each row of `a` with that row of `b` [...] (all-zero rows count as similarity 0)."
     for n, x in (('a', a), ('b', b)):
         if not torch.is_tensor(x):
             raise A2Error(f"{n} must be a tensor of features [..., D], got {type(x).__name__}")
@@ -42,7 +42,7 @@ VIEW_PAIRS = (('Original', 'Expert'), ('Original', 'W-search'), ('W-search', 'Ex
               ('Original', 'W-perturb'), ('W-perturb', 'Expert'))
 
 def pick_view(v, pick: str = 'random', seed: int = 0):
-    "Features [N,D] as they are; [N,n,D] -> one view per row: the first ('first') or one drawn per row ('random', seeded)."
+    "Features [N,D] as is; [N,n,D] -> a view per row: the first ('first') or a random one ('random', seeded)."
     if not torch.is_tensor(v):
         raise A2Error(f"view features must be a tensor [N,D] or [N,n,D], got {type(v).__name__}")
     if v.ndim == 2: return v
@@ -92,7 +92,7 @@ def view_pair_table(features: dict,          # view type -> features of the same
     return rows
 
 def join_tables(tables: dict, key: str) -> list:
-    "Side by side: {column suffix (a dataset) -> rows} -> rows with one `key` and each other column as '<column> <suffix>'."
+    "Side by side: {suffix (a dataset) -> rows} -> rows with one `key`; other columns as '<column> <suffix>'."
     out = {}
     for suffix, rows in tables.items():
         for r in rows:
@@ -217,7 +217,7 @@ def plot_similarity_histograms(sims: dict,      # label -> 1-D tensor of similar
     return save_figure(fig, path)
 
 def _curve(c, src):
-    "A training log as {column: list of values}: from a CSV path, a pandas DataFrame, a dict of lists, or a list of numbers."
+    "Training log as {column: list of values} from a CSV path, DataFrame, dict of lists or list of numbers."
     if isinstance(c, (str, Path)):
         rows = read_csv(c)
         if not rows: raise A2Error(f"{src} has no rows, only a header")
@@ -325,7 +325,7 @@ def plot_view_grid(originals, views: dict, path=None, n_images: int = 6, n_views
 
 # %% ../nbs/06_analysis.ipynb #66f0ef9f
 def _bar(v, where):
-    "A bar's (value, low, high): a number gives (v, None, None); a (value, low, high) triple needs low <= value <= high."
+    "A bar's (value, low, high): a number v gives (v, None, None); a triple needs low <= value <= high."
     if isinstance(v, (tuple, list)) and len(v) == 3:
         v, lo, hi = _numbers(v, where, 'bar')
         if None in (v, lo, hi) or not lo <= v <= hi:
@@ -339,7 +339,7 @@ def _bar(v, where):
 def plot_bars(groups: dict,             # group label -> {series label -> a number, or (value, low, high) for an interval}
               ylabel: str = '', path=None, title: str | None = None,
               zero_line: bool = False):  # a line at 0 (for differences)
-    "Grouped bars, one group per key, one bar per series (missing series leave a gap), with interval whiskers where given."
+    "Grouped bars: group per key, bar per series (missing series leave a gap); interval whiskers where given."
     import matplotlib.pyplot as plt
     if not isinstance(groups, dict) or not groups or not all(isinstance(g, dict) for g in groups.values()):
         raise A2Error(f"groups must be a non-empty dict: group label -> {{series label -> value}}, got "

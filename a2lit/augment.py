@@ -48,7 +48,7 @@ def adjust_hue(x, shift):
 
 # %% ../nbs/00a_augment.ipynb #b16b5b0f
 def _jitter_op(j, x, f):
-    "Colour operation `j` (0 brightness, 1 contrast, 2 saturation, 3 hue) with per-image factors `f`; a new tensor."
+    "Colour op `j` (0 brightness, 1 contrast, 2 saturation, 3 hue) with per-image factors `f`; a new tensor."
     if j == 3: return adjust_hue(x, f)
     f = f.view(-1, 1, 1, 1)
     if j == 0: return (x * f).clamp_(0, 1)
@@ -62,7 +62,7 @@ def _linear_jitter(x, abc):
     return x.mul_(a).add_(torch.addcmul(g.mean((2, 3), keepdim=True).mul_(c), g, b)).clamp_(0, 1)
 
 class ExpertAugment:
-    "The paper's expert views on a float batch [B,3,H,W] in [0,1], independent random parameters per image, on any device."
+    "Paper's expert views of float batch [B,3,H,W] in [0,1]: independent random params per image, any device."
     def __init__(self, size: int,                         # output side in pixels
                  scale=(0.2, 1.0),                        # crop area fraction (paper: 0.2-1)
                  jitter=(0.4, 0.4, 0.4, 0.1),             # brightness, contrast, saturation, hue (paper)
@@ -76,7 +76,7 @@ class ExpertAugment:
         self.p_jitter, self.p_gray, self.p_flip = p_jitter, p_gray, p_flip
 
     def crop_params(self, B, H, W, device, generator=None):
-        "Per-image crop boxes (x0, y0, w, h) in pixels, torchvision's rule: 10 tries at a valid box, else the whole image."
+        "Per-image crops (x0,y0,w,h) in px, torchvision's rule: 10 tries at a valid box, else whole image."
         R = lambda *s: torch.rand(*s, device=device, generator=generator)
         lo, hi = self.scale
         area = (lo + (hi - lo) * R(B, 10)) * H * W

@@ -20,7 +20,7 @@ def _conv_bn(ci, co, stride):
                                torch.nn.ReLU(inplace=True))
 
 class SmallConvNet(torch.nn.Sequential):
-    "A conv-BN-ReLU backbone for 32 px images on a CPU: 16x16 after the stem, global average pool to `out_dim` features."
+    "Conv-BN-ReLU backbone for 32 px images on CPU: 16x16 after stem, global avg pool to `out_dim` features."
     def __init__(self, width: int = 32,   # channels of the first stage (then 2x, 4x, 8x)
                  stages: int = 4):        # 4: pool a 4x4 map of 4*width channels; 5: one more stride-2 conv, 2x2 of 8*width
         if stages not in (4, 5): raise A2Error(f"SmallConvNet has 4 or 5 stages, got stages={stages}")
@@ -67,7 +67,7 @@ def fit_linear(x, y, num_classes, x_test=None, y_test=None, max_iter=200, wd=1e-
 # %% ../nbs/00b_baselines.ipynb #82b7e533
 def train_classifier(train: ImageSet, epochs=10, width=32, lr=2e-3, batch_size=128, seed=0, device=None, augment=True,
                      target: str | None = None):   # a discrete factor of `train.factors` to predict instead of the class
-    "A supervised `SmallConvNet` + linear head (flip and light crop augmentation), Adam with a one-cycle schedule."
+    "A supervised `SmallConvNet` + linear head (flip, light crop augmentation); Adam, one-cycle schedule."
     if target is not None:
         if not train.factors or target not in train.factors:
             raise A2Error(f"target {target!r} is not a factor of this dataset (factors: "

@@ -84,7 +84,7 @@ DIST_TIMEOUT = {'range': '(0, 8760]', 'note': 'hours'}
 
 # %% ../nbs/07b_cli.ipynb #561a2419
 def set_deterministic(on: bool = True):
-    "Ask torch for repeatable GPU results: deterministic kernels only, no cuDNN autotuning, a fixed cuBLAS workspace."
+    "Ask torch for GPU repeatability: deterministic kernels only, no cuDNN autotune, fixed cuBLAS workspace."
     # must be set before the first cuBLAS call
     if on: os.environ.setdefault('CUBLAS_WORKSPACE_CONFIG', ':4096:8')
     # an op with no deterministic CUDA kernel warns, naming itself
@@ -94,7 +94,7 @@ def set_deterministic(on: bool = True):
 
 # %% ../nbs/07b_cli.ipynb #c995f13b
 def probe_scores(e: EvalConfig, train_x, train_y, test_x, test_y, num_classes: int) -> dict:
-    "5-NN (Euclidean and cosine) and linear-probe accuracy of features, as the pipeline's eval stage scores a row with `e`."
+    "5-NN (Euclidean, cosine) and linear-probe accuracy of features, as the eval stage scores a row with `e`."
     return score_features(train_x, train_y, test_x, test_y, num_classes, k=e.k, probe_epochs=e.probe_epochs,
                           probe_method=e.probe_method)
 
@@ -170,7 +170,7 @@ def config_from(sets, base: TrainConfig | None = None) -> TrainConfig:
 
 @contextlib.contextmanager
 def _rank0_first():
-    "Rank 0 runs the block first (e.g. renders and caches a dataset), then the other ranks (which find the cache)."
+    "Rank 0 runs the block first (e.g. renders and caches a dataset), then the others (which find the cache)."
     rank, _ = rank_world()
     if rank != 0: barrier()
     yield
@@ -293,7 +293,7 @@ def stage_times(log: str) -> dict:
 
 def plot_stage_times(logs: dict,   # run name -> the text of its log
                      path=None):
-    "Minutes per stage of each run as stacked horizontal bars, one colour per stage, the total at the end of each bar."
+    "Minutes per stage of each run as stacked horizontal bars, a colour per stage; total at each bar's end."
     import matplotlib.pyplot as plt
     from a2lit.core import save_figure
     times = {k: stage_times(v) for k, v in logs.items()}

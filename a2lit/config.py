@@ -157,7 +157,7 @@ SWEEPS = ['simclr', 'a2-wsearch', 'a2-wsearch-eps15', 'a2-wsearch-eps50', 'a2-ws
           'a2-wsearch-alpha100', 'a2-wsearch-inv150']
 
 def row_config(cfg: ExperimentConfig, row: str, seed: int) -> TrainConfig:
-    "The training config of `row` at `seed`: the experiment's TrainConfig with the row's views, loss and alpha."
+    "Training config of `row` at `seed`: the experiment's TrainConfig with the row's views, loss and alpha."
     if row not in ROWS: raise A2Error(f"unknown row {row!r}; expected one of {', '.join(ROWS)}")
     views, loss, alpha, _ = ROWS[row]
     t = dataclasses.replace(cfg.train, views=views, loss=loss, alpha=alpha, seed=seed)
@@ -198,7 +198,7 @@ class BankSpec:
     def latents(self) -> str: return 'invert/w_plus.safetensors' if self.invert is None else f'invert/w_plus-inv{self.invert[0]}.safetensors'
 
 def _plain_number(name, text, ok, what, integer=False):
-    "The number `text` in bank name `name`, when it is written plainly (as `str` or the `g` format writes it) and `ok`."
+    "The number `text` in bank name `name` when written plainly (as `str` or format `g` writes it) and `ok`."
     try: v = int(text) if integer else float(text)
     except ValueError: v = None
     if v is None or not math.isfinite(v) or not ok(v) or (str(v) if integer else f'{v:g}') != text:
@@ -253,7 +253,7 @@ def banks_needed(cfg: ExperimentConfig) -> list:
     return sorted(used, key=lambda b: (bank_spec(cfg, b).flip, b))
 
 def second_inversions(cfg: ExperimentConfig) -> dict:
-    "The latents files beside invert/w_plus.safetensors that the needed banks start from: path -> (steps, lr)."
+    "Latents files beside invert/w_plus.safetensors that the needed banks start from: path -> (steps, lr)."
     return {s.latents: s.invert for s in (bank_spec(cfg, b) for b in banks_needed(cfg)) if s.invert}
 
 # %% ../nbs/07_config.ipynb #2d7caf32
@@ -268,7 +268,7 @@ def _tiny():
         eval=EvalConfig(probe_epochs=20, probe_method='lbfgs'))
 
 def _demo():
-    "Shapes-10 on a CPU: SimCLR, A1 and A2 with W-search, two seeds each; 16 minutes on 2 cores (reports/demo)."
+    "Shapes-10 on a CPU: SimCLR, A1 and A2 with W-search, two seeds each; 16 min on 2 cores (reports/demo)."
     return ExperimentConfig(
         preset='demo', seeds=(0, 1), rows=('simclr', 'a1-wsearch', 'a2-wsearch'),   # 2 seeds: the report states the spread
         # W-search is the costly stage on a CPU (~400 latent-steps/s per core), so every row trains on 2,500 training images
@@ -394,7 +394,7 @@ def estimate_minutes(cfg: ExperimentConfig, worst: bool = False) -> float:
 def plot_estimates(cfgs: dict,              # preset name -> ExperimentConfig
                    measured: dict = {},      # preset name -> measured minutes of a real run, drawn as a mark
                    path=None):
-    "Estimated minutes per stage of each preset as stacked bars, with the worst case and any measured run time marked."
+    "Estimated minutes per stage of each preset as stacked bars; worst case and any measured run time marked."
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(7, 0.5 + 0.55 * len(cfgs)))
     for y, (name, cfg) in enumerate(cfgs.items()):
@@ -462,7 +462,7 @@ def config_items(obj, prefix: str = '') -> dict:
     return out
 
 def get_config(preset: str, overrides=()) -> ExperimentConfig:
-    "The config of `preset` with `key=value` overrides applied (nested keys with dots: `train.epochs=5`), validated."
+    "Config of `preset` with `key=value` overrides applied (nested keys dotted: `train.epochs=5`), validated."
     if preset not in PRESETS: raise A2Error(f"unknown preset {preset!r}; expected one of {', '.join(PRESETS)}")
     cfg = PRESETS[preset]()
     keys = config_items(cfg)

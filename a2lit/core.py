@@ -203,7 +203,7 @@ def unflatten_optimizer(opt: torch.optim.Optimizer, tensors: dict, prefix: str,
 
 # %% ../nbs/infra/core.ipynb #b79e173a
 def check_state(module: nn.Module, state: dict, what='checkpoint'):
-    "Raise A2Error naming every key of `state` that is missing, unexpected or of the wrong shape for `module`."
+    "Raise A2Error naming each key of `state` that is missing, unexpected or of the wrong shape for `module`."
     own = module.state_dict()
     missing, extra = sorted(set(own) - set(state)), sorted(set(state) - set(own))
     shape = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
@@ -223,7 +223,7 @@ def config_diff(a: dict, b: dict) -> list:
 
 # %% ../nbs/infra/core.ipynb #80e71fbc
 def save_checkpoint(path, modules: dict, optimizers: dict, meta: dict):
-    "Atomically write `modules`' state dicts and `optimizers`' flattened state to `path`, `meta` (JSON) beside it."
+    "Atomically write `modules`' state dicts and `optimizers`' flat state to `path`; `meta` (JSON) beside it."
     t = {f"{name}.{k}": v for name, m in modules.items() for k, v in m.state_dict().items()}
     for name, o in optimizers.items(): t.update(flatten_optimizer(o, f"opt.{name}"))
     return save_artifact(path, t, meta)
@@ -253,7 +253,7 @@ def _mps_available() -> bool:
     return getattr(torch.backends, 'mps', None) is not None and torch.backends.mps.is_available()
 
 def get_device(device=None) -> torch.device:
-    "`device` if given (refused in one line when unknown or absent here), else the best available: cuda, then mps, then cpu."
+    "`device` if given (one-line refusal if unknown/absent here), else the best available: cuda > mps > cpu."
     if device in (None, 'auto'):
         if torch.cuda.is_available(): return torch.device('cuda')
         if _mps_available(): return torch.device('mps')
@@ -284,7 +284,7 @@ def cpu_has_bf16() -> bool:
 # %% ../nbs/infra/core.ipynb #fa4fe4f1
 def save_module(m: nn.Module, path, kind: str, meta: dict | None = None,
                 config: dict | None = None):   # what rebuilds `m` (default: its `cfg` dataclass as a dict)
-    "Save a model's weights (safetensors) with its kind, config and `meta` in the header and the JSON sidecar."
+    "Save a model's weights (safetensors) with its kind, config and `meta` in the header and JSON sidecar."
     return save_artifact(path, m.state_dict(), {**(meta or {}), 'kind': kind, 'config': asdict(m.cfg) if config is None else config})
 
 def load_module(path, kind: str,
@@ -451,7 +451,7 @@ def apply_overrides(obj, overrides) -> dict:
 
 # %% ../nbs/infra/core.ipynb #321c6cd0
 class OneLineParser(argparse.ArgumentParser):
-    "argparse whose own errors (an unknown option, `--seed abc`) are one line and exit status 2, like every other bad input."
+    "argparse whose own errors (unknown option, `--seed abc`) are one line, exit 2, like any other bad input."
     def error(self, message):
         print(f"a2lit: error: {message} ({self.prog} --help lists the options)", file=sys.stderr); sys.exit(2)
 

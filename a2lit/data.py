@@ -21,7 +21,7 @@ __all__ = ['SHAPES10_CLASSES', 'SHAPES10_FACTORS', 'TINYIMAGENET_URL', 'DATASETS
 # %% ../nbs/00_data.ipynb #b09dc351
 @dataclass
 class ImageSet:
-    "A whole split in memory: uint8 images [N,3,H,W], int64 labels [N], class names, and (Shapes-10) the nuisance factors."
+    "Whole split in RAM: uint8 images [N,3,H,W], int64 labels [N], class names, (Shapes-10) nuisance factors."
     images: torch.Tensor
     labels: torch.Tensor
     classes: list
@@ -321,7 +321,7 @@ SPLITS = ('train', 'test')
 
 def load_dataset(name: str, root='data', split: str = 'train', download: bool = False,
                  shapes10: Shapes10Config | None = None) -> ImageSet:
-    "Load split `split` of dataset `name` from `root` as an `ImageSet` (Shapes-10 is rendered and cached there)."
+    "Load split `split` of dataset `name` from `root` as an `ImageSet` (Shapes-10 rendered and cached there)."
     if name not in DATASETS: raise A2Error(f"unknown dataset {name!r}; expected one of {', '.join(DATASETS)}")
     if split not in SPLITS: raise A2Error(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
     root = Path(root)

@@ -13,7 +13,7 @@ __all__ = ['rank_world', 'barrier', 'init_distributed', 'gather_rows', 'Rank0Err
 
 # %% ../nbs/infra/dist.ipynb #a1b2c3d4
 def rank_world():
-    "(rank, world size) of this process in torch.distributed's default group; (0, 1) when no group is initialised."
+    "(rank, world size) of this process in torch.distributed's default group; (0, 1) if none is initialised."
     td = torch.distributed
     if td.is_available() and td.is_initialized(): return td.get_rank(), td.get_world_size()
     return 0, 1
@@ -35,7 +35,7 @@ def init_distributed(backend=None,        # 'nccl' on GPUs, 'gloo' on CPUs (defa
     return rank_world()
 
 def gather_rows(z):
-    "`z` [b,...] of every rank concatenated in rank order [world*b,...]; the gradient flows into this rank's own rows only."
+    "`z` [b,...] of every rank concatenated in rank order [world*b,...]; gradient only to this rank's rows."
     rank, world = rank_world()
     if world == 1: return z
     parts = [torch.empty_like(z) for _ in range(world)]
@@ -45,7 +45,7 @@ def gather_rows(z):
 
 # %% ../nbs/infra/dist.ipynb #4e5b33d7
 class Rank0Error(A2Error):
-    "Raised on the other ranks when a step that rank 0 ran alone failed there (rank 0 reports the error itself)."
+    "Raised on the other ranks when a step rank 0 ran alone failed there (rank 0 reports the error itself)."
 
 def on_rank0(fn, what='a step'):
     "`fn()` on rank 0 while the other ranks wait; every rank returns its result, or raises (rank 0's error, as a `Rank0Error` elsewhere). In one process: `fn()`."
@@ -64,7 +64,7 @@ def on_rank0(fn, what='a step'):
 
 # %% ../nbs/infra/dist.ipynb #e0a7be27
 def _exit_once(*_):
-    "SIGTERM in a worker: exit through Python once; a second SIGTERM while it exits (e.g. in its shutdown) is ignored."
+    "SIGTERM in a worker: exit via Python once; a second one while exiting (e.g. in its shutdown) is ignored."
     import signal, sys
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     sys.exit(143)

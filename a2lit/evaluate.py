@@ -20,7 +20,7 @@ def extract_features(net,                   # a backbone: float batch [B,3,H,W] 
                      dataset: str,          # whose normalisation statistics to apply ('shapes10', 'cifar10', ...)
                      batch_size: int = 1000,
                      device=None):          # where to run; None: where `net` lives (cpu for a net without parameters); `net` is moved there
-    "Frozen features of `net` on uint8 `images`: batched, eval mode, no gradients, flattened to a float [N,D] CPU tensor."
+    "Frozen `net` features of uint8 `images`: batched, eval mode, no grad, as a flat float [N,D] CPU tensor."
     if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] != 3:
         raise A2Error(f"extract_features expects uint8 images [N,3,H,W], got "
                       f"{getattr(images, 'dtype', type(images).__name__)} "
@@ -83,7 +83,7 @@ def knn_predict(train_x, train_y, test_x,
                 temperature: float = 0.1,   # of the weighted vote (lightly's default)
                 num_classes: int | None = None, # None: 1 + the largest training label
                 chunk: int = 512):          # test rows per distance block
-    "Labels predicted for `test_x` by a vote of the `k` nearest rows of `train_x` (tie rules in the text above)."
+    "Labels predicted for `test_x` by a vote of the `k` nearest `train_x` rows (tie rules in the text above)."
     check_features(train_x, train_y, 'train')
     if test_x.ndim != 2 or test_x.shape[1] != train_x.shape[1]:
         raise A2Error(f"test features must be [M,{train_x.shape[1]}] like the training features, got "
@@ -218,7 +218,7 @@ def score_features(train_x, train_y, test_x, test_y, num_classes=None,
                    k: int = 5,                     # the paper's 5-NN
                    probe_epochs: int = 100,        # the paper's 100-epoch probe
                    probe_method: str = 'sgd'):     # one of PROBE_METHODS
-    "The numbers a2lit reports for a set of features: k-NN (Euclidean and cosine) and linear-probe test accuracy."
+    "The numbers a2lit reports for a feature set: k-NN (Euclidean and cosine) and linear-probe test accuracy."
     knn = lambda metric: float(knn_accuracy(train_x, train_y, test_x, test_y, k=k, metric=metric))
     return dict(knn5=knn('euclidean'), knn5_cos=knn('cosine'),
                 linear=float(linear_probe(train_x, train_y, test_x, test_y, epochs=probe_epochs, method=probe_method, num_classes=num_classes)))
@@ -226,7 +226,7 @@ def score_features(train_x, train_y, test_x, test_y, num_classes=None,
 # %% ../nbs/05_evaluate.ipynb #27aaf127
 def online_knn(train, test,   # ImageSets: the neighbours, and the images scored
                n: int = 2000):  # test images scored (four times as many neighbours at most)
-    "An `eval_fn` for the trainer: {'knn5': 5-NN accuracy of its backbone's features on the first `n` test images}."
+    "A trainer `eval_fn`: {'knn5': 5-NN accuracy of its backbone's features on the first `n` test images}."
     def fn(trainer):
         net = trainer.model.backbone
         a, b = embed(net, train.images[:4 * n], train.name), embed(net, test.images[:n], test.name)

@@ -156,7 +156,7 @@ def resume_from(src, out, log=print) -> bool:
 
 # %% ../nbs/01d_gan.ipynb #92992bea
 def run_classifier(data: ImageSet, folder, epochs: int = 8, log=print):
-    "The classifier that measures a run: trained once on `data` (seed 0) and cached in `folder/classifier.safetensors`."
+    "Classifier measuring a run: trained once on `data` (seed 0), cached in `folder/classifier.safetensors`."
     p, t0 = Path(folder) / 'classifier.safetensors', time.time()
     had = p.exists()
     clf = cached_classifier(data, p, epochs=epochs, seed=0)
@@ -164,7 +164,7 @@ def run_classifier(data: ImageSet, folder, epochs: int = 8, log=print):
     return clf.eval()
 
 def load_run(out, cfg: GANConfig, data: ImageSet, device=None):
-    "(GAN trainer, EMA generator, encoder or None) at the newest checkpoints of run folder `out`; `cfg` must be the run's."
+    "(GAN trainer, EMA generator, encoder/None) at run dir `out`'s newest checkpoints; needs the run's `cfg`."
     out = Path(out)
     tr = GANTrainer(cfg, data, out, device=device)
     try: found = tr.resume()
@@ -281,7 +281,7 @@ def probe_refine_lr(G, E, clf, train: ImageSet, lrs=(0.01, 0.03, 0.1), steps: in
 
 # %% ../nbs/01d_gan.ipynb #ffce8a66
 def gan_cost(arch: str = 'paper', size: int = 32, batch: int = 64, steps: int = 8, device='cpu', log=print) -> dict:
-    "TFLOP per kimg (thousand real images) of GAN training, counted, and the seconds per step measured on `device`."
+    "TFLOP per kimg (thousand real images) of GAN training, counted; seconds per step, measured on `device`."
     from torch.utils.flop_counter import FlopCounterMode
     cfg = GANConfig(ARCHS[arch](size), batch_size=batch)
     n = max(4 * batch, 256)   # random images: what a step costs does not depend on what the pixels show
@@ -328,7 +328,7 @@ def gan_cost(arch: str = 'paper', size: int = 32, batch: int = 64, steps: int = 
 # %% ../nbs/01d_gan.ipynb #437ec8d0
 def plot_gan_costs(records: dict,   # name -> a `gan_cost` record
                    path=None):
-    "What a GAN's training costs, per record: counted TFLOP per kimg and measured hours per 1000 kimg (log axes)."
+    "What GAN training costs, per record: counted TFLOP per kimg, measured hours per 1000 kimg (log axes)."
     import matplotlib.pyplot as plt
     from a2lit.core import save_figure
     fig, axs = plt.subplots(1, 2, figsize=(8, 0.9 + 0.45 * len(records)))
@@ -448,7 +448,7 @@ _GAN_ARGS = {   # option -> (type, range): every number `a2lit gan` takes, check
     'sample_minutes': ('float', '(0, inf)'), 'steps': ('int', '[0, inf)'), 'n': ('int', '[1, inf)'), 'skip': ('int', '[0, inf)')}
 
 def check_gan_args(a):
-    "Raise an A2Error naming the first option of `a2lit gan` out of its range (the device too: one this machine has)."
+    "Raise A2Error naming the first `a2lit gan` option out of range (the device too: one this machine has)."
     for k, (tp, rng) in _GAN_ARGS.items():
         v = getattr(a, k, None)
         for x in (v if isinstance(v, list) else [] if v is None else [v]):

@@ -28,7 +28,7 @@ class DBlock(nn.Module):
     def forward(self, x): return (self.skip(x) + self.conv1(self.conv0(x))) / math.sqrt(2)
 
 def minibatch_std(x, group: int = 4):
-    "Append the mean over features of the std over groups of samples as one extra channel (more diversity, less collapse)."
+    "Append feature-mean of the std over sample groups as one extra channel (more diversity, less collapse)."
     B = x.shape[0]; G = max(g for g in range(1, min(group, B) + 1) if B % g == 0)
     y = x.reshape(G, -1, *x.shape[1:])
     y = (y.var(0, unbiased=False) + 1e-8).sqrt().mean((1, 2, 3))   # [B/G]
@@ -56,7 +56,7 @@ class Discriminator(nn.Module):
 
 # %% ../nbs/01a_gan_train.ipynb #5114d144
 def diff_augment(x, generator=None, translation: float = 0.125, cutout: float = 0.5, colour: bool = True):
-    "Random colour, translation and cutout of images in [-1, 1], differentiable in `x`, parameters per sample."
+    "Random colour, translation and cutout of images in [-1, 1]; differentiable in `x`; params per sample."
     B, _, H, W = x.shape; dev = x.device
     R = lambda *s: torch.rand(*s, generator=generator).to(dev)
     if colour:
@@ -97,7 +97,7 @@ def show_augment_parts(x, seed: int = 0, path=None):
 # %% ../nbs/01a_gan_train.ipynb #673e0ba8
 @dataclass
 class GANConfig:
-    "GAN training hyper-parameters; `g` is the generator's architecture (the discriminator uses the same widths)."
+    "GAN training hyperparameters; `g`: the generator's architecture (the discriminator has the same widths)."
     g: GeneratorConfig
     batch_size: int = 64          # StyleGAN2-ADA CIFAR: 64
     lr: float = 0.0025            # StyleGAN2: 0.0025 for both networks
@@ -168,7 +168,7 @@ class ResumableTrainer:
     def on_sample(self, path): pass
     def train(self, kimg: float | None = None, steps: int | None = None, ckpt_every_s: float = 600, sample_every_s: float = 1800,
               ckpt_every_steps: int | None = None, progress: bool = True, log=None):
-        "Train until `kimg` thousand images (or `steps` steps) have been seen, checkpointing on the way and at the end."
+        "Train until `kimg` thousand images (or `steps` steps) are seen; checkpoint during and at the end."
         from tqdm.auto import tqdm
         self.out.mkdir(parents=True, exist_ok=True)
         total = steps if steps is not None else math.ceil(kimg * 1000 / self.cfg.batch_size)

@@ -50,17 +50,17 @@ class EqConv2d(nn.Module):
 FIR = (1., 3., 3., 1.)   # StyleGAN2's up-sampling filter: a binomial low-pass, applied along rows and columns
 
 def fir_filter(channels: int, like: torch.Tensor) -> torch.Tensor:
-    "The 2-D [1,3,3,1] filter, normalised to sum 4 (2x zero insertion leaves a quarter of the pixels), one copy per channel."
+    "2-D [1,3,3,1] filter normalised to sum 4 (2x zero insertion leaves 1/4 of pixels), one copy per channel."
     f = torch.tensor(FIR, dtype=like.dtype, device=like.device)
     f = torch.outer(f, f)
     return (f * 4 / f.sum()).expand(channels, 1, 4, 4)
 
 def fir_upsample(x):
-    "2x up-sampling as StyleGAN2's skip path does it: zeros between the pixels, then the filter (one transposed conv)."
+    "2x up-sampling as in StyleGAN2's skip path: zeros between pixels, then the filter (one transposed conv)."
     return F.conv_transpose2d(x, fir_filter(x.shape[1], x), stride=2, padding=1, groups=x.shape[1])
 
 def fir_blur(x):
-    "The filter alone, padding 1: what follows StyleGAN2's stride-2 transposed conv (2H + 1 pixels back to 2H)."
+    "The filter alone, padding 1: what follows StyleGAN2's stride-2 transposed conv (2H+1 pixels back to 2H)."
     return F.conv2d(F.pad(x, (1, 1, 1, 1)), fir_filter(x.shape[1], x), groups=x.shape[1])
 
 class ModConv(nn.Module):
@@ -86,7 +86,7 @@ class ModConv(nn.Module):
             x = x * d[:, :, None, None]
         return x
     def _grouped(self, x, s, weight):
-        "The literal form: one modulated weight per sample, run as a grouped conv (for checking and benchmarking)."
+        "Literal form: one modulated weight per sample, run as a grouped conv (for checks and benchmarks)."
         B, ci, H, W = x.shape
         wb = weight[None] * s[:, None, :, None, None]        # [B, co, ci, k, k]
         if self.demod: wb = wb * torch.rsqrt(wb.square().sum((2, 3, 4), keepdim=True) + 1e-8)
@@ -235,11 +235,11 @@ class Generator(nn.Module):
             raise A2Error(f"c must be [{len(z)}, {self.c_dim}], got {tuple(c.shape)}")
         return self.mapping(z, c)
     def random_c(self, n: int, generator=None):
-        "One-hot classes drawn uniformly [n, c_dim] on the generator's device, or None for an unconditional generator."
+        "One-hot classes drawn uniformly [n, c_dim] on the generator's device; None if it is unconditional."
         if not self.c_dim: return None
         return F.one_hot(torch.randint(self.c_dim, (n,), generator=generator), self.c_dim).float().to(self.w_avg.device)
     def truncate(self, w, psi: float = 0.7):
-        "Move `w` ([B, w_dim] or W+ [B, num_ws, w_dim]) toward the mean w by `psi` (1: unchanged, 0: the mean)."
+        "Move `w` ([B, w_dim] or W+ [B, num_ws, w_dim]) toward the mean w by `psi` (1: unchanged; 0: mean)."
         if w.shape[-1] != self.w_dim:
             raise A2Error(f"latents must end in w_dim={self.w_dim}, got {tuple(w.shape)}")
         return self.w_avg.lerp(w, psi) if psi != 1 else w
@@ -256,7 +256,7 @@ class Generator(nn.Module):
         "w [B, w_dim] -> W+ [B, num_ws, w_dim] (the same style for every layer)."
         return w[:, None].expand(-1, self.num_ws, -1)
     def synthesis(self, w_plus, clamp=True, fused=False):
-        "W+ [B, num_ws, w_dim] -> images [B, 3, size, size], clamped to [-1, 1] as in the paper unless `clamp=False`."
+        "W+ [B,num_ws,w_dim] -> images [B,3,size,size], clamped to [-1,1] per the paper unless `clamp=False`."
         if w_plus.ndim != 3 or w_plus.shape[1:] != (self.num_ws, self.w_dim):
             raise A2Error(f"W+ latents must be [B, {self.num_ws}, {self.w_dim}], got {tuple(w_plus.shape)}")
         x = self.synth(w_plus, fused)
@@ -266,7 +266,7 @@ class Generator(nn.Module):
         return self.synthesis(self.broadcast(self.truncate(self.map(z, c), psi)), clamp)
     @torch.no_grad()
     def sample(self, n: int, seed: int = 0, psi: float = 1.0, batch_size: int = 256):
-        "`n` images as uint8 [n, 3, size, size], reproducible from `seed` (classes drawn uniformly, if conditional)."
+        "`n` uint8 images [n,3,size,size], reproducible from `seed` (classes drawn uniformly if conditional)."
         g, dev = torch.Generator().manual_seed(seed), self.w_avg.device
         z, c = torch.randn(n, self.z_dim, generator=g), self.random_c(n, g)
         return torch.cat([to_uint8(self(z[i:i + batch_size].to(dev), psi, c=None if c is None else c[i:i + batch_size])).cpu()

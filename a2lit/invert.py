@@ -160,7 +160,7 @@ def reconstruction_loss(G: Generator, w_plus, x, perceptual=None, perceptual_wei
 def invert(G: Generator, E: LatentEncoder | None, x, steps: int = 100, lr: float = 0.01, perceptual=None,
            perceptual_weight: float = 1.0, w_init=None, return_loss: bool = False,
            l1: bool = False, encoder_weight: float = 0.0):   # the authors' inversion: a VGG19 `perceptual`, l1=True, encoder_weight=2
-    "W+ latents [B, num_ws, w_dim] reproducing images `x` (uint8 or [-1, 1]): E(x), refined by `steps` Adam steps."
+    "W+ latents [B,num_ws,w_dim] reproducing images `x` (uint8/[-1,1]): E(x) refined by `steps` Adam steps."
     dev = G.w_avg.device
     x = from_uint8(x).to(dev)
     if x.ndim != 4 or x.shape[1:] != (3, G.cfg.size, G.cfg.size):
@@ -199,7 +199,7 @@ def vgg_features(weights=None,           # a weights file; None: torchvision's i
                  layers=(3, 8, 15),      # indices into `features` whose outputs are returned
                  device=None, arch: str = 'vgg16',
                  imagenet_norm: bool = True):   # map [-1, 1] images to ImageNet's normalisation first (False: feed them as they are)
-    "A perceptual feature callable: torchvision's VGG-16 or VGG-19 `features`, the outputs of the layers `layers`."
+    "A perceptual feature callable: torchvision's VGG-16 or VGG-19 `features`; outputs of layers `layers`."
     import torchvision
     if arch not in _VGG_FILES: raise A2Error(f"arch must be one of {', '.join(_VGG_FILES)}, got {arch!r}")
     build = getattr(torchvision.models, arch)

@@ -53,7 +53,7 @@ def nt_xent(z1: torch.Tensor,  # [B,D] first view of each image
             tau: float = 0.5,  # temperature (the paper's default)
             reduction: str = 'mean',  # 'mean' over the 2B anchors, or 'none': [2B], the z1 anchors then the z2 anchors
             check: bool = True):  # refuse NaN/inf and zero rows (costs one host sync; False: such inputs give a NaN loss)
-    "SimCLR's NT-Xent loss: 2B anchors, each against the other 2B-1 views, the positive being the other view of its image."
+    "SimCLR's NT-Xent loss: 2B anchors, each vs the other 2B-1 views; positive: its image's other view."
     return _simclr('nt_xent', ['z1', 'z2'], z1, z2, tau, reduction, check)
 
 # %% ../nbs/03_losses.ipynb #69f5cca9
@@ -134,7 +134,7 @@ def info_nce(z1: torch.Tensor,  # [B,D] first view of each image
              tau: float = 0.5,  # temperature
              reduction: str = 'mean',  # 'mean' over both sides, or 'none': [2B], z1 anchors then z2 anchors
              check: bool = True):  # as in `nt_xent`
-    "Two-sided InfoNCE: each view against the B views of the other kind (cross-view negatives only); mean of both sides."
+    "2-sided InfoNCE: each view vs the other kind's B views (cross-view negatives only); mean of both sides."
     z1, z2 = _prepare('info_nce', [z1, z2], ['z1', 'z2'], tau, check=check)
     with _no_autocast(z1.device): return _reduce('info_nce', _info_nce_per_anchor(z1, z2, tau), reduction)
 
@@ -162,7 +162,7 @@ def a2_full(z1: torch.Tensor,  # [B,D] first expert view
 
 # %% ../nbs/03_losses.ipynb #0be77c17
 def _alignment_per_anchor(z1, z2, z3, tau):
-    "[2B]: each expert anchor's mean logit with the generated views of its image (z1 anchors, then z2 anchors)."
+    "[2B]: each expert anchor's mean logit with its image's generated views (z1 anchors, then z2 anchors)."
     m = z3.mean(1)                                     # [B,D] the mean generated view
     return torch.cat([(z1 * m).sum(-1), (z2 * m).sum(-1)]) / tau
 
@@ -243,7 +243,7 @@ def toy_views(n_images: int = 4,          # images, roughly evenly spaced on the
 def toy_dynamics(loss_fn,        # called as loss_fn(z1, z2, z3)
                  views,          # [3,B,D] starting expert, expert and generated views
                  steps: int = 25, lr: float = 0.1):
-    "Projected gradient descent of the views on `loss_fn`; returns the trajectory [steps+1,3,B,D] of unit vectors."
+    "Projected gradient descent of views on `loss_fn`; returns the unit-vector trajectory [steps+1,3,B,D]."
     v = F.normalize(views.detach().double(), dim=-1).clone()
     traj = [v.clone()]
     for _ in range(steps):
@@ -255,7 +255,7 @@ def toy_dynamics(loss_fn,        # called as loss_fn(z1, z2, z3)
 
 def plot_toy_dynamics(trajs: dict,  # loss name -> trajectory from `toy_dynamics`
                       path=None):   # save the figure here if given
-    "One panel per loss: the views' paths on the unit circle (o, s: expert views, ^: generated; hollow: start, filled: end)."
+    "A panel per loss: view paths on the unit circle (o,s: expert; ^: generated; hollow: start, filled: end)."
     import matplotlib.pyplot as plt
     fig, axs = plt.subplots(1, len(trajs), figsize=(2.2 * len(trajs), 2.4), squeeze=False)
     t = torch.linspace(0, 2 * math.pi, 200)

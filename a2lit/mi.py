@@ -50,7 +50,7 @@ class MIEstimate(float):
         )
 
 def _check_paired(a, b):
-    "Raise A2Error unless `a` and `b` are finite float tensors [N,Da] and [N,Db] (Da, Db >= 1) with the same rows."
+    "Raise A2Error unless `a`, `b` are finite float tensors [N,Da], [N,Db] (Da, Db >= 1) with the same rows."
     for n, x in (('a', a), ('b', b)):
         if not isinstance(x, torch.Tensor) or x.ndim != 2 or not x.is_floating_point() or x.shape[1] == 0:
             raise A2Error(f"{n} must be a float tensor [N,D] (D >= 1), got "
@@ -206,7 +206,7 @@ class _CCACritic:
         return scores
 
 def _dv_terms(scores, x, y, block: int = 2048):
-    "Per block of `block` rows: [sum_i T(x_i,y_i), logsumexp_{i!=j} T(x_i,y_j), pairs i != j, rows] -> [blocks,4]."
+    "Per `block`-row block: [sum_i T(x_i,y_i), logsumexp_{i!=j} T(x_i,y_j), pairs i!=j, rows] -> [blocks,4]."
     out = []
     for s in range(0, len(x), block):
         M = scores(x[s:s + block], y[s:s + block]); n = len(M)
@@ -216,7 +216,7 @@ def _dv_terms(scores, x, y, block: int = 2048):
     return torch.stack(out)
 
 def _dv_value(terms):
-    "The DV estimate mean T(joint) - log mean e^T(other pairs) of stacked `_dv_terms`, capped at log(rows per block)."
+    "DV estimate mean T(joint) - log mean e^T(other pairs) of stacked `_dv_terms`, capped at log(rows/block)."
     terms = torch.cat(list(terms)) if isinstance(terms, (list, tuple)) else terms
     v = terms[:, 0].sum() / terms[:, 3].sum() - torch.logsumexp(terms[:, 1], 0) + terms[:, 2].sum().log()
     return min(v.item(), terms[:, 3].mean().log().item())

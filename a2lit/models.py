@@ -108,7 +108,7 @@ def plot_backbone_costs(costs: dict, path=None):
 
 # %% ../nbs/04_models.ipynb #d0deb16c
 class GradReverse(torch.autograd.Function):
-    "Identity forward; the gradient is negated on the way back (the ViewMaker maximises what the encoder minimises)."
+    "Identity forward; gradient negated on the way back (the ViewMaker maximises what the encoder minimises)."
     @staticmethod
     def forward(ctx, x): return x.view_as(x)
     @staticmethod

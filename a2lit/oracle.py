@@ -56,7 +56,7 @@ def oracle_bank(ds: ImageSet,                      # a Shapes-10 split with its 
                 seed: int = 0,
                 cfg: Shapes10Config = Shapes10Config(),   # the config `ds` was rendered with (its size, hues, supersampling)
                 chunk: int = 1000) -> ViewBank:
-    "`n` oracle views of every image of `ds`, as a ViewBank (empty latents; the class each view shows in extras['label'])."
+    "`n` oracle views of each `ds` image as a ViewBank (empty latents; extras['label']: each view's class)."
     if ds.factors is None:
         raise A2Error(f"oracle views need a dataset whose images come with their factors (Shapes-10); "
                       f"{ds.name!r} has none")

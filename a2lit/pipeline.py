@@ -64,7 +64,7 @@ def lock_run_dir(d: Path):
     _LOCKS[str(d.resolve())] = fh
 
 def release_run_dir(d: Path):
-    "Let go of the lock `lock_run_dir` took (the operating system also drops it when the process ends, however it ends)."
+    "Release the lock `lock_run_dir` took (the OS also drops it when the process ends, however it ends)."
     fh = _LOCKS.pop(str(Path(d).resolve()), None)
     if fh: fcntl.flock(fh, fcntl.LOCK_UN); fh.close()
 
@@ -82,7 +82,7 @@ def claim_run_dir(cfg: ExperimentConfig) -> Path:
     return d
 
 def stage_key(cfg, stage) -> str:
-    "What a stage's output depends on: the run's fixed config, and for the stages that loop over them, the rows and seeds."
+    "What a stage's output depends on: the run's fixed config (+ rows, seeds for stages looping over them)."
     fixed = {k: v for k, v in _cfg_dict(cfg).items() if k not in _FREE}
     loops = (selected_rows(cfg), list(cfg.seeds)) if stage in ('views', 'train', 'eval', 'report') else None
     return hashlib.sha256(json.dumps([stage, fixed, loops], sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -94,7 +94,7 @@ def stage_done(cfg, stage, key) -> dict | None:
     return {**rec, 'skipped': True} if rec.get('key') == key else None
 
 def mark_done(cfg, stage, key, **info) -> dict:
-    "Record that `stage` finished with `key` (under torchrun rank 0 writes `done.json`); returns the record on every rank."
+    "Record `stage` done with `key` (torchrun: rank 0 writes `done.json`); returns the record on each rank."
     rec = dict(key=key, finished=time.strftime('%Y-%m-%d %H:%M:%S'), **info)
     if rank_world()[0] == 0: write_json(run_dir(cfg) / stage / 'done.json', rec)
     return rec
@@ -141,7 +141,7 @@ def stage(name,
 def _shapes10_config(cfg): return Shapes10Config(n_train=cfg.data.n_train, n_test=cfg.data.n_test)
 
 def load_data(cfg: ExperimentConfig, split='train') -> ImageSet:
-    "The dataset `cfg` names (its training split cut to the first `data.train_subset` images when that is set)."
+    "The dataset `cfg` names (its training split cut to the first `data.train_subset` images if that is set)."
     ds = load_dataset(cfg.data.name, cfg.data.root, split, cfg.data.download, shapes10=_shapes10_config(cfg))
     n = cfg.data.train_subset
     if split == 'train' and n:
@@ -224,7 +224,7 @@ def stage_gan(cfg: ExperimentConfig, log=print) -> dict:
     return dict(generator=str(out / 'generator.safetensors'), encoder=str(out / 'encoder.safetensors'))
 
 def load_g(cfg: ExperimentConfig):
-    "(g, G, E): the truncated synthesis used by inversion and search, the generator and the latent encoder of the run."
+    "(g, G, E): the truncated synthesis inversion and search use, the run's generator and latent encoder."
     out, dev = run_dir(cfg) / 'gan', None if cfg.device == 'auto' else cfg.device
     G, E = load_generator(out / 'generator.safetensors', dev), load_latent_encoder(out / 'encoder.safetensors', dev)
     return TruncatedSynthesis(G, cfg.gan.psi).eval(), G, E
@@ -351,7 +351,7 @@ def read_scores(p: Path) -> dict:
     return {m: float(r[m]) for m in _SCORES}
 
 def seed_scores(cfg: ExperimentConfig) -> dict:
-    "Per reported row, per seed: its scores (fractions), from eval/ (a damaged record is refused in one line)."
+    "Per reported row, per seed: its scores (fractions) from eval/ (a damaged record is refused in one line)."
     return {row: {s: read_scores(run_dir(cfg) / 'eval' / f'{row}-s{s}.json') for s in cfg.seeds} for row in reported_rows(cfg)}
 
 def results(cfg: ExperimentConfig) -> dict:

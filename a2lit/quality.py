@@ -98,7 +98,7 @@ QUALITY_TARGETS = {   # the issue's targets for the shipped Shapes-10 generator 
     'psnr_train': ('>=', 27.0), 'psnr_test': ('>=', 25.0), 'max_prob_mean': ('>=', 0.8)}
 
 def check_quality(q: dict) -> dict:
-    "Which targets the measured numbers `q` meet: {name: (value, target, met)} incl. class balance and class preservation."
+    "Which targets measured `q` meet: {name: (value, target, met)} incl. class balance and preservation."
     out = {k: (q[k], f"{op} {t}", q[k] >= t) for k, (op, t) in QUALITY_TARGETS.items()}
     h = q['class_hist']; out['class_hist'] = ((min(h), max(h)), 'each in [0.05, 0.15]',
                                               min(h) >= 0.05 and max(h) <= 0.15)
@@ -106,7 +106,7 @@ def check_quality(q: dict) -> dict:
     return out
 
 def show_reconstructions(q: dict, split: str = 'test', path=None):
-    "Rows: real images, encoder-only reconstructions, refined reconstructions (from `evaluate_generator`'s output)."
+    "Rows: real images, encoder-only and refined reconstructions (from `evaluate_generator`'s output)."
     x, r0, r1 = q[f'examples_{split}']
     return image_grid([x, r0, r1], path,
                       titles=[f'real ({split})', 'G(E(x))', f"G(invert(x)), {q['refine_steps']} steps"])

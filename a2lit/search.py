@@ -30,7 +30,7 @@ def _need(x, name, what, integer=False):
         raise A2Error(f"{name} must be {what}, got {x if ok else repr(x)}")
 
 def pairwise_distances(z):
-    "Euclidean distances between the views of each image: features [B,n,F] -> [B,n,n] (zero diagonal, finite gradient)."
+    "L2 distances between each image's views: features [B,n,F] -> [B,n,n] (zero diagonal, finite gradient)."
     return torch.linalg.vector_norm(z[:, :, None] - z[:, None], dim=-1)
 
 def search_objective(z,                # features of the views [B,n,F] (view 0 is the fixed anchor when `anchor`)
@@ -100,7 +100,7 @@ def uses_bf16(device, amp, cpu_bf16=False):
     return device.type == 'cpu' and bool(cpu_bf16) and cpu_has_bf16()
 
 def maybe_autocast(device, amp, cpu_bf16=False):
-    "bfloat16 autocast for the generator and encoder where `uses_bf16` says so (no loss scaling needed); nothing elsewhere."
+    "bf16 autocast of generator and encoder where `uses_bf16` says so (no loss scaling needed); else none."
     return (
         torch.autocast(device.type, dtype=torch.bfloat16)
         if uses_bf16(device, amp, cpu_bf16)
@@ -369,7 +369,7 @@ class ToyEncoder(torch.nn.Module):
         return F.normalize(x.flatten(1) @ self.B.T, dim=1)
 
 def toy_problem(kind='linear', L=4, D=16, size=8, dim=32, decay=1.0, seed=0):
-    "A (g, f) pair of known maps: kind 'linear' (g = A w, f = normalise(B x)) or 'nonlinear' (tanh generator, conv encoder)."
+    "Known (g, f) maps: kind 'linear' (g=Aw, f=normalise(Bx)) or 'nonlinear' (tanh generator, conv encoder)."
     if kind not in ('linear', 'nonlinear'):
         raise A2Error(f"toy problem kind must be 'linear' or 'nonlinear', got {kind!r}")
     lin = kind == 'linear'
@@ -425,7 +425,7 @@ def plot_search_geometry(paths: dict,   # label -> one image's view features alo
                          f0,            # that image's anchor features [F]
                          eps1: float,   # the circle the views should end on
                          path=None):
-    "Each search's views in the plane tangent to the unit sphere at f0 (hollow: start, filled: end), with the eps1 circle."
+    "Each search's views in the unit sphere's tangent plane at f0 (hollow: start, filled: end) + eps1 circle."
     import matplotlib.pyplot as plt
     f0 = F.normalize(torch.as_tensor(f0).float().flatten(), dim=0)
     fig, axs = plt.subplots(1, len(paths), figsize=(3.2 * len(paths), 3.3), squeeze=False)

@@ -52,7 +52,7 @@ def t_cdf(t: float, df: float) -> float:
     return 1 - tail if t > 0 else tail
 
 def t_ppf(q: float, df: float) -> float:
-    "The `q` quantile of Student's t with `df` degrees of freedom: `t_cdf` inverted by bisection (to ~1e-12 relative)."
+    "`q` quantile of Student's t, `df` degrees of freedom: `t_cdf` inverted by bisection (~1e-12 relative)."
     _check_df(df)
     if isinstance(q, bool) or not isinstance(q, (int, float)) or not 0 < q < 1:
         raise A2Error(f"q must be a probability in (0, 1), got {q!r}")
@@ -137,7 +137,7 @@ def paired_markdown_rows(table: list, names: dict | None = None, baseline: str =
 
 # %% ../nbs/06a_stats.ipynb #8ddaeed7
 def class_change(pred, labels) -> float:
-    "The fraction of views `pred` [N,n] (classes predicted or shown) that are not their image's class `labels` [N]."
+    "Fraction of views `pred` [N,n] (classes predicted or shown) not of their image's class `labels` [N]."
     pred, labels = torch.as_tensor(pred), torch.as_tensor(labels)
     if pred.ndim != 2 or len(pred) != len(labels):
         raise A2Error(f"class_change needs classes [N,n] and labels [N], got {tuple(pred.shape)} and "
@@ -180,7 +180,7 @@ def bank_measures(views,          # uint8 views [N,n,3,H,W] of ...
 
 # %% ../nbs/06a_stats.ipynb #3f603ab9
 def predict(clf, images, dataset: str) -> torch.Tensor:
-    "The classes a `train_classifier` network predicts for uint8 images [..., 3, H, W] (any leading shape), on the CPU."
+    "Classes a `train_classifier` network predicts for uint8 images [...,3,H,W] (any leading shape), on CPU."
     return classifier_outputs(clf, images.reshape(-1, *images.shape[-3:]), dataset)[1].argmax(1).view(images.shape[:-3]).cpu()
 
 BANK_COLUMNS = ("Class change: the share of views in which the classifier (a small supervised CNN trained on the real training images) sees another "
@@ -199,7 +199,7 @@ def bank_table(banks: dict,                 # name -> ViewBank (images [N,n,3,H,
                n_expert: int = 2,           # expert views per image of the reference line
                seed: int = 0,
                factors: dict | None = None) -> list:   # factor -> a classifier of it (`cached_classifier(..., target=)`): its change rates too
-    "One row per bank of `bank_measures`, after the classifier's error on the real test images and a line of expert views."
+    "A row per `bank_measures` bank, after the classifier's real test-image error and a line of expert views."
     x, y, g = train.images[:n_images], train.labels[:n_images], torch.Generator().manual_seed(seed)
     feats = lambda u8: torch.cat([f(from_uint8(u8[i:i + 512])).float().cpu() for i in range(0, len(u8), 512)])
     classify = lambda u8: predict(clf, u8, train.name)

@@ -257,7 +257,7 @@ class Trainer:
 
     # stop after this epoch (default cfg.epochs; the schedule always spans cfg.epochs)
     def fit(self, until: int | None = None):
-        "Train from the current epoch to `until`, checkpointing after every epoch; returns the metrics history."
+        "Train from current epoch to `until`, checkpointing after each epoch; returns the metrics history."
         cfg, spe = self.cfg, self.steps_per_epoch
         for epoch in range(self.epoch, cfg.epochs if until is None else min(until, cfg.epochs)):
             seed = cfg.seed * 1_000_003 + epoch
@@ -320,7 +320,7 @@ class Trainer:
         return len(losses)
 
     def save(self):
-        "Atomic checkpoint (weights, optimiser, RNG, epoch, config) and metrics CSV in `out`, written by rank 0 only."
+        "Atomic checkpoint (weights, optimiser, RNG, epoch, config) + metrics CSV in `out`, by rank 0 only."
         if self.rank != 0: return
         t = {f'model.{k}': v for k, v in self.model.state_dict().items()}
         t.update(flatten_optimizer(self.opt, 'opt'))
@@ -342,7 +342,7 @@ class Trainer:
             with atomic_path(Path(self.out) / 'metrics.csv') as tmp: Path(tmp).write_text(buf.getvalue())
 
     def load(self, path):
-        "Resume from a checkpoint written by `save` for the same config and data (by any number of processes)."
+        "Resume from a checkpoint `save` wrote for the same config and data (by any number of processes)."
         t, meta = load_artifact(path)
         mine, theirs = {**_jsonable(self.cfg), **self.data_id}, {**meta.get('config', {}), **meta.get('data', {})}
         bad = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
@@ -359,7 +359,7 @@ class Trainer:
         self.epoch, self.step, self.history = meta['epoch'], meta['step'], meta['history']
 
 def _rank_seed(seed, rank):
-    "The seed of rank `rank`'s global RNG: `seed` itself on rank 0, an independent hash of (seed, rank) elsewhere."
+    "The seed of rank `rank`'s global RNG: `seed` on rank 0, an independent hash of (seed, rank) elsewhere."
     return (
         seed
         if rank == 0

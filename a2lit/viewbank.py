@@ -149,7 +149,7 @@ class ViewBank:
         return f"ViewBank({self.meta.get('method', '?')}, {len(self)} images x {self.n_views} views, {self.size}px)"
 
     def save(self, path, chunk=4096):
-        "Write the bank as one safetensors file (streamed, atomic) plus a JSON sidecar mirroring its metadata."
+        "Write the bank as one safetensors file (streamed, atomic) + a JSON sidecar mirroring its metadata."
         ts = {'latents': self.latents, 'images': self.images, **self.extras}
         # binds v now, not at the loop's end
         slices = lambda v: (v[i:i + chunk] for i in range(0, len(v), chunk))
@@ -220,7 +220,7 @@ def _model_hash(m, given, name):
                   f"naming it")
 
 def _chunk_seed(seed, i):
-    "The noise seed of chunk `i`: a hash of (seed, i), so chunks are independent and reproducible in any order."
+    "The noise seed of chunk `i`: a hash of (seed, i); chunks are independent and reproducible in any order."
     return int.from_bytes(hashlib.sha256(f'a2lit.search:{seed}:{i}'.encode()).digest()[:8], 'little') >> 1
 
 def _module_device(m):
