@@ -122,7 +122,7 @@ def write_csv(rows: list, path, columns=None):
     return Path(path)
 
 def read_csv(path) -> list:
-    "Rows of a CSV file as dicts; values that parse as numbers become floats. A file that is not a whole CSV table is refused, named."
+    "CSV rows as dicts, numbers parsed as floats; a file that is not a whole CSV table is refused, named."
     def num(v):
         try: return float(v)
         except ValueError: return v
@@ -181,7 +181,7 @@ def factor_change_table(original: dict,       # factor -> value per image [N] (l
                         views: dict,          # view type -> {factor -> value per image [N], or [N,n] for n views per image}
                         tol=0.0,              # a float factor counts as changed when |difference| > tol (a float, or a dict factor -> float)
                         period: dict | None = None) -> list:  # factor -> period, for circular factors such as angles
-    "Rows {'View': type, factor: fraction of (image, view) pairs whose factor changed}; integer/bool factors change when unequal."
+    "Rows {'View': type, factor: fraction of (image, view) pairs changed}; integers/bools change if unequal."
     rows = []
     for name, fac in views.items():
         row = {'View': name}
@@ -232,7 +232,7 @@ def _curve(c, src):
                       f"{type(c).__name__}") from None
 
 def _numbers(vals, src, col):
-    "The values of column `col` as floats, None where a CSV cell is empty (not logged at that row); any other non-number is refused."
+    "Column `col` as floats: None for empty cells (not logged at that row); other non-numbers are refused."
     out = []
     for i, v in enumerate(vals, 1):
         if v is None or (isinstance(v, str) and not v.strip()): out.append(None)
@@ -280,7 +280,7 @@ def pca_2d(x):
 def plot_embedding_2d(features,            # [N,D], or a dict title -> [N,D] of several encoders' features of the same N images
                       labels, classes=None, method: str = 'pca', path=None,
                       max_points: int = 3000, seed: int = 0, title: str = ''):
-    "Scatter of a 2-D embedding of `features` coloured by `labels`, one panel per entry of a dict: PCA, or t-SNE with scikit-learn."
+    "A 2-D PCA or t-SNE (scikit-learn) scatter of `features` coloured by `labels`; one panel per dict entry."
     import matplotlib.pyplot as plt
     panels = dict(features) if isinstance(features, dict) else {title or method.upper(): features}
     if not panels: raise A2Error("plot_embedding_2d got an empty dict of features")
@@ -314,7 +314,7 @@ def plot_embedding_2d(features,            # [N,D], or a dict title -> [N,D] of 
     return save_figure(fig, path)
 
 def plot_view_grid(originals, views: dict, path=None, n_images: int = 6, n_views: int = 4):
-    "One row per image: the original, then up to `n_views` views of each type (`views`: type -> [N,3,H,W] or [N,n,3,H,W] images)."
+    "One row per image: the original, then up to `n_views` views per type (type -> [N,3,H,W] or [N,n,3,H,W])."
     rows, titles = [], []
     for i in range(min(n_images, len(originals))):
         r = [originals[i:i + 1]]

@@ -28,7 +28,7 @@ def rgb_to_hsv(x):
     return torch.stack([h, s, mx], 1)
 
 def adjust_hue(x, shift):
-    "Rotate the hue of each image of `x` [B,3,H,W] by `shift[i]` (fraction of a turn): torchvision's HSV round trip, in closed form."
+    "Hue-rotate image i of `x` [B,3,H,W] by `shift[i]` turns: torchvision's HSV round trip in closed form."
     r, g, b = x[:, 0:1], x[:, 1:2], x[:, 2:3]
     mx, mn = torch.maximum(torch.maximum(r, g), b), torch.minimum(torch.minimum(r, g), b)
     c = mx - mn                                                   # chroma; HSV's s * v

@@ -31,7 +31,7 @@ _ENVIRONMENT = (OSError, SafetensorError, MemoryError, torch.OutOfMemoryError)
 def _one_line(e) -> str: return ' '.join(str(e).split()) or type(e).__name__
 
 def _by_ctrl_c(e) -> bool:
-    "Whether Ctrl-C caused `e`: a C extension being imported when it came reports an ImportError caused by the KeyboardInterrupt."
+    "Whether Ctrl-C caused `e` (during a C extension's import: an ImportError caused by KeyboardInterrupt)."
     seen = set()
     while e is not None and id(e) not in seen:
         if isinstance(e, KeyboardInterrupt): return True
@@ -217,7 +217,7 @@ def fit_main(argv=None):
 
 # %% ../nbs/07b_cli.ipynb #a855e2dd
 def config_main(argv=None):
-    "`a2lit config PRESET`: every key of PRESET's config with its value after `--set`, one `key = value` line each, validated."
+    "`a2lit config PRESET`: PRESET's config after `--set`, validated, as one `key = value` line per key."
     p = OneLineParser(prog='a2lit config', description="Every config key of a preset and its value (after --set), one 'key = value' line each, "
                 "checked as a2lit run checks them; each line, written key=value, is a --set of a2lit run, a2lit STAGE and a2lit config.")
     p.add_argument('preset', help=f"one of {', '.join(PRESETS)}")
@@ -282,7 +282,7 @@ def console():
 
 # %% ../nbs/07b_cli.ipynb #b7f22d76
 def stage_times(log: str) -> dict:
-    "Seconds per stage of one `a2lit run` log, from its `STAGE: done in Ns` lines; a stage that ran in parts (resumed) is summed."
+    "Seconds per stage from an `a2lit run` log's `STAGE: done in Ns` lines, summing a resumed stage's parts."
     import re
     out = {}
     for line in log.splitlines():

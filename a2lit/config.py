@@ -206,7 +206,7 @@ def _plain_number(name, text, ok, what, integer=False):
     return v
 
 def bank_spec(cfg: ExperimentConfig, name: str) -> BankSpec:
-    "How the view bank `name` is made in the run `cfg`; one A2Error listing the forms a bank name takes when it is none of them."
+    "How the view bank `name` is made in run `cfg`; one A2Error listing the valid name forms if it fits none."
     bad = A2Error(f"unknown view bank {name!r}; a bank is named {_BANK_FORMS}")
     head, *mods = name.split('-') if isinstance(name, str) else ['']
     v = cfg.views
@@ -247,7 +247,7 @@ def row_label(row):
     return (*names, lname)
 
 def banks_needed(cfg: ExperimentConfig) -> list:
-    "The view banks the selected rows train on, and the `search` bank a class-flip oracle bank's rate is measured on; in build order."
+    "In build order: the selected rows' banks and the `search` bank a class-flip oracle bank is rated on."
     used = {ROWS[r][3] for r in selected_rows(cfg) if ROWS[r][3]}
     if any(bank_spec(cfg, b).flip for b in used): used.add('search')
     return sorted(used, key=lambda b: (bank_spec(cfg, b).flip, b))
@@ -292,7 +292,7 @@ def _demo():
         workers=2)
 
 def _shapes10_full():
-    "Every row of the main table and the ablation on Shapes-10, two seeds, on 2 CPU cores (111 minutes in reports/shapes10-full)."
+    "All main-table and ablation rows, Shapes-10, 2 seeds, 2 CPU cores (111 minutes: reports/shapes10-full)."
     c = _demo(); c.preset, c.seeds, c.rows = 'shapes10-full', (0, 1), ()
     c.data = DataConfig(train_subset=5_000)
     # 24 trainings of 5,000 x 30 epochs (150k images each) with the 4-stage CNN at batch 256 fit 150 minutes with the
@@ -359,7 +359,7 @@ DEMO_SECONDS = dict(   # `a2lit run demo` on 2 CPU cores (reports/demo/log.txt):
     render=10)                         # allowance: an oracle, recon or W-perturb bank (rendering only)
 
 def _makespan(durations: list, workers: int) -> float:
-    "Seconds until the last of `durations` ends when `workers` take the jobs in order, each the next one as soon as it is free."
+    "Seconds until the last of `durations` ends when `workers` each take the next job in order once free."
     free = [0.0] * max(1, workers)
     for d in durations: free[free.index(min(free))] += d
     return max(free)
@@ -453,7 +453,7 @@ def _as_text(v) -> str:
     return str(v)
 
 def config_items(obj, prefix: str = '') -> dict:
-    "Every key of the (nested) config `obj` and its value as `--set` reads it: {'preset': 'tiny', ..., 'train.epochs': '2', ...}."
+    "Each key of nested `obj` -> its value as `--set` reads it: {'preset': 'tiny', 'train.epochs': '2', ...}."
     out = {}
     for f in dataclasses.fields(obj):
         v = getattr(obj, f.name)

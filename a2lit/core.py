@@ -32,7 +32,7 @@ _STATUS = '/proc/self/status'   # Linux shows the umask here (since 4.7): read w
 _UMASK_LOCK = threading.Lock()
 
 def _umask() -> int:
-    "The process's umask: read from /proc where Linux shows it, else set to 077 and back at once (under a lock) as os.umask must."
+    "The umask: from /proc where Linux shows it, else os.umask(0o077) and back at once, under a lock."
     with contextlib.suppress(OSError, ValueError, IndexError):
         for line in Path(_STATUS).read_text().splitlines():
             if line.startswith('Umask:'): return int(line.split()[1], 8)
@@ -42,7 +42,7 @@ def _umask() -> int:
 
 @contextlib.contextmanager
 def atomic_path(path):
-    "Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds, with the mode `open()` gives a new file."
+    "Yield a temporary path beside `path`, renamed onto it only on success, with `open()`'s new-file mode."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     # private (0600) while it is written
     fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix=_PARTIAL[1:], dir=path.parent)
@@ -166,7 +166,7 @@ class RestrictedUnpickler(pickle.Unpickler):
 
 # %% ../nbs/infra/core.ipynb #a7f1c0de
 def _no_momentum(sd):
-    "Parameter indices of Adam-style groups with beta1 = 0 (StyleGAN2's setting), whose `exp_avg` carries nothing to the next step."
+    "Parameter indices in beta1 = 0 Adam-style groups (StyleGAN2's), whose `exp_avg` carries nothing over."
     return {pid for g in sd['param_groups'] if (g.get('betas') or (1,))[0] == 0 for pid in g['params']}
 
 def flatten_optimizer(opt: torch.optim.Optimizer, prefix: str) -> dict:
@@ -410,7 +410,7 @@ def check_device(name: str, v: str):
 # %% ../nbs/infra/core.ipynb #2eb3ed2e
 def parse_value(key: str, text: str, current,
                 tp=None):   # the field's annotation: a float field whose default is an int still reads '0.5'
-    "`text`, given on the command line for `key`, read as the type `key` is declared with (else the type of its `current` value)."
+    "`text` from the command line for `key`, read as `key`'s declared type (else its `current` value's type)."
     t = type(current)
     if tp is not None and (ann := _annotation(tp)[0]) in (int, float, bool, str, tuple):
         t = ann if not (ann is tuple and isinstance(current, list)) else list
@@ -475,7 +475,7 @@ def image_grid(rows,          # a list of rows, each a uint8 or [0,1] float batc
                path=None,     # save the figure here if given
                titles=None,   # one per row, above its first image
                scale=1.0):    # inches per image
-    "Plot each row as one `make_grid` strip (white padding, short rows filled with white) under its title; return the figure."
+    "Plot each row as one `make_grid` strip (white padding, short rows filled with white); return the figure."
     import matplotlib.pyplot as plt
     # it lays out pixels only: the per-row titles need one axes per row
     from torchvision.utils import make_grid

@@ -246,7 +246,7 @@ def _load_cifar(name, root, split, download):
     return ImageSet(torch.cat([p[0] for p in parts]), labels, classes, None, name)
 
 def _read_cifar_meta(path, key, n_classes):
-    "The class names in a CIFAR meta file (numbered names when the file is absent); a damaged or unsafe file is one clear error."
+    "Class names from a CIFAR meta file (numbered if absent); a damaged or unsafe file is one clear error."
     if not path.exists(): return [str(i) for i in range(n_classes)]
     try:
         with open(path, 'rb') as fh:

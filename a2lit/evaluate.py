@@ -133,7 +133,7 @@ def knn_accuracy(train_x, train_y, test_x, test_y,
 
 # %% ../nbs/05_evaluate.ipynb #83046828
 class ProbeAccuracy(float):
-    "A probe's test Acc@1 (a fraction, usable as a float) that also carries `top5` (None for <= 10 classes) and `train_top1`."
+    "A probe's test Acc@1 (a float fraction) also carrying `top5` (None for <= 10 classes) and `train_top1`."
     def __new__(cls, top1, top5=None, train_top1=None, method=None):
         o = super().__new__(cls, top1)
         o.top1, o.top5, o.train_top1, o.method = float(top1), top5, train_top1, method

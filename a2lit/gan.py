@@ -33,7 +33,7 @@ ARCHS = {'demo': demo_config, 'paper': paper_config, 'tiny': tiny_config}
 
 def load_split(dataset: str = 'shapes10', root='data', split: str = 'train', size: int | None = None, download: bool = False,
                n_train: int | None = None, n_test: int | None = None) -> ImageSet:
-    "A split of `dataset`, resized once to `size` px when that differs (area-downsampling or bilinear upsampling of the uint8 images)."
+    "A `dataset` split, resized once to `size` if needed (uint8 area-downsampling or bilinear upsampling)."
     if dataset != 'shapes10' and (n_train or n_test):
         raise A2Error(f"n_train and n_test are for Shapes-10, which is rendered; {dataset} has its own sizes")
     s10 = Shapes10Config(**{k: v for k, v in (('n_train', n_train), ('n_test', n_test)) if v}) if dataset == 'shapes10' else None
@@ -135,7 +135,7 @@ def _copy(f, dst_dir):
     with atomic_path(Path(dst_dir) / Path(f).name) as tmp: shutil.copyfile(f, tmp)
 
 def copy_checkpoint(src_dir, dst_dir) -> Path | None:
-    "Copy the newest whole checkpoint of `src_dir` (and its JSON sidecar) into `dst_dir`, atomically; None when there is none."
+    "Atomically copy `src_dir`'s newest whole checkpoint (+ JSON sidecar) to `dst_dir`; None if it has none."
     p = latest_checkpoint(src_dir)
     if p is None: return None
     Path(dst_dir).mkdir(parents=True, exist_ok=True)
@@ -144,7 +144,7 @@ def copy_checkpoint(src_dir, dst_dir) -> Path | None:
     return Path(dst_dir) / p.name
 
 def resume_from(src, out, log=print) -> bool:
-    "Copy run folder `src`'s newest GAN and encoder checkpoints and its records into `out`, unless `out` has a checkpoint already."
+    "Copy run folder `src`'s newest GAN and encoder checkpoints and records to `out`, unless `out` has one."
     src, out = Path(src), Path(out)
     if latest_checkpoint(out) is not None: return False
     if copy_checkpoint(src, out) is None: raise A2Error(f"--resume-from {src}: no whole checkpoint there")

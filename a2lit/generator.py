@@ -64,7 +64,7 @@ def fir_blur(x):
     return F.conv2d(F.pad(x, (1, 1, 1, 1)), fir_filter(x.shape[1], x), groups=x.shape[1])
 
 class ModConv(nn.Module):
-    "A modulated (and by default demodulated) conv whose style comes from `w` through an affine layer; optional 2x upsampling first."
+    "A modulated (default: demodulated) conv styled by `w` via an affine layer; optional 2x upsampling first."
     def __init__(self, ci, co, w_dim, k=3, demod=True, up=False, resample='bilinear'):
         super().__init__()
         self.weight = nn.Parameter(torch.randn(co, ci, k, k))
@@ -131,7 +131,7 @@ class GeneratorConfig:
     def channels(self, r): return min(self.channel_base // r, self.channel_max)
 
 def paper_config(size=32) -> GeneratorConfig:
-    "The paper-scale generator (StyleGAN2-ADA's CIFAR configuration: 512 channels, w in R^512, FIR up-sampling, clamp 256); for GPUs."
+    "Paper-scale StyleGAN2-ADA CIFAR generator for GPUs: 512 channels, w in R^512, FIR upsampling, clamp 256."
     return GeneratorConfig(size=size, resample='fir', conv_clamp=256)
 
 def demo_config(size=32) -> GeneratorConfig:
@@ -289,7 +289,7 @@ def truncation_rows(G: Generator, n: int = 8, psis=(1.0, 0.7, 0.4, 0.0), seed: i
     return {psi: G.sample(n, seed, psi) for psi in psis}
 
 def show_truncation(G: Generator, n: int = 8, psis=(1.0, 0.7, 0.4, 0.0), seed: int = 0, path=None):
-    "One row per truncation `psi`, the same latents in every row, each titled with psi and the pixel std across the row (diversity)."
+    "One row per truncation `psi` (same latents in all), titled with psi and the row's pixel std (diversity)."
     rows = truncation_rows(G, n, psis, seed)
     titles = [f'psi {psi}: pixel std across samples {x.float().std(0).mean():.1f} / 255' for psi,
               x in rows.items()]
@@ -349,7 +349,7 @@ _NVIDIA_GLOBALS = {   # everything a StyleGAN2-ADA network pickle needs; any oth
 
 # %% ../nbs/01_generator.ipynb #1b1da200
 def _channels(path, ch: dict) -> tuple:
-    "(channel_base, channel_max) giving the widths `ch` {resolution: channels} as min(base // r, max); refused when no pair does."
+    "(channel_base, channel_max) giving `ch` {resolution: channels} as min(base // r, max); refused if none."
     top, r_last = max(ch.values()), max(ch)
     base = min(ch[r] * r for r in ch if ch[r] < top) if any(v < top for v in ch.values()) else top * r_last
     if any(min(base // r, top) != c for r, c in ch.items()):
@@ -388,7 +388,7 @@ def _rosinality_config(path, T: dict, args) -> GeneratorConfig:
                            noise='noises.noise_0' in T, mapping_lr_mul=float(getattr(args, 'lr_mlp', 0.01)), resample='fir')
 
 def _layer_names(cfg: GeneratorConfig, fmt: str) -> dict:
-    "a2lit's state-dict name -> the source file's, for every tensor of the generator `cfg` builds (w_avg aside, for rosinality)."
+    "a2lit's state-dict names -> the source file's, for `cfg`'s generator (w_avg aside, for rosinality)."
     nv, m = fmt == 'nvidia', {}
     res = [2 ** i for i in range(2, int(math.log2(cfg.size)) + 1)]
     for i in range(cfg.mapping_layers):

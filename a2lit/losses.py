@@ -35,7 +35,7 @@ class _GramLogSumExp(torch.autograd.Function):
 
 def _multiview_loss(Z: torch.Tensor,  # [V,B,D] unit rows: V views of B images
                     tau) -> torch.Tensor:
-    "Per-anchor loss [V*B] (view-major): log-sum-exp over all other views minus the mean logit of the other views of the same image."
+    "Per-anchor loss [V*B], view-major: log-sum-exp over other views minus the mean logit of same-image ones."
     V, B, D = Z.shape
     lse = _GramLogSumExp.apply(Z.reshape(V * B, D), tau)
     # [V,B]: sum of the logits of the other views of the image
@@ -78,7 +78,7 @@ def _prepare(fn: str,            # the loss's name, for error messages
              names: list,        # their argument names, for error messages
              tau, alpha=None,
              check: bool = True): # also check the values (NaN/inf, zero rows): one host sync
-    "Check the inputs of loss `fn`; return them L2-normalised in float32 (float64 stays), the last one as [B,K,D] if there are three."
+    "Check loss `fn`'s inputs; return them L2-normalised in float32 (float64 stays), a third one as [B,K,D]."
     for n, z in zip(names, zs):
         if not isinstance(z, torch.Tensor) or not z.is_floating_point():
             raise A2Error(f"{fn}: {n} must be a floating-point tensor, got "
@@ -186,7 +186,7 @@ def a2_simclr(z1: torch.Tensor,  # [B,D] first expert view
               alpha: float = 0.5,  # weight of the alignment (the paper's default)
               reduction: str = 'mean',  # 'mean' over the 2B expert anchors, or 'none': [2B]
               check: bool = True):      # as in `nt_xent`
-    "A2-SimCLR: NT-Xent on the expert views minus alpha times the alignment of the expert anchors with their generated views."
+    "A2-SimCLR: NT-Xent of expert views minus alpha times the anchors' alignment with their generated views."
     return _a2_pull('a2_simclr', lambda a, b, t: _multiview_loss(torch.stack([a, b]), t), z1, z2, z3, tau,
                     alpha, reduction, check)
 

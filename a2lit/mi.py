@@ -18,7 +18,7 @@ __all__ = ['StatisticsNetwork', 'MIEstimate', 'mine_mi', 'sphere_map', 'sphere_u
 
 # %% ../nbs/05a_mi.ipynb #2c443fbd
 class StatisticsNetwork(nn.Module):
-    "MINE's T(a, b): an MLP on [a; b] (Linear -> ReLU -> Linear -> scalar), its first layer split into an `a` block and a `b` block."
+    "MINE's T(a, b): an MLP on [a; b] (Linear -> ReLU -> Linear -> scalar), first layer split by `a` and `b`."
     def __init__(self, da: int, db: int, hidden: int):
         super().__init__()
         self.la, self.lb, self.out = (
@@ -33,7 +33,7 @@ class StatisticsNetwork(nn.Module):
 
 # %% ../nbs/05a_mi.ipynb #7daeeeed
 def _shifts(n, K, g):
-    "Indices [n,K]: column k pairs row i with row (i + s_k) mod n, for K distinct shifts s_k in 1..n-1 (K derangements of the rows)."
+    "Indices [n,K], K derangements: column k pairs row i with (i + s_k) mod n, for distinct s_k in 1..n-1."
     s = torch.randperm(n - 1, generator=g)[:K] + 1
     return (torch.arange(n)[:, None] + s[None]) % n
 

@@ -52,7 +52,7 @@ def _diff(a, b, prefix=''):
 _LOCKS = {}   # run folder -> the open lock file this process holds
 
 def lock_run_dir(d: Path):
-    "Hold an exclusive lock on run folder `d` until `release_run_dir`: a second command on the same folder is refused in one line."
+    "Lock run folder `d` exclusively until `release_run_dir`: a second command on it is refused in one line."
     d.mkdir(parents=True, exist_ok=True)
     if str(d.resolve()) in _LOCKS: return
     fh = open(d / '.lock', 'a+')
@@ -264,7 +264,7 @@ def _oracle(cfg, train, spec, class_flip):
         oracle_bank(train, cfg.views.n, spec.strength, class_flip, cfg.seeds[0], _shapes10_config(cfg)).save(path)
 
 def generated_bank(cfg: ExperimentConfig, name: str, shard=None, log=print):
-    "Make the bank `name` through the generator: every chunk and the merge, or (`shard`=(rank, world)) only that share of the chunks."
+    "Make bank `name` with the generator: every chunk and the merge, or only the `shard`=(rank, world) share."
     s, train, (g, G, E) = bank_spec(cfg, name), load_data(cfg), load_g(cfg)
     bank = build_view_bank(g, load_encoder(f_checkpoint(cfg), G.w_avg.device), _latents(cfg, g, G, train, s.latents),
                            run_dir(cfg) / 'views' / f'{name}.safetensors', method=s.method, cfg=s.views, seed=cfg.seeds[0],
@@ -294,7 +294,7 @@ def stage_views(cfg: ExperimentConfig, log=print) -> dict:
 
 @stage('train', outputs=lambda cfg: [f'train/{r}-s{s}/checkpoint.safetensors' for r in selected_rows(cfg) for s in cfg.seeds])
 def stage_train(cfg: ExperimentConfig, log=print) -> dict:
-    "Every selected row at every seed (finished runs are skipped, interrupted ones resume); on a CPU, `workers` of them at once."
+    "All selected rows, all seeds (finished runs skipped, interrupted resumed); on a CPU, `workers` at once."
     map_in_processes(train_row, [(cfg, row, seed) for row in selected_rows(cfg) for seed in cfg.seeds], _workers(cfg), log)
     return dict(rows=selected_rows(cfg), seeds=list(cfg.seeds))
 
@@ -328,7 +328,7 @@ def _mean_std(xs):
     return t.mean().item(), (t.std().item() if len(xs) > 1 else 0.0)
 
 def reported_rows(cfg: ExperimentConfig) -> list:
-    "The rows a report covers: those this command runs, and every other row the folder holds finished evaluations of at all its seeds."
+    "Report rows: those this command runs, and others with finished evaluations in the folder at all seeds."
     have = lambda r: all((run_dir(cfg) / 'eval' / f'{r}-s{s}.json').exists() for s in cfg.seeds)
     return [r for r in ROWS if r in selected_rows(cfg) or have(r)]
 

@@ -21,7 +21,7 @@ __all__ = ['QUALITY_TARGETS', 'DEMO_WEIGHTS', 'frechet_distance', 'classifier_ou
 
 # %% ../nbs/01c_quality.ipynb #44af156e
 def frechet_distance(feats_a, feats_b) -> float:
-    "Fréchet distance between Gaussians fitted to two feature sets [N, D]: |mu_a - mu_b|^2 + tr(S_a + S_b - 2 (S_a S_b)^(1/2))."
+    "Fréchet distance of Gaussian fits to [N,D] features: |mu_a-mu_b|^2 + tr(S_a + S_b - 2(S_a S_b)^(1/2))."
     a, b = torch.as_tensor(feats_a).double(), torch.as_tensor(feats_b).double()
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
         raise A2Error(f"features must be [N, D] with equal D, got {tuple(a.shape)} and {tuple(b.shape)}")

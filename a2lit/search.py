@@ -167,7 +167,7 @@ def check_search_args(n, eps1, eps2, lam, sigma, lr, max_steps, tol, keep_anchor
 # %% ../nbs/02_search.ipynb #e8df1d9a
 @dataclass
 class ViewsConfig:
-    "How generated views are made, one value per setting: `w_search`, `w_perturb` and the view bank read their defaults here."
+    "How generated views are made: defaults for `w_search`, `w_perturb` and the view bank, one per setting."
     n: int = 8                  # views stored per image (paper: 8)
     # W-search: distance of every view from f0 (paper: 0.3 CIFAR-10; 0.2 CIFAR-100, TinyImageNet)
     eps1: float = 0.3
@@ -191,7 +191,7 @@ class ViewsConfig:
 
     @classmethod
     def for_dataset(cls, name, **kw):
-        "The paper's values for `name` ('cifar10', 'cifar100', 'tinyimagenet'; anything else gets the CIFAR-10 ones), then `kw`."
+        "The paper's values for `name` ('cifar10', 'cifar100', 'tinyimagenet'; else CIFAR-10's), then `kw`."
         paper = {'cifar100': dict(eps1=0.2, sigma=0.005),
                  'tinyimagenet': dict(eps1=0.2, eps2=0.31, sigma=0.005)}
         return cls(**{**paper.get(name, {}), **kw})
@@ -341,7 +341,7 @@ def w_search(g,                    # generator: latents [B,L,D] -> images [B,3,H
 
 # %% ../nbs/02_search.ipynb #c06e356f
 class ToyGenerator(torch.nn.Module):
-    "A known generator for checks: latents [B,L,D] -> images [B,3,S,S] = tanh(A w), or A w when `linear`; A fixed and random."
+    "A known generator for checks: w [B,L,D] -> tanh(A w) [B,3,S,S], or A w if `linear`; A fixed and random."
     def __init__(self, L=4, D=16, size=8, linear=False, seed=0):
         super().__init__()
         gen = torch.Generator().manual_seed(seed)
@@ -389,7 +389,7 @@ def plot_view_distances(dists: dict,          # label -> distances ||f(view) - f
                         pairwise: dict = None,# label -> each image's mean pairwise view distance
                         eps2=None,            # marked on the right panel
                         path=None, bins=40):
-    "Histograms of the views' distance from f0 (eps1 marked) and, if given, of each image's mean pairwise view distance (eps2 marked)."
+    "Histograms of view distances from f0 (eps1 marked) and, if given, of `pairwise` (eps2 marked)."
     import matplotlib.pyplot as plt
     panels = [(dists, eps1, r'$\|f(\mathrm{view}) - f_0\|$', r'$\epsilon_1$')]
     if pairwise: panels.append((pairwise, eps2, 'mean pairwise distance between views', r'$\epsilon_2$'))

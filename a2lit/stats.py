@@ -19,7 +19,7 @@ __all__ = ['PAIRED_COLUMNS', 'BANK_COLUMNS', 't_cdf', 't_ppf', 'paired_differenc
 
 # %% ../nbs/06a_stats.ipynb #19c6346b
 def _betacf(a, b, x):
-    "The continued fraction of the regularised incomplete beta function (modified Lentz); converges fast for x < (a+1)/(a+b+2)."
+    "Regularised incomplete beta continued fraction (modified Lentz); converges fast for x < (a+1)/(a+b+2)."
     tiny = 1e-300
     fix = lambda v: v if abs(v) > tiny else tiny
     c, d = 1.0, 1 / fix(1 - (a + b) * x / (a + 1))
@@ -66,7 +66,7 @@ def t_ppf(q: float, df: float) -> float:
 
 # %% ../nbs/06a_stats.ipynb #049b0498
 def _by_seed(x, name) -> dict:
-    "seed -> value from a mapping or from (seed, value) pairs; a seed given twice, or a value that is not a finite number, is refused."
+    "seed -> value from a mapping or (seed, value) pairs; a repeated seed or a non-finite value is refused."
     out = {}
     for s, v in (x.items() if isinstance(x, dict) else x):
         if s in out: raise A2Error(f"{name}: seed {s} is given twice")

@@ -205,7 +205,7 @@ class Trainer:
     def steps_per_epoch(self): return len(self.train) // self.cfg.batch_size
 
     def views(self, idx, xb, g_cpu, g_dev):
-        "This rank's rows of the float views of the global uint8 batch `xb` (dataset indices `idx`), one per entry of `cfg.views`."
+        "This rank's rows of the `cfg.views` float views of global uint8 batch `xb` (dataset indices `idx`)."
         x, V, r = xb.float().div_(255), self.cfg.views, self.rows
         # expert and stored views need no graph; drawn for the whole global batch, so they do not
         # depend on the world size
@@ -222,7 +222,7 @@ class Trainer:
         return [next(expert) if v == 'expert' else next(gen) if v == 'generated' else GradReverse.apply(self.vm_net(x[r])) for v in V]
 
     def batch(self, views):
-        "The views as one normalised batch in the model's memory layout (the values of `normalize(torch.cat(views))`, bit for bit)."
+        "The values of `normalize(torch.cat(views))` bit for bit, in the model's memory layout."
         fmt = torch.channels_last if self.channels_last else torch.contiguous_format
         if any(v.requires_grad for v in views):
             return normalize(torch.cat(views), self.dataset).contiguous(memory_format=fmt)

@@ -28,7 +28,7 @@ _HASH_SLOT = '0' * 64
 def write_safetensors_stream(path,            # destination, replaced atomically
                              entries,         # list of (name, torch dtype, shape, iterable of chunks along dim 0)
                              metadata=None):  # str -> str, stored in the header
-    "Write a safetensors file chunk by chunk (never holding a whole tensor), atomically; the header records the data's sha256."
+    "Write a safetensors file by chunks, never holding a whole tensor; the header records the data's sha256."
     # wide dtypes first: every tensor aligned
     entries = sorted(entries, key=lambda e: -torch.empty(0, dtype=e[1]).element_size())
     header, off = {}, 0
@@ -62,7 +62,7 @@ _ST_BYTES = {'BOOL': 1, 'U8': 1, 'I8': 1, 'F8_E4M3': 1, 'F8_E5M2': 1, 'I16': 2, 
              'I32': 4, 'U32': 4, 'F32': 4, 'I64': 8, 'U64': 8, 'F64': 8}
 
 def _check_header(path):
-    "Read the header of the safetensors file `path`; raise A2Error saying what is wrong unless its tensors tile the data exactly."
+    "Read `path`'s safetensors header; unless its tensors tile the data exactly, raise A2Error saying why."
     bad = lambda what: A2Error(f"corrupt or truncated safetensors file {path}: {what}")
     size = path.stat().st_size
     if size < 8: raise bad(f"{size} bytes, less than the 8-byte header length (not a safetensors file)")
