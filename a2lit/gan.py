@@ -229,7 +229,7 @@ def quality_curve(train: ImageSet, test: ImageSet, out, cfg: GANConfig,
 def plot_quality_curve(recs: list,              # `quality_curve` records
                        reference: dict | None = None,   # a record with its 'kimg' (e.g. the shipped generator's)
                        label: str = 'shipped', path=None):
-    "Fréchet distance to the training images (log), mean max-probability and the largest class's share of the samples against training length (log kimg)."
+    "Fréchet distance to train (log), mean max-probability, largest class's share against kimg (log)."
     import matplotlib.pyplot as plt
     from a2lit.core import save_figure
     fig, axs = plt.subplots(1, 3, figsize=(10, 2.8))
