@@ -12,7 +12,8 @@ from .data import ImageSet, normalize, iterate_batches
 from .augment import ExpertAugment
 
 # %% auto #0
-__all__ = ['SmallConvNet', 'embed', 'fit_linear', 'train_classifier', 'cached_classifier', 'per_class_accuracy', 'plot_per_class']
+__all__ = ['SmallConvNet', 'embed', 'fit_linear', 'train_classifier', 'split_heads', 'cached_heads', 'cached_classifier',
+           'per_class_accuracy', 'plot_per_class']
 
 # %% ../nbs/00b_baselines.ipynb #69ea3b84
 def _conv_bn(ci, co, stride):
@@ -65,19 +66,27 @@ def fit_linear(x, y, num_classes, x_test=None, y_test=None, max_iter=200, wd=1e-
     return model, acc
 
 # %% ../nbs/00b_baselines.ipynb #82b7e533
+def _target_labels(train: ImageSet, target: str | None) -> tuple:
+    "(labels, number of classes) a classifier of `target` learns: the class (None) or a discrete factor."
+    if target is None: return train.labels, train.num_classes
+    if not train.factors or target not in train.factors:
+        raise A2Error(f"target {target!r} is not a factor of this dataset (factors: "
+                      f"{sorted(train.factors or {})})")
+    y = train.factors[target]
+    if y.is_floating_point():
+        raise A2Error(f"target {target!r} is a continuous factor; a classifier needs a discrete one")
+    return y.long(), int(y.max()) + 1
+
 def train_classifier(train: ImageSet, epochs=10, width=32, lr=2e-3, batch_size=128, seed=0, device=None, augment=True,
-                     target: str | None = None):   # a discrete factor of `train.factors` to predict instead of the class
+                     # a discrete factor of `train.factors` to predict instead of the class (None);
+                     # a tuple of targets: one trunk, the head's outputs theirs in turn, the loss their sum
+                     target: str | None | tuple = None):
     "A supervised `SmallConvNet` + linear head (flip, light crop augmentation); Adam, one-cycle schedule."
-    if target is not None:
-        if not train.factors or target not in train.factors:
-            raise A2Error(f"target {target!r} is not a factor of this dataset (factors: "
-                          f"{sorted(train.factors or {})})")
-        y = train.factors[target]
-        if y.is_floating_point():
-            raise A2Error(f"target {target!r} is a continuous factor; a classifier needs a discrete one")
-        train = ImageSet(train.images, y.long(), [str(i) for i in range(int(y.max()) + 1)], None, train.name)
+    targets = target if isinstance(target, tuple) else (target,)
+    ys, sizes = zip(*[_target_labels(train, t) for t in targets])
     torch.manual_seed(seed); dev = get_device(device)
-    net = torch.nn.Sequential(SmallConvNet(width), torch.nn.Linear(4 * width, train.num_classes)).to(dev)
+    net = torch.nn.Sequential(SmallConvNet(width), torch.nn.Linear(4 * width, sum(sizes))).to(dev)
+    y = torch.stack(ys, 1).to(dev)
     # a set smaller than a batch is one batch (the schedule needs a step)
     batch_size = min(batch_size, len(train))
     steps = epochs * (len(train) // batch_size)
@@ -86,35 +95,48 @@ def train_classifier(train: ImageSet, epochs=10, width=32, lr=2e-3, batch_size=1
     aug = ExpertAugment(train.size, scale=(0.6, 1), p_jitter=0, p_gray=0) if augment else None
     g = torch.Generator().manual_seed(seed)
     for _ in range(epochs):
-        for _, xb, yb in iterate_batches(train, batch_size, device=dev, generator=g):
+        for idx, xb, _ in iterate_batches(train, batch_size, device=dev, generator=g):
             xb = xb.float() / 255
             if aug: xb = aug(xb)
-            loss = F.cross_entropy(net(normalize(xb, train.name)), yb)
+            out = net(normalize(xb, train.name)).split(sizes, 1)
+            loss = sum(F.cross_entropy(o, y[idx.to(dev), j]) for j, o in enumerate(out))
             opt.zero_grad(); loss.backward(); opt.step(); sched.step()
     return net.eval()
 
+def split_heads(net, sizes) -> list:
+    "One `train_classifier` network per target of a multi-target `net` (head sizes `sizes`), all on its trunk."
+    w, b = net[1].weight.split(sizes), net[1].bias.split(sizes)
+    heads = [torch.nn.Linear(net[1].in_features, n).to(net[1].weight.device) for n in sizes]
+    with torch.no_grad():
+        for h, wi, bi in zip(heads, w, b): h.weight.copy_(wi); h.bias.copy_(bi)
+    return [torch.nn.Sequential(net[0], h).eval() for h in heads]
+
 # %% ../nbs/00b_baselines.ipynb #18f9523e
-def cached_classifier(train: ImageSet, path, epochs: int = 10, seed: int = 0, device=None,
-                      target: str | None = None):   # a discrete factor to predict instead of the class (`train_classifier`'s)
-    "A `train_classifier` network for `train`, trained once and kept at `path`; trained again when the file was made for other images or settings."
-    n_out = (
-        train.num_classes
-        if target is None
-        else int(train.factors[target].max()) + 1 if train.factors and target in train.factors else 0
-    )
-    key = dict(dataset_hash=train.hash(), n=len(train), classes=n_out, epochs=epochs, seed=seed, width=32,
-               **({'target': target} if target else {}))
+def cached_heads(train: ImageSet, path, targets: tuple = (None,), epochs: int = 10, seed: int = 0,
+                 device=None) -> dict:
+    "Target -> its classifier (`split_heads`) of one `train_classifier` network of `targets`, trained once and kept at `path`; trained again when the file was made for other images or settings."
+    sizes = [_target_labels(train, t)[1] for t in targets]
+    key = dict(dataset_hash=train.hash(), n=len(train), classes=sizes if len(targets) > 1 else sizes[0],
+               epochs=epochs, seed=seed, width=32,
+               **({'target': list(targets) if len(targets) > 1 else targets[0]} if targets != (None,) else {}))
+    net = None
     if Path(path).exists():
         try: t, meta = load_artifact(path)
         except A2Error: meta = {}
         if meta.get('key') == key:
-            net = torch.nn.Sequential(SmallConvNet(32), torch.nn.Linear(4 * 32, n_out))
-            net.load_state_dict(t); return net.to(get_device(device)).eval()
-    # the caller's random stream is left as it was
-    with torch.random.fork_rng():
-        net = train_classifier(train, epochs=epochs, seed=seed, device=device, target=target)
-    save_artifact(path, net.state_dict(), dict(key=key))
-    return net
+            net = torch.nn.Sequential(SmallConvNet(32), torch.nn.Linear(4 * 32, sum(sizes)))
+            net.load_state_dict(t); net = net.to(get_device(device)).eval()
+    if net is None:
+        # the caller's random stream is left as it was
+        with torch.random.fork_rng():
+            net = train_classifier(train, epochs=epochs, seed=seed, device=device, target=tuple(targets))
+        save_artifact(path, net.state_dict(), dict(key=key))
+    return dict(zip(targets, [net] if len(targets) == 1 else split_heads(net, sizes)))
+
+def cached_classifier(train: ImageSet, path, epochs: int = 10, seed: int = 0, device=None,
+                      target: str | None = None):   # a discrete factor to predict instead of the class (`train_classifier`'s)
+    "A `train_classifier` network for `train`, trained once and kept at `path` (`cached_heads` of one target)."
+    return cached_heads(train, path, (target,), epochs, seed, device)[target]
 
 # %% ../nbs/00b_baselines.ipynb #29aa63e8
 def per_class_accuracy(pred, labels, num_classes: int) -> torch.Tensor:

@@ -4,16 +4,15 @@
 
 # %% ../nbs/07a_pipeline.ipynb #9df451f9
 from __future__ import annotations
-import dataclasses, fcntl, functools, hashlib, json, os, platform, shutil, sys, time
-from dataclasses import asdict
+import dataclasses, json, os, shutil, sys, time
 from pathlib import Path
 import torch
 from .core import (A2Error, write_json, read_json, load_artifact, tensor_hash, state_hash, atomic_path,
-                        sweep_partial_writes, get_device)
+                        get_device)
 from .dist import rank_world, barrier, on_rank0, map_in_processes
 from .data import ImageSet, load_dataset, channel_stats, from_uint8, Shapes10Config, SHAPES10_FACTORS
 from .augment import ExpertAugment, show_views
-from .baselines import embed, cached_classifier
+from .baselines import embed, cached_classifier, cached_heads
 from .generator import TruncatedSynthesis, load_generator, save_generator
 from .gan_train import GANConfig
 from .invert import save_latent_encoder, load_latent_encoder, invert_dataset, authors_inversion
@@ -22,120 +21,19 @@ from .gan import ARCHS, train_generator, import_generator
 from .viewbank import build_view_bank, ViewBank
 from .oracle import oracle_bank
 from .train import Trainer, load_encoder
-from .evaluate import knn_accuracy, online_knn, extract_features, score_features, PROBE_METHODS
+from .evaluate import online_knn, extract_features, score_features, PROBE_METHODS
 from .analysis import markdown_table, write_csv, plot_training_curves, average_ranks
 from .stats import (paired_table, paired_markdown_rows, class_change, predict, bank_table, view_pairs,
                          figure_points, plot_paired_vs_rate, PAIRED_COLUMNS, BANK_COLUMNS)
+from .rundir import STAGES, stage, claim_run_dir, release_run_dir
 from .config import (ROWS, MAIN_TABLE, ABLATION, PAPER_ROWS, ExperimentConfig, row_config, selected_rows,
                           validate_config, run_dir, row_label, bank_spec, banks_needed, second_inversions, f_row, f_config, f_checkpoint)
 
 # %% auto #0
-__all__ = ['STAGES', 'lock_run_dir', 'release_run_dir', 'claim_run_dir', 'stage_key', 'stage_done', 'mark_done', 'stage',
-           'load_data', 'stage_data', 'train_row', 'stage_simclr', 'shipped_weights', 'generator_missing', 'stage_gan',
-           'load_g', 'stage_invert', 'folder_classifier', 'generated_bank', 'stage_views', 'stage_train', 'stage_eval',
+__all__ = ['load_data', 'stage_data', 'train_row', 'stage_simclr', 'shipped_weights', 'generator_missing', 'stage_gan', 'load_g',
+           'stage_invert', 'folder_classifier', 'generated_bank', 'stage_views', 'stage_train', 'stage_eval',
            'reported_rows', 'read_scores', 'seed_scores', 'results', 'results_rows', 'results_markdown',
            'view_pair_analysis', 'stage_report', 'run']
-
-# %% ../nbs/07a_pipeline.ipynb #ab58540d
-_FREE = ('seeds', 'rows', 'device', 'out', 'workers')   # may change between runs of one folder
-
-def _cfg_dict(cfg): return json.loads(json.dumps(asdict(cfg), default=str))
-
-def _diff(a, b, prefix=''):
-    out = []
-    for k in sorted(set(a) | set(b)):
-        va, vb = a.get(k), b.get(k)
-        if isinstance(va, dict) and isinstance(vb, dict): out += _diff(va, vb, f'{prefix}{k}.')
-        elif va != vb: out.append(prefix + k)
-    return out
-
-_LOCKS = {}   # run folder -> the open lock file this process holds
-
-def lock_run_dir(d: Path):
-    "Lock run folder `d` exclusively until `release_run_dir`: a second command on it is refused in one line."
-    d.mkdir(parents=True, exist_ok=True)
-    if str(d.resolve()) in _LOCKS: return
-    fh = open(d / '.lock', 'a+')
-    try: fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        fh.seek(0); who = fh.read().strip(); fh.close()
-        raise A2Error(f"{d} is in use by another a2lit command ({who or 'unknown process'}); wait for it to finish, or use another --out") from None
-    fh.seek(0); fh.truncate(); fh.write(f"pid {os.getpid()} on {platform.node()}\n"); fh.flush()
-    _LOCKS[str(d.resolve())] = fh
-
-def release_run_dir(d: Path):
-    "Release the lock `lock_run_dir` took (the OS also drops it when the process ends, however it ends)."
-    fh = _LOCKS.pop(str(Path(d).resolve()), None)
-    if fh: fcntl.flock(fh, fcntl.LOCK_UN); fh.close()
-
-def claim_run_dir(cfg: ExperimentConfig) -> Path:
-    "Lock, create or reopen the run folder of `cfg`; refuse one made by another preset or config."
-    d = run_dir(cfg); p = d / 'config.json'
-    lock_run_dir(d)                                     # before anything is read or swept: another command may be writing here
-    mine = {k: v for k, v in _cfg_dict(cfg).items() if k not in _FREE}
-    if p.exists():
-        theirs = {k: v for k, v in read_json(p).items() if k not in _FREE}
-        bad = _diff(mine, theirs)
-        if bad: raise A2Error(f"{d} holds artifacts of another config (differs in {', '.join(bad)}); use another --out or remove the folder")
-    else: write_json(p, _cfg_dict(cfg))
-    sweep_partial_writes(d)                             # a write cut by SIGKILL leaves its temporary file; the lock says no one else writes
-    return d
-
-def stage_key(cfg, stage) -> str:
-    "What a stage's output depends on: the run's fixed config (+ rows, seeds for stages looping over them)."
-    fixed = {k: v for k, v in _cfg_dict(cfg).items() if k not in _FREE}
-    loops = (selected_rows(cfg), list(cfg.seeds)) if stage in ('views', 'train', 'eval', 'report') else None
-    return hashlib.sha256(json.dumps([stage, fixed, loops], sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-def stage_done(cfg, stage, key) -> dict | None:
-    "The record of `stage` if it finished with `key`, else None."
-    if not (p := run_dir(cfg) / stage / 'done.json').exists(): return None
-    rec = read_json(p)
-    return {**rec, 'skipped': True} if rec.get('key') == key else None
-
-def mark_done(cfg, stage, key, **info) -> dict:
-    "Record `stage` done with `key` (torchrun: rank 0 writes `done.json`); returns the record on each rank."
-    rec = dict(key=key, finished=time.strftime('%Y-%m-%d %H:%M:%S'), **info)
-    if rank_world()[0] == 0: write_json(run_dir(cfg) / stage / 'done.json', rec)
-    return rec
-
-STAGES = {}   # name -> stage function, in pipeline order (the order they are defined below)
-
-def _lost(cfg, outputs: dict) -> list:
-    "The recorded outputs (run-folder path -> size) that are missing now or have another size."
-    d = run_dir(cfg)
-    return [p for p, size in outputs.items() if not (d / p).is_file() or (d / p).stat().st_size != size]
-
-def _digests(cfg, paths) -> dict:
-    "A short sha256 of each (small) file the stage read, by run-folder path; missing files are None."
-    d = run_dir(cfg)
-    return {str(p): hashlib.sha256((d / p).read_bytes()).hexdigest()[:16] if (d / p).is_file() else None for p in paths}
-
-def stage(name,
-          outputs=None,    # cfg -> the files (relative to the run folder) the stage leaves; checked before it is skipped
-          inputs=None):    # cfg -> small files of the folder it reads (records, not models); a change in one runs it again
-    "Make `fn(cfg, log) -> info` the stage `name`: skipped when its done record has this run's key, its outputs (recorded and asked for now) are all there and its inputs unchanged; else run and recorded."
-    def deco(fn):
-        @functools.wraps(fn)
-        def run_stage(cfg: ExperimentConfig, log=print) -> dict:
-            key = stage_key(cfg, name)
-            if rec := stage_done(cfg, name, key):
-                lost = _lost(cfg, rec.get('outputs', {})) + [p for p in map(str, outputs(cfg) if outputs else []) if p not in rec.get('outputs', {})]
-                now = _digests(cfg, rec.get('inputs', {})) if inputs else {}
-                changed = [p for p, h in rec.get('inputs', {}).items() if now.get(p) != h] + sorted(set(_digests(cfg, inputs(cfg)) if inputs else {}) - set(rec.get('inputs', {})))
-                if not lost and not changed: return rec
-                if lost: what = f"{lost[0]} is {'missing' if not (run_dir(cfg) / lost[0]).exists() else 'changed'}" + (f" (and {len(lost) - 1} more)" if len(lost) > 1 else '')
-                else: what = f"its input {changed[0]} changed" + (f" (and {len(changed) - 1} more)" if len(changed) > 1 else '')
-                log(f"{name}: finished before, but {what}: running it again")
-            info = fn(cfg, log) or {}
-            extra = {}
-            if rank_world()[0] == 0:
-                if outputs is not None: extra['outputs'] = {str(p): (run_dir(cfg) / p).stat().st_size for p in outputs(cfg)}
-                if inputs is not None: extra['inputs'] = _digests(cfg, inputs(cfg))
-            return mark_done(cfg, name, key, **info, **{k: v for k, v in extra.items() if v})
-        STAGES[name] = run_stage
-        return run_stage
-    return deco
 
 # %% ../nbs/07a_pipeline.ipynb #98af9cf1
 def _shapes10_config(cfg): return Shapes10Config(n_train=cfg.data.n_train, n_test=cfg.data.n_test)
@@ -165,7 +63,11 @@ def stage_data(cfg: ExperimentConfig, log=print) -> dict:
     return stats
 
 # %% ../nbs/07a_pipeline.ipynb #ea921de9
-def _workers(cfg): return cfg.workers if get_device(None if cfg.device == 'auto' else cfg.device).type == 'cpu' and rank_world()[1] == 1 else 1
+def _device(cfg):
+    "The device the run's `device` names (None for 'auto': the best one here), for the stages' networks."
+    return None if cfg.device == 'auto' else cfg.device
+
+def _workers(cfg): return cfg.workers if get_device(_device(cfg)).type == 'cpu' and rank_world()[1] == 1 else 1
 
 def train_row(cfg: ExperimentConfig, row: str, seed: int, log=print, tcfg=None) -> Path:   # tcfg: a TrainConfig instead of the row's (the encoder f)
     "Train (or resume, or skip when finished) one row at one seed; returns its checkpoint."
@@ -175,7 +77,7 @@ def train_row(cfg: ExperimentConfig, row: str, seed: int, log=print, tcfg=None) 
         if not p.exists(): raise A2Error(f"row {row!r} needs the {ROWS[row][3]} view bank {p}: run the 'views' stage first")
         bank = ViewBank.load(p, verify=True)   # re-hash once: a damaged bank is refused, not trained on
     out = run_dir(cfg) / 'train' / f'{row}-s{seed}'
-    tr = Trainer(tcfg or row_config(cfg, row, seed), train, out=out, bank=bank, device=None if cfg.device == 'auto' else cfg.device,
+    tr = Trainer(tcfg or row_config(cfg, row, seed), train, out=out, bank=bank, device=_device(cfg),
                  eval_fn=online_knn(train, test), eval_every=max(1, cfg.train.epochs // 3), progress=sys.stderr.isatty(),
                  log=lambda s: log(f"train {row} seed {seed}: {s}"))
     if tr.epoch < cfg.train.epochs: tr.fit()
@@ -187,7 +89,7 @@ def stage_simclr(cfg: ExperimentConfig, log=print) -> dict:
     seeds = cfg.seeds if 'simclr' in selected_rows(cfg) and _workers(cfg) > 1 else cfg.seeds[:1]   # cores the first seed alone leaves idle
     ck = map_in_processes(train_row, [(cfg, 'simclr', s) for s in seeds], _workers(cfg), log)[0]
     if cfg.f != 'simclr': ck = train_row(cfg, f_row(cfg), cfg.seeds[0], log, f_config(cfg))
-    return dict(checkpoint=str(ck), f_hash=state_hash(load_encoder(ck)))
+    return dict(checkpoint=str(ck), f_hash=state_hash(load_encoder(ck, 'cpu')))
 
 # %% ../nbs/07a_pipeline.ipynb #fd9f6d0a
 def shipped_weights(cfg: ExperimentConfig) -> dict:
@@ -201,7 +103,7 @@ def generator_missing(cfg: ExperimentConfig) -> bool:
 @stage('gan', outputs=lambda cfg: ['gan/generator.safetensors', 'gan/encoder.safetensors'])
 def stage_gan(cfg: ExperimentConfig, log=print) -> dict:
     "The generator and latent encoder: copied from the shipped weights, or trained here."
-    out, dev, src = run_dir(cfg) / 'gan', None if cfg.device == 'auto' else cfg.device, shipped_weights(cfg)
+    out, dev, src = run_dir(cfg) / 'gan', _device(cfg), shipped_weights(cfg)
     out.mkdir(parents=True, exist_ok=True)
     if cfg.gan.source == 'shipped':
         if missing := [str(p) for p in src.values() if not p.exists()]:
@@ -225,7 +127,7 @@ def stage_gan(cfg: ExperimentConfig, log=print) -> dict:
 
 def load_g(cfg: ExperimentConfig):
     "(g, G, E): the truncated synthesis inversion and search use, the run's generator and latent encoder."
-    out, dev = run_dir(cfg) / 'gan', None if cfg.device == 'auto' else cfg.device
+    out, dev = run_dir(cfg) / 'gan', _device(cfg)
     G, E = load_generator(out / 'generator.safetensors', dev), load_latent_encoder(out / 'encoder.safetensors', dev)
     return TruncatedSynthesis(G, cfg.gan.psi).eval(), G, E
 
@@ -253,9 +155,13 @@ def _latents(cfg, g, G, train, path) -> torch.Tensor:
     return g.untruncate(wt['w_plus'].to(G.w_avg.device))
 
 def folder_classifier(cfg: ExperimentConfig, target: str | None = None):
-    "The run's classifier of the class (or of a discrete factor `target`): a small supervised CNN on the whole training split, trained once per run folder (classifier/)."
+    "The run's small supervised CNN of the class, or of a Shapes-10 factor `target`, on the training split; trained once per run folder."
     full = load_dataset(cfg.data.name, cfg.data.root, 'train', cfg.data.download, shapes10=_shapes10_config(cfg))
-    return cached_classifier(full, run_dir(cfg) / 'classifier' / f'{target or "classifier"}.safetensors', seed=cfg.seeds[0], device=None if cfg.device == 'auto' else cfg.device, target=target)
+    dev, path = _device(cfg), run_dir(cfg) / 'classifier'
+    if target is None: return cached_classifier(full, path / 'classifier.safetensors', seed=cfg.seeds[0], device=dev)
+    if target not in SHAPES10_FACTORS: raise A2Error(f"a run's factor classifier reads {SHAPES10_FACTORS}, not {target!r}")
+    # the factors share a trunk, as accurate as a network each in a third of the time (the class lost accuracy that way)
+    return cached_heads(full, path / 'factors.safetensors', SHAPES10_FACTORS, seed=cfg.seeds[0], device=dev)[target]
 
 def _oracle(cfg, train, spec, class_flip):
     "Render the oracle bank `spec` of the training images, unless its file holds one made the same way."
@@ -316,7 +222,8 @@ def stage_eval(cfg: ExperimentConfig, log=print) -> dict:
         for seed in cfg.seeds:
             p = out / f'{row}-s{seed}.json'
             if p.exists(): continue
-            net = load_encoder(run_dir(cfg) / 'train' / f'{row}-s{seed}' / 'checkpoint.safetensors').model.backbone
+            ck = run_dir(cfg) / 'train' / f'{row}-s{seed}' / 'checkpoint.safetensors'
+            net = load_encoder(ck, _device(cfg)).model.backbone
             s = _scores(cfg, embed(net, train.images, train.name), train.labels, embed(net, test.images, test.name), test.labels, train.num_classes)
             write_json(p, dict(row=row, seed=seed, **s))
             log(f"eval {row} seed {seed}: 5-NN {s['knn5']:.1%} (cosine {s['knn5_cos']:.1%}), linear {s['linear']:.1%}")
@@ -380,20 +287,22 @@ def view_pair_analysis(cfg: ExperimentConfig, n_images=4096) -> list | None:
     "The paper's view-pair table (`view_pairs`) with the run's f, on up to `n_images` training images (all, with eval.mi=authors); None without W-search and W-perturb banks."
     banks = {k: run_dir(cfg) / 'views' / f'{m}.safetensors' for k, m in (('W-search', 'search'), ('W-perturb', 'perturb'))}
     banks = {k: ViewBank.load(p, verify=True) for k, p in banks.items() if p.exists()}
-    f, auth = load_encoder(f_checkpoint(cfg)), cfg.eval.mi == 'authors'
+    f, auth = load_encoder(f_checkpoint(cfg), _device(cfg)), cfg.eval.mi == 'authors'
     kw = dict(critic='mlp', holdout=0.0) if auth else {}   # the authors: MINE on every training image, estimated on the same rows
     return view_pairs(f, load_data(cfg).images[:None if auth else n_images], banks, cfg.seeds[0], **kw) if banks else None
 
-def _fit_classifier(cfg, target, log=print): folder_classifier(cfg, target)   # a worker's job: train and cache it
+def _fit_classifier(cfg, target, log=print): folder_classifier(cfg, target)   # a worker's job: train, cache
 
 def _bank_table(cfg: ExperimentConfig, rows) -> list:
     "`bank_table` of the view banks `rows` train on or are measured against (those the folder holds), with the run's classifier and f; [] without banks."
     paths = {b: run_dir(cfg) / 'views' / f'{b}.safetensors' for b in banks_needed(dataclasses.replace(cfg, rows=tuple(rows)))}
     if not (banks := {b: ViewBank.load(p) for b, p in paths.items() if p.exists()}): return []
-    targets = [None, *(SHAPES10_FACTORS if cfg.data.name == 'shapes10' else ())]   # the class, and what the views changed besides it
-    if (w := _workers(cfg)) > 1: map_in_processes(_fit_classifier, [(cfg, t) for t in targets], w)   # on a CPU: trained at once, one thread each
-    est = {k: folder_classifier(cfg, k) for k in targets[1:]}
-    return bank_table(banks, load_data(cfg), load_data(cfg, 'test'), folder_classifier(cfg), load_encoder(f_checkpoint(cfg)),
+    factors = SHAPES10_FACTORS if cfg.data.name == 'shapes10' else ()
+    # on a CPU: the class's network and the factors' trained at once, one thread each
+    if (w := _workers(cfg)) > 1: map_in_processes(_fit_classifier, [(cfg, t) for t in (None, *factors[:1])], w)
+    est = {k: folder_classifier(cfg, k) for k in factors}
+    f = load_encoder(f_checkpoint(cfg), _device(cfg))
+    return bank_table(banks, load_data(cfg), load_data(cfg, 'test'), folder_classifier(cfg), f,
                       n_expert=max(2, cfg.views.n), seed=cfg.seeds[0], factors=est)
 
 @stage('report', outputs=lambda cfg: ['report/results.md', 'report/results.csv'],
@@ -407,7 +316,7 @@ def stage_report(cfg: ExperimentConfig, log=print) -> dict:
     seeds = f"{len(cfg.seeds)} seed{'s' if len(cfg.seeds) > 1 else ''} ({', '.join(map(str, cfg.seeds))})"
     md = [f"# a2lit results: preset `{cfg.preset}` on {cfg.data.name}",
           f"Backbone {cfg.train.backbone} (width {cfg.train.width}), {cfg.train.epochs} epochs, batch {cfg.train.batch_size}, {seeds}; "
-          f"test-set accuracy of frozen backbone features; mean ± std over seeds. Device: {get_device(None if cfg.device == 'auto' else cfg.device)}, "
+          f"test-set accuracy of frozen backbone features; mean ± std over seeds. Device: {get_device(_device(cfg))}, "
           f"torch {torch.__version__}, {os.cpu_count()} CPUs; written {time.strftime('%Y-%m-%d %H:%M')}. Linear probe: {PROBE_METHODS[cfg.eval.probe_method]}.",
           f"\nRaw pixels (no learning): 5-NN {100 * raw['knn5']:.2f}%, 5-NN cosine {100 * raw['knn5_cos']:.2f}%, linear {100 * raw['linear']:.2f}%. Each seed's scores: `scores.csv`.",
           "\n## Main table\n", results_markdown(cfg, MAIN_TABLE)]
@@ -431,7 +340,7 @@ def stage_report(cfg: ExperimentConfig, log=print) -> dict:
                markdown_table(paired_markdown_rows(paired, names))]
         write_csv(paired, out / 'paired.csv')
     if banks := _bank_table(cfg, list(res)):
-        md += ["\n## View banks\n", BANK_COLUMNS + " The classifier is trained once per run folder (`classifier/`).\n", markdown_table(banks, digits=3)]
+        md += ["\n## View banks\n", BANK_COLUMNS + " The classifiers are trained once per run folder (`classifier/`).\n", markdown_table(banks, digits=3)]
         write_csv(banks, out / 'banks.csv')
     sources = {r: ROWS[r][3] or ('expert' if ROWS[r][0] == ('expert',) * 3 else None) for r in res}
     if points := figure_points(paired, {b['Bank']: b['Class change (%)'] for b in banks}, sources):

@@ -14,7 +14,7 @@ from .analysis import view_pair_table
 
 # %% auto #0
 __all__ = ['PAIRED_COLUMNS', 'BANK_COLUMNS', 't_cdf', 't_ppf', 'paired_difference', 'paired_table', 'paired_markdown_rows',
-           'class_change', 'bank_measures', 'predict', 'bank_table', 'view_pairs', 'figure_points',
+           'class_change', 'bank_measures', 'predict', 'encode', 'bank_table', 'view_pairs', 'figure_points',
            'plot_paired_vs_rate']
 
 # %% ../nbs/06a_stats.ipynb #19c6346b
@@ -183,6 +183,12 @@ def predict(clf, images, dataset: str) -> torch.Tensor:
     "Classes a `train_classifier` network predicts for uint8 images [...,3,H,W] (any leading shape), on CPU."
     return classifier_outputs(clf, images.reshape(-1, *images.shape[-3:]), dataset)[1].argmax(1).view(images.shape[:-3]).cpu()
 
+def encode(f, images, batch_size: int = 512) -> torch.Tensor:
+    "Features [M,D] of the frozen encoder `f` (images in [-1, 1]) of uint8 `images` [M,3,H,W]: batched on f's device, fp32 on the CPU."
+    p = next(iter(f.parameters()), None) if isinstance(f, torch.nn.Module) else None
+    dev = p.device if p is not None else torch.device('cpu')   # uint8 travels to the device: a quarter of the floats' bytes
+    return torch.cat([f(from_uint8(images[i:i + batch_size].to(dev))).float().cpu() for i in range(0, len(images), batch_size)])
+
 BANK_COLUMNS = ("Class change: the share of views in which the classifier (a small supervised CNN trained on the real training images) sees another "
                 "class than the image's; on real test images it is the classifier's error, what a view that keeps its class still gets. True class "
                 "change: the class an oracle view was rendered as. Medians of distances with f: to f0 (f(g(w0)), as the bank stored them, for views "
@@ -201,7 +207,7 @@ def bank_table(banks: dict,                 # name -> ViewBank (images [N,n,3,H,
                factors: dict | None = None) -> list:   # factor -> a classifier of it (`cached_classifier(..., target=)`): its change rates too
     "A row per `bank_measures` bank, after the classifier's real test-image error and a line of expert views."
     x, y, g = train.images[:n_images], train.labels[:n_images], torch.Generator().manual_seed(seed)
-    feats = lambda u8: torch.cat([f(from_uint8(u8[i:i + 512])).float().cpu() for i in range(0, len(u8), 512)])
+    feats = lambda u8: encode(f, u8)
     classify = lambda u8: predict(clf, u8, train.name)
     aug = ExpertAugment(train.size)
     expert = torch.stack(
@@ -223,7 +229,7 @@ def bank_table(banks: dict,                 # name -> ViewBank (images [N,n,3,H,
 def view_pairs(f, images, banks: dict, seed: int = 0, **mine_kwargs) -> list:
     "The paper's view-pair table (`view_pair_table`: MINE I and E[f.f~] under f) of uint8 `images`, an expert view of each, and one view of each bank (label -> ViewBank)."
     g = torch.Generator().manual_seed(seed)
-    feats = lambda u8: torch.cat([f(from_uint8(u8[i:i + 512])) for i in range(0, len(u8), 512)])
+    feats = lambda u8: encode(f, u8)
     expert = (
         (ExpertAugment(images.shape[-1])(images.float() / 255, generator=g) * 255).round().to(torch.uint8)
     )

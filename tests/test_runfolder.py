@@ -16,7 +16,7 @@ def test_second_command_on_a_locked_folder_is_refused(tmp_path):
     assert a2lit('data', 'tiny', *SMALL, cwd=tmp_path).returncode == 0
     run = tmp_path / 'runs/tiny'
     (run / 'data' / '.stats.json.abc123.tmp').write_text('a write in progress')   # what another command may be writing
-    holder = subprocess.Popen([sys.executable, '-c', f"from pathlib import Path; from a2lit.pipeline import lock_run_dir; import time\n"
+    holder = subprocess.Popen([sys.executable, '-c', f"from pathlib import Path; from a2lit.rundir import lock_run_dir; import time\n"
                                f"lock_run_dir(Path({str(run)!r})); print('locked', flush=True); time.sleep(60)"],
                               stdout=subprocess.PIPE, text=True, env=ENV)
     try:

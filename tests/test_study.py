@@ -61,7 +61,7 @@ def test_study_rows_end_to_end(tmp_path):
             assert 0 <= float(b[f'{k} change (%)']) <= 100, b
     fct.test_eq(float(banks['recon']['fg_hue change (%)']) <= float(banks['oracle-s1']['fg_hue change (%)']), True)   # fresh colours change more than g(w0)
     assert (rep / 'paired_vs_class_change.png').stat().st_size > 1000
-    assert (run / 'classifier/classifier.safetensors').exists()
+    assert (run / 'classifier/classifier.safetensors').exists() and (run / 'classifier/factors.safetensors').exists()
     r2 = a2lit('run', 'tiny', '--out', 'runs', '--set', f"rows={','.join(rows)}", cwd=tmp_path)
     assert r2.returncode == 0 and r2.stdout.count('up to date') == 8, r2.stdout   # every stage, the views too, found done
 

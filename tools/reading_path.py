@@ -13,7 +13,7 @@ PATH = [   # (notebook, part): the method in reading order, then the infrastruct
     ('06_analysis', 'method'), ('06a_stats', 'method'),
     ('01a_gan_train', 'infrastructure'), ('01d_gan', 'infrastructure'), ('02a_viewbank', 'infrastructure'),
     ('07_config', 'infrastructure'), ('07a_pipeline', 'infrastructure'), ('07b_cli', 'infrastructure'),
-    ('infra/core', 'infrastructure'), ('infra/dist', 'infrastructure')]
+    ('infra/core', 'infrastructure'), ('infra/dist', 'infrastructure'), ('infra/rundir', 'infrastructure')]
 
 def title(nb: Path) -> tuple:
     "The notebook's '# Title' and '> summary' lines."
