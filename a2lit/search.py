@@ -13,10 +13,10 @@ from tqdm import tqdm
 from .core import A2Error, save_figure, cpu_has_bf16
 
 # %% auto #0
-__all__ = ['pairwise_distances', 'search_objective', 'adam_rows', 'SearchResult', 'uses_bf16', 'maybe_autocast', 'check_latents',
-           'view_features', 'check_search_args', 'ViewsConfig', 'sphere_scale', 'w_search', 'ToyGenerator',
-           'ToyEncoder', 'toy_problem', 'mean_pairwise', 'plot_view_distances', 'search_path', 'plot_search_geometry',
-           'check_perturb_args', 'w_perturb']
+__all__ = ['SPHERE_WARMUP', 'pairwise_distances', 'search_objective', 'adam_rows', 'SearchResult', 'uses_bf16', 'maybe_autocast',
+           'check_latents', 'view_features', 'check_search_args', 'ViewsConfig', 'sphere_scale', 'w_search',
+           'ToyGenerator', 'ToyEncoder', 'toy_problem', 'mean_pairwise', 'plot_view_distances', 'search_path',
+           'plot_search_geometry', 'check_perturb_args', 'w_perturb']
 
 # %% ../nbs/02_search.ipynb #fc7441be
 def _desc(x):
@@ -39,7 +39,8 @@ def search_objective(z,                # features of the views [B,n,F] (view 0 i
                      eps2=0.5,         # target mean distance of a view from its siblings
                      lam=0.01,         # weight of the uniformity hinge
                      anchor=False,     # view 0 is the reconstruction itself: leave it out of both means
-                     check=True):      # refuse NaN/inf features (one host sync); w_search, whose inputs are checked, skips it
+                     # refuse NaN/inf features (one host sync); w_search, whose inputs are checked, skips it
+                     check=True):
     "The W-search objective of every image: (loss [B], distances to f0 [B,n])."
     if not (torch.is_tensor(z) and z.ndim == 3 and z.is_floating_point() and z.shape[1] > 0 and z.shape[2] > 0):
         raise A2Error(f"z must be float features of the views [B,n,F], got {_desc(z)}")
@@ -71,7 +72,8 @@ def adam_rows(w,                 # parameters [R,...], updated in place
               m, v,              # first and second moments, same shape, updated in place
               t,                 # int64 [R] steps taken by each row, updated in place
               live,              # bool [R]: only these rows step
-              lr=0.01, betas=(0.9, 0.999), eps=1e-8):
+              lr=0.01, betas=(0.9, 0.999), eps=1e-8,
+              warmup: int = 0):  # a row's step size ramps linearly to lr over its first `warmup` steps (0: none)
     "One Adam step (torch.optim.Adam's formula) on the live rows of `w`; each row has its own step count."
     b1, b2 = betas
     t += live
@@ -80,7 +82,9 @@ def adam_rows(w,                 # parameters [R,...], updated in place
     m.copy_(torch.where(keep, m.lerp(grad, 1 - b1), m))
     v.copy_(torch.where(keep, v * b2 + (1 - b2) * grad * grad, v))
     tt = t.clamp_min(1).double()
-    step_size = (lr / (1 - b1 ** tt)).to(w.dtype).view(shape)      # bias corrections in double, as torch does
+    ramp = (tt / warmup).clamp(max=1) if warmup else 1
+    # bias corrections in double, as torch does
+    step_size = (lr * ramp / (1 - b1 ** tt)).to(w.dtype).view(shape)
     bc2_sqrt = (1 - b2 ** tt).sqrt().to(w.dtype).view(shape)
     w.sub_(torch.where(keep, step_size * (m / (v.sqrt() / bc2_sqrt + eps)), 0))
 
@@ -180,8 +184,8 @@ class ViewsConfig:
     tol: float = 1e-3           # W-search: an image stops when its objective is <= tol (paper: 1e-3)
     # W-search: view 0 is w0 itself, never searched (the authors' banks); default: all n are searched
     keep_anchor: bool = False
-    # W-search: 'sphere' scales each view's starting noise to land near the eps1 sphere; 'noise': w0 +
-    # sigma N(0, I) (the authors')
+    # W-search: 'sphere' centres the views' starting noise across them and scales each to land near the eps1
+    # sphere; 'noise': w0 + sigma N(0, I) (the authors')
     start: str = 'sphere'
     # W-search on CPUs with native bf16 (avx512_bf16, AMX): g and f under bf16 autocast, every image's
     # objective then checked in fp32
@@ -197,9 +201,12 @@ class ViewsConfig:
         return cls(**{**paper.get(name, {}), **kw})
 
 # %% ../nbs/02_search.ipynb #11753442
+SPHERE_WARMUP = 3   # Adam steps of learning-rate warm-up after the sphere start
+
 @torch.no_grad()
 def sphere_scale(g, f, w0, u, f0, eps1, sigma, chunk=256, amp=True,
-                 steps: int = 8,    # bisection steps: the scale is found to 2^(span / 2^steps), about 3% for sigma = 0.001
+                 # bisection steps: the scale is found to 2^(span / 2^steps), about 3% for sigma = 0.001
+                 steps: int = 8,
                  cpu_bf16=False):   # bf16 autocast on the CPU (as `maybe_autocast`)
     "Offsets `u` [B,n,L,D] scaled along themselves by 2^s so that f(g(w0 + 2^s u)) lies near the eps1 sphere around f0; forward passes only."
     # scales up to a per-coordinate std of 1 (at sigma): far enough, never garbage
@@ -216,7 +223,8 @@ def sphere_scale(g, f, w0, u, f0, eps1, sigma, chunk=256, amp=True,
     return ((lo + hi) / 2).exp2()[..., None, None] * u
 
 def _search_pool(g, f, f0, start, s, eps1, eps2, lam, lr, max_steps, tol, chunk, check_every, autocast, betas, adam_eps, bar,
-                 steps0=None):   # int64 [B]: steps the images took before (the step limit counts them; Adam's own count starts at 0)
+                 steps0=None,    # int64 [B]: steps the images took before (the step limit counts them; Adam's own count starts at 0)
+                 warmup=0):      # Adam's step size ramps up over each image's first `warmup` steps (`adam_rows`)
     "Adam on views s.. of `start` [B,n,L,D], `chunk` images in the pool at a time, each image stopping on its own objective: a SearchResult."
     B, n, L, D = start.shape; dev = start.device; ns, keep_anchor = n - s, s == 1
     steps0 = torch.zeros(B, dtype=torch.long, device=dev) if steps0 is None else steps0
@@ -257,7 +265,7 @@ def _search_pool(g, f, f0, start, s, eps1, eps2, lam, lr, max_steps, tol, chunk,
             stopped = stopped | newly
             # images are independent: each row gets its own gradient
             grad, = torch.autograd.grad(loss.sum(), x)
-            adam_rows(w, grad, m, v, t, ~stopped, lr, betas, adam_eps)
+            adam_rows(w, grad, m, v, t, ~stopped, lr, betas, adam_eps, warmup)
         done = stopped.cpu()                               # the one host sync per `check_every` steps
         if done.any():
             i, r = done.nonzero()[:, 0].to(dev), rows[done.to(dev)]
@@ -274,20 +282,28 @@ def w_search(g,                    # generator: latents [B,L,D] -> images [B,3,H
              f,                    # frozen encoder: images -> L2-normalised features [B,F]
              w0,                   # latents of the images to make views of [B,L,D]
              n=ViewsConfig.n,                  # views per image (paper: 8)
-             eps1=ViewsConfig.eps1,             # distance of every view from f0 (paper: 0.3 CIFAR-10, 0.2 CIFAR-100/TinyImageNet)
-             eps2=ViewsConfig.eps2,             # target mean distance between views (paper: 0.5; 0.31 TinyImageNet)
+             # distance of every view from f0 (paper: 0.3 CIFAR-10, 0.2 CIFAR-100/TinyImageNet)
+             eps1=ViewsConfig.eps1,
+             # target mean distance between views (paper: 0.5; 0.31 TinyImageNet)
+             eps2=ViewsConfig.eps2,
              lam=ViewsConfig.lam,             # weight of the uniformity hinge (paper: 0.01)
-             sigma=ViewsConfig.sigma,          # std of the starting noise (paper: 0.001 CIFAR-10, 0.005 others)
+             # std of the starting noise (paper: 0.001 CIFAR-10, 0.005 others)
+             sigma=ViewsConfig.sigma,
              lr=ViewsConfig.lr,              # Adam learning rate (paper: 0.01)
              max_steps=ViewsConfig.max_steps,       # step limit per image (paper: 1000)
              tol=ViewsConfig.tol,             # an image stops when its objective is <= tol (paper: 1e-3)
-             keep_anchor=ViewsConfig.keep_anchor,    # True: view 0 is w0 itself and is never searched (the authors' bank)
-             start=ViewsConfig.start,  # 'sphere': each view's noise scaled along itself to near the eps1 sphere first; 'noise': the authors' start
+             # True: view 0 is w0 itself and is never searched (the authors' bank)
+             keep_anchor=ViewsConfig.keep_anchor,
+             # 'sphere': the views' noise centred across them, each scaled along itself to near the eps1 sphere;
+             # 'noise': the authors' start
+             start=ViewsConfig.start,
              chunk=None,           # images optimised at once (x n views per generator batch); None: 256 on GPUs, 256 // n on the CPU
-             check_every=None,     # Adam steps between host syncs (finished images leave the pool then); None: 1 on CPU, 10 on GPUs
+             # Adam steps between host syncs (finished images leave the pool then); None: 1 on CPU, 10 on GPUs
+             check_every=None,
              generator=None,       # torch.Generator for the starting noise
              amp=True,             # bfloat16 autocast for g and f on CUDA
-             cpu_bf16=ViewsConfig.cpu_bf16,   # bfloat16 autocast for g and f on CPUs with native bf16 (`cpu_has_bf16`)
+             # bfloat16 autocast for g and f on CPUs with native bf16 (`cpu_has_bf16`)
+             cpu_bf16=ViewsConfig.cpu_bf16,
              betas=(0.9, 0.999),   # Adam's betas (torch defaults, as the authors)
              adam_eps=1e-8,        # Adam's epsilon
              progress=False):      # a tqdm bar over finished images
@@ -316,13 +332,21 @@ def w_search(g,                    # generator: latents [B,L,D] -> images [B,3,H
     # the views' distances in bf16 are measured to f0 in bf16
     f0_low = view_features(g, f, w0, chunk * n, amp, cpu_bf16) if low else f0
     s = 1 if keep_anchor else 0                           # views 0..s-1 are fixed
+    if start == 'sphere' and n - s > 1:
+        # the searched views' noise centred on its mean (same variance per coordinate): they start spread apart,
+        # opposite for two, as the eps2 hinge wants them, so fewer Adam steps go into pushing them apart
+        u = noise[:, s:]
+        noise[:, s:] = (u - u.mean(1, keepdim=True)) * math.sqrt((n - s) / (n - s - 1))
     init = w0[:, None].repeat(1, n, 1, 1)
     init[:, s:] += sphere_scale(g, f, w0, noise[:, s:], f0_low, eps1, sigma, chunk * n, amp,
                                 cpu_bf16=cpu_bf16) if start == 'sphere' else noise[:, s:]
     hp = (eps1, eps2, lam, lr, max_steps, tol, chunk, check_every)
+    # from the sphere the first full Adam steps (lr per coordinate, whatever the gradient's size) throw the views off
+    # it; three steps of warm-up keep the start (bench/search.py). The authors' start has none.
+    wu = SPHERE_WARMUP if start == 'sphere' else 0
     bar = tqdm(total=B, desc='w_search', disable=not progress)
     out = _search_pool(g, f, f0_low, init, s, *hp, lambda: maybe_autocast(dev, amp, cpu_bf16), betas,
-                       adam_eps, bar)
+                       adam_eps, bar, warmup=wu)
     bar.close()
     # searched in bf16: every image is judged by its fp32 objective; those above tol go on in fp32 from
     # where they are
@@ -334,7 +358,7 @@ def w_search(g,                    # generator: latents [B,L,D] -> images [B,3,H
         redo = (~out.converged[:, 0] & (out.steps < max_steps)).nonzero()[:, 0]
         if len(redo):
             r = _search_pool(g, f, f0[redo], out.latents[redo], s, *hp, contextlib.nullcontext, betas,
-                             adam_eps, None, out.steps[redo])
+                             adam_eps, None, out.steps[redo], wu)
             for k in ('latents', 'distances', 'steps', 'converged', 'loss'):
                 getattr(out, k)[redo] = getattr(r, k)
     return out

@@ -70,14 +70,15 @@ def test_reported_objective_is_the_objective(kind, keep_anchor):
 
 @pytest.mark.parametrize('kind', ['linear', 'nonlinear'])
 def test_sphere_start(kind):
-    "The default start: each view's noise, scaled along itself until f(g(.)) is near the eps1 sphere (checked by an independent bisection, in fp32)."
+    "The default start: the views' noise centred across them, each scaled along itself until f(g(.)) is near the eps1 sphere (checked by an independent bisection, in fp32)."
     g, f = toy_problem(kind)
     sigma, n = 0.001, 8
     r = w_search(g, f, W0, n=n, eps1=EPS1, eps2=EPS2, lam=LAM, sigma=sigma, max_steps=0, cpu_bf16=False, generator=torch.Generator().manual_seed(3))
-    u = sigma * torch.randn(len(W0), n, 4, 16, generator=torch.Generator().manual_seed(3))
+    e = sigma * torch.randn(len(W0), n, 4, 16, generator=torch.Generator().manual_seed(3))
+    u = (e - e.mean(1, keepdim=True)) * (n / (n - 1)) ** 0.5     # centred, the same variance per coordinate
     off = r.latents - W0[:, None]
     scale = (off.flatten(2) * u.flatten(2)).sum(-1) / u.flatten(2).square().sum(-1)
-    fct.test_close(off, scale[..., None, None] * u, eps=1e-5)                         # along the authors' noise, only longer
+    fct.test_close(off, scale[..., None, None] * u, eps=1e-5)                         # along the centred noise, only longer
     f0 = view_features(g, f, W0)
     d = lambda s: (view_features(g, f, W0[:, None] + s[..., None, None] * u) - f0[:, None]).norm(dim=-1)
     lo, hi = torch.zeros(len(W0), n), torch.full((len(W0), n), 1 / sigma)   # bisection on the scale itself, 40 steps
@@ -90,7 +91,7 @@ def test_sphere_start(kind):
     assert (d(scale) - EPS1).abs()[ok].max() < 0.02
     fct.test_close(scale[~ok], 1 / sigma, eps=0.03 / sigma)                          # the others go as far as allowed
     rn = w_search(g, f, W0, n=n, eps1=EPS1, sigma=sigma, max_steps=0, start='noise', cpu_bf16=False, generator=torch.Generator().manual_seed(3))
-    fct.test_close(rn.latents, W0[:, None] + u, eps=1e-6)                            # the authors' start, unchanged
+    fct.test_close(rn.latents, W0[:, None] + e, eps=1e-6)                            # the authors' start, unchanged
 
 def test_equals_plain_adam_per_image():
     "Each image follows exactly the trajectory of a plain torch.optim.Adam loop on that image alone."
