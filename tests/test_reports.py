@@ -1,4 +1,4 @@
-"The committed reports are current: each names the generator its generated views came from, and that is the shipped one (or README says it is not)."
+"The committed reports are current: each names the generator its generated views came from, and that is the shipped one (or the results page says it is not)."
 import json, re
 from pathlib import Path
 
@@ -14,8 +14,9 @@ def generator_hash(d: Path):
 def uses_generated_views(d: Path) -> bool:
     return any(v in (d / 'results.md').read_text() for v in ('W-search', 'W-perturb'))
 
-def readme_block(preset: str) -> str:
-    s = (ROOT / 'README.md').read_text()
+def results_block(preset: str) -> str:
+    "The report of `preset` on the results page (docs/RESULTS.md, where tools/paste_report.py pastes it)."
+    s = (ROOT / 'docs' / 'RESULTS.md').read_text()
     o, e = f'<!-- {preset} -->', f'<!-- /{preset} -->'
     return s[s.index(o):s.index(e)] if o in s else ''
 
@@ -27,9 +28,9 @@ def test_reports_use_the_shipped_generator():
         if not uses_generated_views(d): continue
         h = generator_hash(d)
         assert h, f"reports/{d.name} does not say which generator made its views"
-        if h != shipped:   # an old report may stay only while README says, next to it, that its generator was replaced
-            block = readme_block(d.name)
-            assert h in block and 'replaced' in block, f"reports/{d.name} was made with generator {h}, not the shipped {shipped}, and README does not say so"
+        if h != shipped:   # an old report may stay only while the results page says, next to it, that its generator was replaced
+            block = results_block(d.name)
+            assert h in block and 'replaced' in block, f"reports/{d.name} was made with generator {h}, not the shipped {shipped}, and docs/RESULTS.md does not say so"
 
 def test_notebook_outputs_name_the_shipped_generator():
     "Every generator hash a notebook's saved outputs print (provenance() lines, report excerpts) is the shipped generator's."

@@ -1,11 +1,11 @@
-"""Keep a real run's report in the repository and paste its tables into the README notebook (nbs/index.ipynb).
+"""Keep a real run's report in the repository and paste its tables into the results page (docs/RESULTS.md).
 
     python tools/paste_report.py RUN_DIR --log LOG --wall-s SECONDS [--commit SHA] [--note "..."] [--dest reports/PRESET]
 
 RUN_DIR is a finished run folder (out/PRESET, with report/ and train/). Its results.md, results.csv, scores.csv, view_pairs.csv,
 training_curves.png, paired.csv, banks.csv and paired_vs_class_change.png (those it has), each training run's metrics.csv, the log and a run.json (command, commit, machine, wall time) are copied
-to --dest; the README section between <!-- PRESET --> and <!-- /PRESET --> is replaced by the report as written, headed by
-where and how it ran and by what its SimCLR row means next to raw pixels. Then run tools/sync_readme.py.
+to --dest; the section of --page between <!-- PRESET --> and <!-- /PRESET --> is replaced by the report as written (or
+appended), headed by where and how it ran and by what its SimCLR row means next to raw pixels.
 """
 import argparse, csv, json, os, platform, shutil, time
 from pathlib import Path
@@ -18,7 +18,7 @@ def main(argv=None):
     p.add_argument('--commit', default='', help='the commit the run used')
     p.add_argument('--note', default='', help='one sentence on the conditions (what else ran, ...)')
     p.add_argument('--dest', default=None, help='default: reports/<preset>')
-    p.add_argument('--index', default='nbs/index.ipynb')
+    p.add_argument('--page', default='docs/RESULTS.md', help='the Markdown page the report is pasted into')
     a = p.parse_args(argv)
     import torch
     src = Path(a.run); preset = src.name; dst = Path(a.dest or f'reports/{preset}')
@@ -45,13 +45,14 @@ def main(argv=None):
     head = (f"## Shapes-10, every row: `a2lit run {preset}`\n" if preset == 'shapes10-full' else f"## `a2lit run {preset}`\n") + (
             f"The report of a real run (`{dst}/`, pasted as it was written): {rec['where']}, {rec['cpus']} CPU cores, "
             f"{'GPU ' + rec['gpu'] if rec['gpu'] else 'no GPU'}, torch {rec['torch']}, {a.wall_s / 60:.0f} minutes. {a.note} {caveat}\n\n")
-    nb = json.load(open(a.index)); c = nb['cells'][1]; s = ''.join(c['source'])
+    page = Path(a.page); s = page.read_text()
     o, e = f'<!-- {preset} -->', f'<!-- /{preset} -->'
-    block = f"{o}\n{head}{body}\n{e}\n\n"
-    if o in s: s = s[:s.index(o)] + block + s[s.index(e) + len(e):].lstrip('\n')
-    else: i = s.index('## CIFAR-10, CIFAR-100'); s = s[:i] + block + s[i:]
-    c['source'] = s.splitlines(keepends=True)
-    with open(a.index, 'w') as f: json.dump(nb, f, indent=1, ensure_ascii=False); f.write('\n')
+    block = f"{o}\n{head}{body}\n{e}\n"
+    if o in s:
+        rest = s[s.index(e) + len(e):].lstrip('\n')
+        s = s[:s.index(o)] + block + ('\n' + rest if rest else '')
+    else: s = s.rstrip('\n') + '\n\n' + block
+    page.write_text(s)
     print(block)
 
 if __name__ == '__main__': main()
