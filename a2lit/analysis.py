@@ -59,7 +59,8 @@ def view_pair_table(features: dict,          # view type -> features of the same
                     pairs=VIEW_PAIRS,        # pairs of view types; pairs with a missing type are left out
                     pick: str = 'random', seed: int = 0,
                     critic: str = 'gaussian',  # `mine_mi`'s critic: 'gaussian' is the one checked at this table's operating point; 'mlp': the paper's MINE
-                    check: bool = True,      # add CHECK_COLUMN: `known_mi_error` at the row's N, D and I (at least 1 nat)
+                    # add CHECK_COLUMN: `known_mi_error` at the row's N, D and I (at least 1 nat)
+                    check: bool = True,
                     **mine_kwargs) -> list:  # passed on to `mine_mi`
     "Rows {'View pair', 'I', CHECK_COLUMN, 'E[f.f~]'}: mutual information (nats), its error on the known-I check, and the alignment of each pair's L2-normalised features."
     if not isinstance(features, dict):
@@ -158,7 +159,8 @@ def average_ranks(rows: list, columns: list, higher_is_better: bool = True) -> l
     return [sum(r) / len(r) if r else float('nan') for r in ranks]
 
 def results_table(rows: list,                # one dict per configuration, e.g. {'View 1': ..., 'Loss': ..., 'CIFAR10': 92.04, ...}
-                  columns: list | None = None, # the score columns to rank; None: every column whose values are all numbers
+                  # the score columns to rank; None: every column whose values are all numbers
+                  columns: list | None = None,
                   path=None,                  # write the table (with 'Avg rank') to this CSV file, atomically, and the Markdown beside it (.md)
                   digits: int = 2, higher_is_better: bool = True) -> str:
     "The main results table as Markdown, with the average rank over the score columns appended."
@@ -178,9 +180,11 @@ def results_table(rows: list,                # one dict per configuration, e.g. 
 
 # %% ../nbs/06_analysis.ipynb #15526eaf
 def factor_change_table(original: dict,       # factor -> value per image [N] (labels, estimates or predictions for the originals)
-                        views: dict,          # view type -> {factor -> value per image [N], or [N,n] for n views per image}
+                        # view type -> {factor -> value per image [N], or [N,n] for n views per image}
+                        views: dict,
                         tol=0.0,              # a float factor counts as changed when |difference| > tol (a float, or a dict factor -> float)
-                        period: dict | None = None) -> list:  # factor -> period, for circular factors such as angles
+                        # factor -> period, for circular factors such as angles
+                        period: dict | None = None) -> list:
     "Rows {'View': type, factor: fraction of (image, view) pairs changed}; integers/bools change if unequal."
     rows = []
     for name, fac in views.items():
@@ -243,9 +247,11 @@ def _numbers(vals, src, col):
     return out
 
 def plot_training_curves(curves: dict,        # run label -> a CSV path, a DataFrame, a dict of lists, or a list of values
-                         y: str = 'loss', x: str | None = 'epoch',  # the columns to plot (x None, or missing: the row number)
+                         # the columns to plot (x None, or missing: the row number)
+                         y: str = 'loss', x: str | None = 'epoch',
                          path=None, ylabel: str | None = None, logy: bool = False,
-                         refs: dict | None = None):   # label -> a constant drawn as a dashed line (e.g. raw pixels' score)
+                         # label -> a constant drawn as a dashed line (e.g. raw pixels' score)
+                         refs: dict | None = None):
     "Several runs' training curves on one plot, with reference lines; saved as PNG when `path` is given."
     import matplotlib.pyplot as plt
     if not isinstance(curves, dict):

@@ -23,7 +23,8 @@ def _conv_bn(ci, co, stride):
 class SmallConvNet(torch.nn.Sequential):
     "Conv-BN-ReLU backbone for 32 px images on CPU: 16x16 after stem, global avg pool to `out_dim` features."
     def __init__(self, width: int = 32,   # channels of the first stage (then 2x, 4x, 8x)
-                 stages: int = 4):        # 4: pool a 4x4 map of 4*width channels; 5: one more stride-2 conv, 2x2 of 8*width
+                 # 4: pool a 4x4 map of 4*width channels; 5: one more stride-2 conv, 2x2 of 8*width
+                 stages: int = 4):
         if stages not in (4, 5): raise A2Error(f"SmallConvNet has 4 or 5 stages, got stages={stages}")
         layers = [_conv_bn(3, width, 2), _conv_bn(width, width, 1), _conv_bn(width, 2 * width, 2),
                   _conv_bn(2 * width, 4 * width, 2)]
@@ -116,9 +117,15 @@ def cached_heads(train: ImageSet, path, targets: tuple = (None,), epochs: int = 
                  device=None) -> dict:
     "Target -> its classifier (`split_heads`) of one `train_classifier` network of `targets`, trained once and kept at `path`; trained again when the file was made for other images or settings."
     sizes = [_target_labels(train, t)[1] for t in targets]
-    key = dict(dataset_hash=train.hash(), n=len(train), classes=sizes if len(targets) > 1 else sizes[0],
-               epochs=epochs, seed=seed, width=32,
-               **({'target': list(targets) if len(targets) > 1 else targets[0]} if targets != (None,) else {}))
+    key = dict(
+        dataset_hash=train.hash(),
+        n=len(train),
+        classes=sizes if len(targets) > 1 else sizes[0],
+        epochs=epochs,
+        seed=seed,
+        width=32,
+        **({'target': list(targets) if len(targets) > 1 else targets[0]} if targets != (None,) else {})
+    )
     net = None
     if Path(path).exists():
         try: t, meta = load_artifact(path)
@@ -134,7 +141,8 @@ def cached_heads(train: ImageSet, path, targets: tuple = (None,), epochs: int = 
     return dict(zip(targets, [net] if len(targets) == 1 else split_heads(net, sizes)))
 
 def cached_classifier(train: ImageSet, path, epochs: int = 10, seed: int = 0, device=None,
-                      target: str | None = None):   # a discrete factor to predict instead of the class (`train_classifier`'s)
+                      # a discrete factor to predict instead of the class (`train_classifier`'s)
+                      target: str | None = None):
     "A `train_classifier` network for `train`, trained once and kept at `path` (`cached_heads` of one target)."
     return cached_heads(train, path, (target,), epochs, seed, device)[target]
 

@@ -49,7 +49,8 @@ def _resending(previous):
 
 @contextlib.contextmanager
 def cli_boundary(kept: str = 'checkpoints are kept: rerun the same command to continue',   # said after Ctrl-C
-                 fix: str = 'fix it and rerun the same command to continue'):              # said after an error of the environment
+                 # said after an error of the environment
+                 fix: str = 'fix it and rerun the same command to continue'):
     "Run a command's body: a user error is one line and exit status 2, the environment's 1, Ctrl-C 130; under torchrun the group is left in any case."
     rank = int(os.environ.get('RANK', 0))   # torchrun's rank of this process (0 without torchrun)
     # errors found before the processes join are the same on every rank: rank 0 alone prints them
@@ -212,14 +213,16 @@ def fit_main(argv=None):
         tr = Trainer(cfg, train, out=a.out, bank=ViewBank.load(a.bank) if a.bank else None, device=a.device,
                      sync_bn=not a.no_sync_bn, progress=sys.stderr.isatty())
         tr.log(f"training {cfg.loss} on {'+'.join(cfg.views)} views, {train.name} ({len(train)} images), {world} process(es) on {tr.dev}, "
-               f"{cfg.batch_size // world} images per process per step; epochs {tr.epoch + 1} to {a.until or cfg.epochs} of {cfg.epochs}")
+               f"{cfg.batch_size // world} images per process per step; epochs {tr.epoch + 1} to "
+               f"{a.until or cfg.epochs} of {cfg.epochs}")
         tr.fit(a.until)
 
 # %% ../nbs/07b_cli.ipynb #a855e2dd
 def config_main(argv=None):
     "`a2lit config PRESET`: PRESET's config after `--set`, validated, as one `key = value` line per key."
     p = OneLineParser(prog='a2lit config', description="Every config key of a preset and its value (after --set), one 'key = value' line each, "
-                "checked as a2lit run checks them; each line, written key=value, is a --set of a2lit run, a2lit STAGE and a2lit config.")
+                "checked as a2lit run checks them; each line, written key=value, is a --set of a2lit run, "
+                "a2lit STAGE and a2lit config.")
     p.add_argument('preset', help=f"one of {', '.join(PRESETS)}")
     p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
                    help='override a config value, e.g. train.epochs=5')
@@ -238,7 +241,8 @@ def main(argv=None):
     p = OneLineParser(prog='a2lit', description='Constructive Assimilation: reproduce the paper on a preset.',
                 epilog="a2lit config PRESET lists every key --set can change, with its value. "
                        f"Also: a2lit gan {{{','.join(GAN_COMMANDS)}}} ... trains, measures and exports a generator run folder "
-                       "(a2lit gan --help); a2lit fit ... trains one TrainConfig (a2lit fit --help); a2lit calibrate ... runs a Shapes-10 calibration probe (a2lit calibrate --help).")
+                       "(a2lit gan --help); a2lit fit ... trains one TrainConfig (a2lit fit --help); a2lit "
+                       "calibrate ... runs a Shapes-10 calibration probe (a2lit calibrate --help).")
     p.add_argument('command', choices=['run', *STAGES], help='run = every stage in order; or one stage')
     p.add_argument('preset', help=f"one of {', '.join(PRESETS)}")
     p.add_argument('--out', default=None, help='output root (default runs/); the run folder is OUT/PRESET')
@@ -250,7 +254,8 @@ def main(argv=None):
     p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
                    help='override a config value, e.g. train.epochs=5 (a2lit config PRESET lists every key)')
     p.add_argument('--dist-timeout', type=float, default=24, metavar='HOURS',
-                   help='under torchrun: how long a process waits for the others (rank 0 runs gan, invert, eval and report alone)')
+                   help='under torchrun: how long a process waits for the others (rank 0 runs gan, invert, '
+                        'eval and report alone)')
     a = p.parse_args(argv)
     with cli_boundary('finished stages are kept: rerun the same command to resume',
                       'nothing partial was kept: fix it and rerun the same command to resume'):

@@ -24,7 +24,8 @@ def barrier():
 
 # %% ../nbs/infra/dist.ipynb #c0ffee01
 def init_distributed(backend=None,        # 'nccl' on GPUs, 'gloo' on CPUs (default: nccl when CUDA is available)
-                     timeout_s=1800):     # how long a collective (a barrier, say) may wait for the slowest rank
+                     # how long a collective (a barrier, say) may wait for the slowest rank
+                     timeout_s=1800):
     "Join the process group torchrun describes (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR/PORT); returns (rank, world). Without torchrun: (0, 1)."
     if 'WORLD_SIZE' not in os.environ or torch.distributed.is_initialized(): return rank_world()
     backend = backend or ('nccl' if torch.cuda.is_available() else 'gloo')

@@ -17,7 +17,8 @@ __all__ = ['PROBE_METHODS', 'extract_features', 'check_features', 'num_classes_o
 # %% ../nbs/05_evaluate.ipynb #84a387de
 def extract_features(net,                   # a backbone: float batch [B,3,H,W] -> features [B,...]
                      images,                # uint8 images [N,3,H,W]
-                     dataset: str,          # whose normalisation statistics to apply ('shapes10', 'cifar10', ...)
+                     # whose normalisation statistics to apply ('shapes10', 'cifar10', ...)
+                     dataset: str,
                      batch_size: int = 1000,
                      device=None):          # where to run; None: where `net` lives (cpu for a net without parameters); `net` is moved there
     "Frozen `net` features of uint8 `images`: batched, eval mode, no grad, as a flat float [N,D] CPU tensor."
@@ -78,8 +79,10 @@ def _nearest(d, k):
 # %% ../nbs/05_evaluate.ipynb #03dfa238
 def knn_predict(train_x, train_y, test_x,
                 k: int = 5,                 # neighbours (the paper: 5; lightly's monitor: 200)
-                metric: str = 'euclidean',  # 'euclidean' (the paper) or 'cosine' (similarity of L2-normalised rows)
-                weighted: bool = False,     # False: majority vote (the paper); True: votes weighted by exp(sim / temperature)
+                # 'euclidean' (the paper) or 'cosine' (similarity of L2-normalised rows)
+                metric: str = 'euclidean',
+                # False: majority vote (the paper); True: votes weighted by exp(sim / temperature)
+                weighted: bool = False,
                 temperature: float = 0.1,   # of the weighted vote (lightly's default)
                 num_classes: int | None = None, # None: 1 + the largest training label
                 chunk: int = 512):          # test rows per distance block
@@ -167,13 +170,16 @@ def _probe_sgd(xs, y, C, epochs, lr, batch_size, wd, momentum, seed):
 PROBE_METHODS = {   # the linear probe's protocols, as each report states them
     'sgd': "SGD (momentum 0.9, batch 256, cosine from lr 0.1) on standardised features for the preset's epochs, one run (the paper's 100 epochs)",
     'authors': "the authors' code: SGD (momentum 0.9, batch 256, cosine from lr 30) on the raw features, test accuracy averaged over 5 runs",
-    'lbfgs': "full-batch L-BFGS (200 iterations, weight decay 1e-4) on standardised features: the same linear model, fitted in seconds"}
+    'lbfgs': "full-batch L-BFGS (200 iterations, weight decay 1e-4) on standardised features: the same "
+             "linear model, fitted in seconds"}
 
 def linear_probe(train_x, train_y, test_x, test_y,
                  epochs: int = 100,          # the paper's 100 (SGD only)
-                 lr: float | None = None,    # SGD's initial rate; None: 0.1 on standardised features ('sgd'), 30 on raw ones ('authors')
+                 # SGD's initial rate; None: 0.1 on standardised features ('sgd'), 30 on raw ones ('authors')
+                 lr: float | None = None,
                  batch_size: int = 256,      # SGD only
-                 wd: float | None = None,    # weight decay; None: 0 for SGD, `fit_linear`'s 1e-4 (times |W|^2) for L-BFGS
+                 # weight decay; None: 0 for SGD, `fit_linear`'s 1e-4 (times |W|^2) for L-BFGS
+                 wd: float | None = None,
                  method: str = 'sgd',        # 'sgd' (the paper's 100 epochs), 'authors' (their code: raw features, lr 30, 5 runs averaged) or 'lbfgs' (fast)
                  num_classes: int | None = None, # None: 1 + the largest label
                  seed: int = 0,              # the batch order (SGD) and the initial weights (L-BFGS)

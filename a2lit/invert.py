@@ -142,8 +142,10 @@ def load_latent_encoder(path, device=None, dtype=torch.float32) -> LatentEncoder
 
 # %% ../nbs/01b_invert.ipynb #6e230887
 def reconstruction_loss(G: Generator, w_plus, x, perceptual=None, perceptual_weight: float = 1.0, x_feats=None,
-                        l1: bool = False,              # the perceptual term as mean absolute differences (the authors' VGG19 loss)
-                        encoder=None, encoder_weight: float = 0.0, e_x=None):   # + weight x MSE(E(x), E(G(w))) (the authors': 2)
+                        # the perceptual term as mean absolute differences (the authors' VGG19 loss)
+                        l1: bool = False,
+                        # + weight x MSE(E(x), E(G(w))) (the authors': 2)
+                        encoder=None, encoder_weight: float = 0.0, e_x=None):
     "Per-image loss [B]: pixel MSE of G(w_plus) against `x` (in [-1, 1]) + `perceptual_weight` x feature distance + `encoder_weight` x latent consistency."
     y = G.synthesis(w_plus, clamp=False)
     loss = (y - x).square().flatten(1).mean(1)
@@ -159,7 +161,8 @@ def reconstruction_loss(G: Generator, w_plus, x, perceptual=None, perceptual_wei
 
 def invert(G: Generator, E: LatentEncoder | None, x, steps: int = 100, lr: float = 0.01, perceptual=None,
            perceptual_weight: float = 1.0, w_init=None, return_loss: bool = False,
-           l1: bool = False, encoder_weight: float = 0.0):   # the authors' inversion: a VGG19 `perceptual`, l1=True, encoder_weight=2
+           # the authors' inversion: a VGG19 `perceptual`, l1=True, encoder_weight=2
+           l1: bool = False, encoder_weight: float = 0.0):
     "W+ latents [B,num_ws,w_dim] reproducing images `x` (uint8/[-1,1]): E(x) refined by `steps` Adam steps."
     dev = G.w_avg.device
     x = from_uint8(x).to(dev)
@@ -198,7 +201,8 @@ AUTHORS_VGG = dict(arch='vgg19', layers=(2, 7, 12, 21, 30), imagenet_norm=False)
 def vgg_features(weights=None,           # a weights file; None: torchvision's in torch's cache; 'download': fetch it there; 'random': seeded, untrained
                  layers=(3, 8, 15),      # indices into `features` whose outputs are returned
                  device=None, arch: str = 'vgg16',
-                 imagenet_norm: bool = True):   # map [-1, 1] images to ImageNet's normalisation first (False: feed them as they are)
+                 # map [-1, 1] images to ImageNet's normalisation first (False: feed them as they are)
+                 imagenet_norm: bool = True):
     "A perceptual feature callable: torchvision's VGG-16 or VGG-19 `features`; outputs of layers `layers`."
     import torchvision
     if arch not in _VGG_FILES: raise A2Error(f"arch must be one of {', '.join(_VGG_FILES)}, got {arch!r}")
@@ -210,8 +214,11 @@ def vgg_features(weights=None,           # a weights file; None: torchvision's i
     elif weights == 'download': net = build(weights='IMAGENET1K_V1')
     else:
         path = Path(weights) if weights else Path(torch.hub.get_dir()) / 'checkpoints' / _VGG_FILES[arch]
-        if not path.exists(): raise A2Error(f"no {arch.upper()} weights at {path}; nothing is downloaded unless asked: put torchvision's "
-                                            f"{_VGG_FILES[arch]} there, or pass weights='download'")
+        if not path.exists():
+            raise A2Error(
+                f"no {arch.upper()} weights at {path}; nothing is downloaded unless asked: put torchvision's "
+                f"{_VGG_FILES[arch]} there, or pass weights='download'"
+            )
         net = build(); net.load_state_dict(torch.load(path, map_location='cpu', weights_only=True))
     feats = net.features[:max(layers) + 1].to(get_device(device)).eval().requires_grad_(False)
     mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1); std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)

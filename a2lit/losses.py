@@ -51,8 +51,10 @@ def _simclr(fn, names, z1, z2, tau, reduction, check):
 def nt_xent(z1: torch.Tensor,  # [B,D] first view of each image
             z2: torch.Tensor,  # [B,D] second view of each image
             tau: float = 0.5,  # temperature (the paper's default)
-            reduction: str = 'mean',  # 'mean' over the 2B anchors, or 'none': [2B], the z1 anchors then the z2 anchors
-            check: bool = True):  # refuse NaN/inf and zero rows (costs one host sync; False: such inputs give a NaN loss)
+            # 'mean' over the 2B anchors, or 'none': [2B], the z1 anchors then the z2 anchors
+            reduction: str = 'mean',
+            # refuse NaN/inf and zero rows (costs one host sync; False: such inputs give a NaN loss)
+            check: bool = True):
     "SimCLR's NT-Xent loss: 2B anchors, each vs the other 2B-1 views; positive: its image's other view."
     return _simclr('nt_xent', ['z1', 'z2'], z1, z2, tau, reduction, check)
 
@@ -152,7 +154,8 @@ def a2_full(z1: torch.Tensor,  # [B,D] first expert view
             z2: torch.Tensor,  # [B,D] second expert view
             z3: torch.Tensor,  # [B,D] generated view, or [B,K,D] K generated views per image
             tau: float = 0.5,  # temperature
-            reduction: str = 'mean',  # 'mean' over the (2+K)B anchors, or 'none': [(2+K)B], view-major (z1, z2, z3[:,0], ...)
+            # 'mean' over the (2+K)B anchors, or 'none': [(2+K)B], view-major (z1, z2, z3[:,0], ...)
+            reduction: str = 'mean',
             check: bool = True):      # as in `nt_xent`
     "A2-full: every view an anchor against all other views of the batch; positives are the other views of the same image (SupCon average)."
     z1, z2, z3 = _prepare('a2_full', [z1, z2, z3], ['z1', 'z2', 'z3'], tau, check=check)
@@ -231,7 +234,8 @@ def plot_pair_weights(weights: dict,   # title -> W from `pair_weights`
 # %% ../nbs/03_losses.ipynb #9ade4c6b
 def toy_views(n_images: int = 4,          # images, roughly evenly spaced on the circle
               expert_spread: float = 20.,  # degrees between the two expert views of an image
-              gen_offset: float = 60.,     # degrees from the image to its generated view, alternately left and right
+              # degrees from the image to its generated view, alternately left and right
+              gen_offset: float = 60.,
               seed: int = 0):              # seeds the jitter of the images' angles
     "A toy batch on the unit circle [3,B,2]: two expert views near each image's angle and a generated view `gen_offset` degrees away."
     g = torch.Generator().manual_seed(seed)

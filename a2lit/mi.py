@@ -64,12 +64,17 @@ def mine_mi(a, b,                      # paired samples: row i of `a` [N,Da] goe
             batch_size: int = 512,     # the paper's 512
             lr: float = 0.005,         # Adam, the paper's
             hidden: int | None = None, # T's hidden width; None: d = Da (the paper's MLP 2d -> d -> 1)
-            negatives: int = 1,        # shuffles of `b` per batch: 1 is the paper's; more give lower-variance gradients at little cost
-            ma_rate: float = 0.01,     # moving-average rate of MINE's bias-corrected gradient; 0: the plain DV gradient
-            holdout: float = 0.5,      # fraction of rows held out for the final estimate; 0: estimate on the training rows
+            # shuffles of `b` per batch: 1 is the paper's; more give lower-variance gradients at little cost
+            negatives: int = 1,
+            # moving-average rate of MINE's bias-corrected gradient; 0: the plain DV gradient
+            ma_rate: float = 0.01,
+            # fraction of rows held out for the final estimate; 0: estimate on the training rows
+            holdout: float = 0.5,
             eval_negatives: int = 64,  # shuffles of the held-out rows for the final estimate of log E[e^T]
-            standardize: bool = True,  # standardise each coordinate with the training rows' statistics (leaves I unchanged)
-            cosine: bool = False,      # decay lr to 0 along a cosine (not in the paper: a steadier final network)
+            # standardise each coordinate with the training rows' statistics (leaves I unchanged)
+            standardize: bool = True,
+            # decay lr to 0 along a cosine (not in the paper: a steadier final network)
+            cosine: bool = False,
             seed: int = 0,
             device=None,               # None: where `a` lives (the MLP critic only)
             critic: str = 'mlp',       # 'mlp': MINE's statistics network, trained with the arguments above; 'gaussian': `gaussian_dv_mi` (uses `folds`, `seed`)
@@ -153,10 +158,13 @@ def sphere_unmap(x):
 
 def sphere_gaussian_pairs(n: int,                # rows
                           nats: float,           # I(x; y) in nats, exactly
-                          d: int = 128,          # each row is a unit vector of R^d, like f's L2-normalised features
-                          k: int | None = None,  # informative directions; None: ceil(nats), at most d - 1 (0 when nats = 0)
+                          # each row is a unit vector of R^d, like f's L2-normalised features
+                          d: int = 128,
+                          # informative directions; None: ceil(nats), at most d - 1 (0 when nats = 0)
+                          k: int | None = None,
                           seed: int = 0,
-                          rotate: bool = True):  # one random rotation of both sides, so that no coordinate is special
+                          # one random rotation of both sides, so that no coordinate is special
+                          rotate: bool = True):
     "Paired unit rows `x`, `y` [n,d] (float64) with I(x; y) = `nats` exactly: correlated Gaussians in R^(d-1), each side mapped onto the sphere by one bijection."
     _need(n, 'n', 'an integer >= 2', integer=True); _need(d, 'd', 'an integer >= 2', integer=True); _need(seed, 'seed', 'an integer', integer=True)
     _need(nats, 'nats', 'a finite number >= 0')
@@ -227,11 +235,16 @@ def _kfold(n, K, g):
     return [(torch.cat([p for j, p in enumerate(parts) if j != i]), parts[i]) for i in range(len(parts))]
 
 def gaussian_dv_mi(a, b,                        # paired samples: row i of `a` [N,Da] goes with row i of `b` [N,Db]
-                   folds: int = 4,              # cross-fitting: each row is held out once, its critic fitted on the other folds
-                   ranks=(1, 2, 3, 4, 6, 8, 12, 16, 24, 32),   # canonical pairs the critic may use (and 0: T = 0, estimate 0)
-                   ridges=(1e-3, 1e-2, 1e-1, 1.0),              # ridges of the whitening, relative to the mean eigenvalue
-                   inner_folds: int = 4,        # rank and ridge are chosen by cross-fitting inside each training part
-                   patience: int = 2,           # stop trying larger ranks after this many in a row that do not improve
+                   # cross-fitting: each row is held out once, its critic fitted on the other folds
+                   folds: int = 4,
+                   # canonical pairs the critic may use (and 0: T = 0, estimate 0)
+                   ranks=(1, 2, 3, 4, 6, 8, 12, 16, 24, 32),
+                   # ridges of the whitening, relative to the mean eigenvalue
+                   ridges=(1e-3, 1e-2, 1e-1, 1.0),
+                   # rank and ridge are chosen by cross-fitting inside each training part
+                   inner_folds: int = 4,
+                   # stop trying larger ranks after this many in a row that do not improve
+                   patience: int = 2,
                    seed: int = 0) -> MIEstimate:
     "Mutual information in nats: the DV bound on held-out rows, the critic the Gaussian log-density ratio of the top canonical pairs (`picks`: (rank, ridge) per fold)."
     _check_paired(a, b)

@@ -61,7 +61,8 @@ BACKBONES = {'resnet18': ResNet18Cifar, 'resnet50': ResNet50Cifar, 'small': Smal
              'resnet18-imagenet-stem': lambda w=64: ResNet18Cifar(w, 'imagenet'), 'resnet50-imagenet-stem': lambda w=64: ResNet50Cifar(w, 'imagenet')}
 
 def projector(in_dim: int, dims=(2048, 2048),
-              bn: bool = True) -> nn.Sequential:   # False: SupContrast's head, Linear-ReLU between, biases, no BatchNorm
+              # False: SupContrast's head, Linear-ReLU between, biases, no BatchNorm
+              bn: bool = True) -> nn.Sequential:
     "MLP head in_dim -> dims[0] -> ... -> dims[-1]: Linear-BN-ReLU between, BN on the output (the paper's CIFAR head is 512-2048-2048)."
     layers, d = [], in_dim
     for i, o in enumerate(dims):

@@ -24,9 +24,11 @@ def _check_fraction(name, v):
         raise A2Error(f"{name} must be a number in [0, 1], got {v!r}")
 
 def oracle_factors(f: dict,                       # the factors of N images (as `draw_shapes10_factors` gives, with 'label')
-                   strength: float,               # the fraction of each factor's way to a fresh draw that the view moves
+                   # the fraction of each factor's way to a fresh draw that the view moves
+                   strength: float,
                    generator: torch.Generator,    # draws the fresh factors and the switches
-                   cfg: Shapes10Config = Shapes10Config(),   # the ranges the fresh draws come from: the dataset's
+                   # the ranges the fresh draws come from: the dataset's
+                   cfg: Shapes10Config = Shapes10Config(),
                    class_flip: float = 0.0) -> dict:          # probability of rendering another class instead
     "The factors of one oracle view per image: every nuisance factor moved a fraction `strength` toward a fresh draw, the class kept (or flipped with probability `class_flip`)."
     _check_fraction('strength', strength); _check_fraction('class_flip', class_flip)
@@ -54,7 +56,8 @@ def oracle_bank(ds: ImageSet,                      # a Shapes-10 split with its 
                 strength: float = 1.0,
                 class_flip: float = 0.0,
                 seed: int = 0,
-                cfg: Shapes10Config = Shapes10Config(),   # the config `ds` was rendered with (its size, hues, supersampling)
+                # the config `ds` was rendered with (its size, hues, supersampling)
+                cfg: Shapes10Config = Shapes10Config(),
                 chunk: int = 1000) -> ViewBank:
     "`n` oracle views of each `ds` image as a ViewBank (empty latents; extras['label']: each view's class)."
     if ds.factors is None:

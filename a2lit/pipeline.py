@@ -43,7 +43,10 @@ def load_data(cfg: ExperimentConfig, split='train') -> ImageSet:
     ds = load_dataset(cfg.data.name, cfg.data.root, split, cfg.data.download, shapes10=_shapes10_config(cfg))
     n = cfg.data.train_subset
     if split == 'train' and n:
-        if n > len(ds): raise A2Error(f"data.train_subset={n} is larger than the {cfg.data.name} training set ({len(ds)} images)")
+        if n > len(ds):
+            raise A2Error(
+                f"data.train_subset={n} is larger than the {cfg.data.name} training set ({len(ds)} images)"
+            )
         ds = ds.subset(slice(0, n))
     return ds
 
@@ -67,14 +70,16 @@ def _device(cfg):
     "The device the run's `device` names (None for 'auto': the best one here), for the stages' networks."
     return None if cfg.device == 'auto' else cfg.device
 
-def _workers(cfg): return cfg.workers if get_device(_device(cfg)).type == 'cpu' and rank_world()[1] == 1 else 1
+def _workers(cfg):
+    return cfg.workers if get_device(_device(cfg)).type == 'cpu' and rank_world()[1] == 1 else 1
 
 def train_row(cfg: ExperimentConfig, row: str, seed: int, log=print, tcfg=None) -> Path:   # tcfg: a TrainConfig instead of the row's (the encoder f)
     "Train (or resume, or skip when finished) one row at one seed; returns its checkpoint."
     train, test, bank = load_data(cfg, 'train'), load_data(cfg, 'test'), None
     if ROWS.get(row, (None,) * 4)[3]:
         p = run_dir(cfg) / 'views' / f'{ROWS[row][3]}.safetensors'
-        if not p.exists(): raise A2Error(f"row {row!r} needs the {ROWS[row][3]} view bank {p}: run the 'views' stage first")
+        if not p.exists():
+            raise A2Error(f"row {row!r} needs the {ROWS[row][3]} view bank {p}: run the 'views' stage first")
         bank = ViewBank.load(p, verify=True)   # re-hash once: a damaged bank is refused, not trained on
     out = run_dir(cfg) / 'train' / f'{row}-s{seed}'
     tr = Trainer(tcfg or row_config(cfg, row, seed), train, out=out, bank=bank, device=_device(cfg),
@@ -86,7 +91,8 @@ def train_row(cfg: ExperimentConfig, row: str, seed: int, log=print, tcfg=None) 
 @stage('simclr', outputs=lambda cfg: sorted({f'train/simclr-s{cfg.seeds[0]}/checkpoint.safetensors', f'train/{f_row(cfg)}-s{cfg.seeds[0]}/checkpoint.safetensors'}))
 def stage_simclr(cfg: ExperimentConfig, log=print) -> dict:
     "The SimCLR baseline at the first seed (its other seeds alongside, when `workers` train at once); and the encoder f of W-search and MI (that row, or its own recipe: `ENCODERS`)."
-    seeds = cfg.seeds if 'simclr' in selected_rows(cfg) and _workers(cfg) > 1 else cfg.seeds[:1]   # cores the first seed alone leaves idle
+    # cores the first seed alone leaves idle
+    seeds = cfg.seeds if 'simclr' in selected_rows(cfg) and _workers(cfg) > 1 else cfg.seeds[:1]
     ck = map_in_processes(train_row, [(cfg, 'simclr', s) for s in seeds], _workers(cfg), log)[0]
     if cfg.f != 'simclr': ck = train_row(cfg, f_row(cfg), cfg.seeds[0], log, f_config(cfg))
     return dict(checkpoint=str(ck), f_hash=state_hash(load_encoder(ck, 'cpu')))
@@ -94,7 +100,9 @@ def stage_simclr(cfg: ExperimentConfig, log=print) -> dict:
 # %% ../nbs/07a_pipeline.ipynb #fd9f6d0a
 def shipped_weights(cfg: ExperimentConfig) -> dict:
     "The package's weight files for this dataset and generator config (they may not exist)."
-    return {k: weights_dir() / f'{cfg.data.name}-{cfg.gan.arch}-{k}.safetensors' for k in ('generator', 'encoder')}
+    return {
+        k: weights_dir() / f'{cfg.data.name}-{cfg.gan.arch}-{k}.safetensors' for k in ('generator', 'encoder')
+    }
 
 def generator_missing(cfg: ExperimentConfig) -> bool:
     "True when the run wants the shipped generator and this version of the package has none for its dataset."
@@ -110,19 +118,23 @@ def stage_gan(cfg: ExperimentConfig, log=print) -> dict:
             raise A2Error(f"no shipped {cfg.gan.arch} generator for {cfg.data.name} in this version of a2lit (missing {missing[0]}); "
                           f"train one here with --set gan.source=train (hours on a CPU)")
         for p in src.values():
-            for q in (p, Path(str(p) + '.json')): shutil.copyfile(q, out / q.name.replace(f'{cfg.data.name}-{cfg.gan.arch}-', ''))
+            for q in (p, Path(str(p) + '.json')):
+                shutil.copyfile(q, out / q.name.replace(f'{cfg.data.name}-{cfg.gan.arch}-', ''))
     elif cfg.gan.source == 'train':
         train = load_data(cfg)
         gcfg = GANConfig(ARCHS[cfg.gan.arch](train.size), batch_size=cfg.gan.batch_size, seed=cfg.seeds[0])
-        gt, et = train_generator(train, out / 'gan-run', gcfg, cfg.gan.kimg, cfg.gan.encoder_kimg, device=dev,   # as `a2lit gan train`
+        # as `a2lit gan train`
+        gt, et = train_generator(train, out / 'gan-run', gcfg, cfg.gan.kimg, cfg.gan.encoder_kimg, device=dev,
                                  encoder_out=out / 'encoder-run', progress=sys.stderr.isatty())
-        save_generator(gt.G_ema, out / 'generator.safetensors', {'kimg': gt.kimg})   # its mean w: 4096 samples, at every checkpoint
+        # its mean w: 4096 samples, at every checkpoint
+        save_generator(gt.G_ema, out / 'generator.safetensors', {'kimg': gt.kimg})
         save_latent_encoder(et.E, out / 'encoder.safetensors', {'kimg': et.kimg})
     else:   # pretrained: the file checked by validate_config, an encoder trained here against it
         _, et = import_generator(cfg.gan.path, load_data(cfg), out, cfg.gan.encoder_kimg, cfg.gan.batch_size, cfg.seeds[0], dev, sys.stderr.isatty(), log)
         save_latent_encoder(et.E, out / 'encoder.safetensors', {'kimg': et.kimg})
     G = load_generator(out / 'generator.safetensors')
-    log(f"gan: {cfg.gan.source} {cfg.gan.arch} generator ({sum(p.numel() for p in G.parameters())/1e6:.2f}M parameters) -> {out}")
+    log(f"gan: {cfg.gan.source} {cfg.gan.arch} generator ({sum(p.numel() for p in G.parameters())/1e6:.2f}M "
+        f"parameters) -> {out}")
     return dict(generator=str(out / 'generator.safetensors'), encoder=str(out / 'encoder.safetensors'))
 
 def load_g(cfg: ExperimentConfig):
@@ -139,9 +151,13 @@ def stage_invert(cfg: ExperimentConfig, log=print) -> dict:
     x, terms = from_uint8(train.images[:512]), authors_inversion(cfg.invert.vgg_weights or None, G.w_avg.device) if cfg.invert.loss == 'authors' else {}
     for path, (steps, lr) in {'invert/w_plus.safetensors': (cfg.invert.steps, cfg.invert.lr), **second_inversions(cfg)}.items():
         w = invert_dataset(G, E, train.images, run_dir(cfg) / path, batch_size=cfg.invert.batch_size, steps=steps, lr=lr, progress=sys.stderr.isatty(), **terms)
-        with torch.no_grad(): rec = torch.cat([G.synthesis(w[i:i + 128].to(G.w_avg.device)).cpu() for i in range(0, len(x), 128)])
+        with torch.no_grad():
+            rec = torch.cat(
+                [G.synthesis(w[i:i + 128].to(G.w_avg.device)).cpu() for i in range(0, len(x), 128)]
+            )
         p = psnr(rec, x).mean().item()
-        log(f"invert: {len(w)} images, {steps} refinement steps{f' at lr {lr:g} -> {path}' if info else ''}; mean PSNR of G(w0) on the first {len(x)}: {p:.1f} dB")
+        log(f"invert: {len(w)} images, {steps} refinement steps{f' at lr {lr:g} -> {path}' if info else ''}; "
+            f"mean PSNR of G(w0) on the first {len(x)}: {p:.1f} dB")
         info.update({path: dict(steps=steps, lr=lr, psnr=p)} if info else dict(psnr=p, psnr_images=len(x)))
     return info
 
@@ -150,16 +166,23 @@ def _latents(cfg, g, G, train, path) -> torch.Tensor:
     wt, wm = load_artifact(run_dir(cfg) / path)
     k = wm.get('key') or {}
     for name, want in (('images_hash', tensor_hash(train.images)), ('generator', state_hash(G))):
-        if k.get(name) != want: raise A2Error(f"{run_dir(cfg) / path} was made for another dataset or generator "
-                                              f"({name} {k.get(name)!r}, this run's {want!r}); remove it and rerun the invert stage")
+        if k.get(name) != want:
+            raise A2Error(
+                f"{run_dir(cfg) / path} was made for another dataset or generator "
+                f"({name} {k.get(name)!r}, this run's {want!r}); remove it and rerun the invert stage"
+            )
     return g.untruncate(wt['w_plus'].to(G.w_avg.device))
 
 def folder_classifier(cfg: ExperimentConfig, target: str | None = None):
     "The run's small supervised CNN of the class, or of a Shapes-10 factor `target`, on the training split; trained once per run folder."
-    full = load_dataset(cfg.data.name, cfg.data.root, 'train', cfg.data.download, shapes10=_shapes10_config(cfg))
+    full = load_dataset(
+        cfg.data.name, cfg.data.root, 'train', cfg.data.download, shapes10=_shapes10_config(cfg)
+    )
     dev, path = _device(cfg), run_dir(cfg) / 'classifier'
-    if target is None: return cached_classifier(full, path / 'classifier.safetensors', seed=cfg.seeds[0], device=dev)
-    if target not in SHAPES10_FACTORS: raise A2Error(f"a run's factor classifier reads {SHAPES10_FACTORS}, not {target!r}")
+    if target is None:
+        return cached_classifier(full, path / 'classifier.safetensors', seed=cfg.seeds[0], device=dev)
+    if target not in SHAPES10_FACTORS:
+        raise A2Error(f"a run's factor classifier reads {SHAPES10_FACTORS}, not {target!r}")
     # the factors share a trunk, as accurate as a network each in a third of the time (the class lost accuracy that way)
     return cached_heads(full, path / 'factors.safetensors', SHAPES10_FACTORS, seed=cfg.seeds[0], device=dev)[target]
 
@@ -184,15 +207,21 @@ def stage_views(cfg: ExperimentConfig, log=print) -> dict:
     for s in specs:
         t, path, rec = time.time(), run_dir(cfg) / 'views' / f'{s.name}.safetensors', {}
         if s.method == 'oracle':
-            if s.flip:   # the share of the run's W-search views in which the classifier sees another class (built before: banks_needed's order)
+            # the share of the run's W-search views in which the classifier sees another class (built before:
+            # banks_needed's order)
+            if s.flip:
                 measure = lambda: class_change(predict(folder_classifier(cfg), ViewBank.load(run_dir(cfg) / 'views' / 'search.safetensors').images, train.name), train.labels)
                 rec = dict(class_flip=on_rank0(measure, 'measuring the class change of the W-search views'), class_flip_of='search')
-                log(f"views: the classifier finds another class in {rec['class_flip']:.1%} of the W-search views: {s.name}'s class_flip")
-            on_rank0(lambda: _oracle(cfg, train, s, rec.get('class_flip', 0.0)), f'rendering the {s.name} bank')
+                log(f"views: the classifier finds another class in {rec['class_flip']:.1%} of the W-search "
+                    f"views: {s.name}'s class_flip")
+            on_rank0(
+                lambda: _oracle(cfg, train, s, rec.get('class_flip', 0.0)), f'rendering the {s.name} bank'
+            )
             bank = ViewBank.load(path)
         else:   # on a CPU, `workers` one-thread processes first make their shares of the chunks (each chunk seeded by its index)
             if (w := _workers(cfg)) > 1: rec['workers'] = w; map_in_processes(generated_bank, [(cfg, s.name, (r, w)) for r in range(w)], w, log)
-            bank = generated_bank(cfg, s.name)   # what is left (under torchrun: this rank's share), then the merge
+            # what is left (under torchrun: this rank's share), then the merge
+            bank = generated_bank(cfg, s.name)
         if s.note: rec['note'] = s.note; log(f"views: {s.name}: {s.note}")
         info[s.name] = dict(seconds=round(time.time() - t, 1), n_images=len(bank), n_views=bank.n_views, **rec)
         log(f"views: {s.name} bank {len(bank)} images x {bank.n_views} views in {time.time() - t:.0f}s")
@@ -201,13 +230,17 @@ def stage_views(cfg: ExperimentConfig, log=print) -> dict:
 @stage('train', outputs=lambda cfg: [f'train/{r}-s{s}/checkpoint.safetensors' for r in selected_rows(cfg) for s in cfg.seeds])
 def stage_train(cfg: ExperimentConfig, log=print) -> dict:
     "All selected rows, all seeds (finished runs skipped, interrupted resumed); on a CPU, `workers` at once."
-    map_in_processes(train_row, [(cfg, row, seed) for row in selected_rows(cfg) for seed in cfg.seeds], _workers(cfg), log)
+    map_in_processes(
+        train_row, [(cfg, row, seed) for row in selected_rows(cfg) for seed in cfg.seeds], _workers(cfg), log
+    )
     return dict(rows=selected_rows(cfg), seeds=list(cfg.seeds))
 
 # %% ../nbs/07a_pipeline.ipynb #33f7dbac
 def _scores(cfg, tr_x, tr_y, te_x, te_y, nc):
     e = cfg.eval
-    return score_features(tr_x, tr_y, te_x, te_y, nc, k=e.k, probe_epochs=e.probe_epochs, probe_method=e.probe_method)
+    return score_features(
+        tr_x, tr_y, te_x, te_y, nc, k=e.k, probe_epochs=e.probe_epochs, probe_method=e.probe_method
+    )
 
 @stage('eval', outputs=lambda cfg: ['eval/raw-pixels.json'] + [f'eval/{r}-s{s}.json' for r in selected_rows(cfg) for s in cfg.seeds])
 def stage_eval(cfg: ExperimentConfig, log=print) -> dict:
@@ -216,7 +249,8 @@ def stage_eval(cfg: ExperimentConfig, log=print) -> dict:
     out = run_dir(cfg) / 'eval'
     raw = out / 'raw-pixels.json'
     if not raw.exists():
-        px = lambda d: extract_features(torch.nn.Flatten(), d.images, d.name)   # standardised pixels, as in 05_evaluate
+        # standardised pixels, as in 05_evaluate
+        px = lambda d: extract_features(torch.nn.Flatten(), d.images, d.name)
         write_json(raw, _scores(cfg, px(train), train.labels, px(test), test.labels, train.num_classes))
     for row in selected_rows(cfg):
         for seed in cfg.seeds:
@@ -226,7 +260,8 @@ def stage_eval(cfg: ExperimentConfig, log=print) -> dict:
             net = load_encoder(ck, _device(cfg)).model.backbone
             s = _scores(cfg, embed(net, train.images, train.name), train.labels, embed(net, test.images, test.name), test.labels, train.num_classes)
             write_json(p, dict(row=row, seed=seed, **s))
-            log(f"eval {row} seed {seed}: 5-NN {s['knn5']:.1%} (cosine {s['knn5_cos']:.1%}), linear {s['linear']:.1%}")
+            log(f"eval {row} seed {seed}: 5-NN {s['knn5']:.1%} (cosine {s['knn5_cos']:.1%}), "
+                f"linear {s['linear']:.1%}")
     return {}
 
 # %% ../nbs/07a_pipeline.ipynb #45535f9d
@@ -248,10 +283,12 @@ def read_scores(p: Path) -> dict:
     if not p.exists(): raise A2Error(f"missing eval record {p}: run the eval stage")
     try: r = read_json(p)
     except A2Error as e: raise A2Error(f"{e}; {fix}") from None
-    if not isinstance(r, dict): bad = f"holds {_JSON_TYPES.get(type(r), type(r).__name__)}, not an object of scores"
+    if not isinstance(r, dict):
+        bad = f"holds {_JSON_TYPES.get(type(r), type(r).__name__)}, not an object of scores"
     else:
         miss = [m for m in _SCORES if m not in r]
-        odd = [m for m in _SCORES if m in r and (type(r[m]) not in (int, float) or not 0 <= r[m] <= 1)]   # NaN and inf fail the range too
+        # NaN and inf fail the range too
+        odd = [m for m in _SCORES if m in r and (type(r[m]) not in (int, float) or not 0 <= r[m] <= 1)]
         bad = (f"has no {' or '.join(miss)} score" if miss else
                f"has {odd[0]} = {json.dumps(r[odd[0]])[:40]}, not a fraction between 0 and 1" if odd else None)
     if bad: raise A2Error(f"damaged eval record {p}: it {bad}; {fix}")
@@ -277,7 +314,9 @@ def results_rows(cfg: ExperimentConfig, rows) -> list:
 
 def results_markdown(cfg: ExperimentConfig, rows) -> str:
     "A Markdown table of `rows`: views, loss, each score as mean ± std over seeds (%), average rank."
-    pm = lambda r, m: f"{r[m + '_mean']:.2f} ± {r[m + '_std']:.2f}" if len(cfg.seeds) > 1 else f"{r[m + '_mean']:.2f}"
+    pm = lambda r, m: (
+        f"{r[m + '_mean']:.2f} ± {r[m + '_std']:.2f}" if len(cfg.seeds) > 1 else f"{r[m + '_mean']:.2f}"
+    )
     table = [{**{k: r[k] for k in ('View 1', 'View 2', 'View 3', 'Loss')}, **{name: pm(r, m) for m, name in _METRICS.items()},
               'Avg rank': r['Avg rank']} for r in results_rows(cfg, rows)]
     return markdown_table(table)
@@ -288,7 +327,8 @@ def view_pair_analysis(cfg: ExperimentConfig, n_images=4096) -> list | None:
     banks = {k: run_dir(cfg) / 'views' / f'{m}.safetensors' for k, m in (('W-search', 'search'), ('W-perturb', 'perturb'))}
     banks = {k: ViewBank.load(p, verify=True) for k, p in banks.items() if p.exists()}
     f, auth = load_encoder(f_checkpoint(cfg), _device(cfg)), cfg.eval.mi == 'authors'
-    kw = dict(critic='mlp', holdout=0.0) if auth else {}   # the authors: MINE on every training image, estimated on the same rows
+    # the authors: MINE on every training image, estimated on the same rows
+    kw = dict(critic='mlp', holdout=0.0) if auth else {}
     return view_pairs(f, load_data(cfg).images[:None if auth else n_images], banks, cfg.seeds[0], **kw) if banks else None
 
 def _fit_classifier(cfg, target, log=print): folder_classifier(cfg, target)   # a worker's job: train, cache
@@ -299,7 +339,8 @@ def _bank_table(cfg: ExperimentConfig, rows) -> list:
     if not (banks := {b: ViewBank.load(p) for b, p in paths.items() if p.exists()}): return []
     factors = SHAPES10_FACTORS if cfg.data.name == 'shapes10' else ()
     # on a CPU: the class's network and the factors' trained at once, one thread each
-    if (w := _workers(cfg)) > 1: map_in_processes(_fit_classifier, [(cfg, t) for t in (None, *factors[:1])], w)
+    if (w := _workers(cfg)) > 1:
+        map_in_processes(_fit_classifier, [(cfg, t) for t in (None, *factors[:1])], w)
     est = {k: folder_classifier(cfg, k) for k in factors}
     f = load_encoder(f_checkpoint(cfg), _device(cfg))
     return bank_table(banks, load_data(cfg), load_data(cfg, 'test'), folder_classifier(cfg), f,
@@ -311,8 +352,11 @@ def stage_report(cfg: ExperimentConfig, log=print) -> dict:
     "Tables (Markdown + CSV) of the main table, the ablation and the study's rows, the raw-pixel floor, the paired differences to SimCLR, the view banks."
     out = run_dir(cfg) / 'report'
     scores, raw = seed_scores(cfg), read_scores(run_dir(cfg) / 'eval' / 'raw-pixels.json')
-    res = {row: {m: _mean_std([r[m] for r in runs.values()]) for m in _SCORES} for row, runs in scores.items()}
-    paired = paired_table(scores, 'simclr') if 'simclr' in scores and len(cfg.seeds) > 1 else []   # each row minus SimCLR, seed by seed
+    res = {
+        row: {m: _mean_std([r[m] for r in runs.values()]) for m in _SCORES} for row, runs in scores.items()
+    }
+    # each row minus SimCLR, seed by seed
+    paired = paired_table(scores, 'simclr') if 'simclr' in scores and len(cfg.seeds) > 1 else []
     seeds = f"{len(cfg.seeds)} seed{'s' if len(cfg.seeds) > 1 else ''} ({', '.join(map(str, cfg.seeds))})"
     md = [f"# a2lit results: preset `{cfg.preset}` on {cfg.data.name}",
           f"Backbone {cfg.train.backbone} (width {cfg.train.width}), {cfg.train.epochs} epochs, batch {cfg.train.batch_size}, {seeds}; "
@@ -320,23 +364,32 @@ def stage_report(cfg: ExperimentConfig, log=print) -> dict:
           f"torch {torch.__version__}, {os.cpu_count()} CPUs; written {time.strftime('%Y-%m-%d %H:%M')}. Linear probe: {PROBE_METHODS[cfg.eval.probe_method]}.",
           f"\nRaw pixels (no learning): 5-NN {100 * raw['knn5']:.2f}%, 5-NN cosine {100 * raw['knn5_cos']:.2f}%, linear {100 * raw['linear']:.2f}%. Each seed's scores: `scores.csv`.",
           "\n## Main table\n", results_markdown(cfg, MAIN_TABLE)]
-    if any(r in res for r in ABLATION if r != 'a2-wsearch'): md += ["\n## Loss ablation (expert, expert, W-search)\n", results_markdown(cfg, ABLATION)]
-    if any(r not in PAPER_ROWS for r in res): md += ["\n## Study rows\n", results_markdown(cfg, [r for r in res if r not in PAPER_ROWS])]
+    if any(r in res for r in ABLATION if r != 'a2-wsearch'):
+        md += ["\n## Loss ablation (expert, expert, W-search)\n", results_markdown(cfg, ABLATION)]
+    if any(r not in PAPER_ROWS for r in res):
+        md += ["\n## Study rows\n", results_markdown(cfg, [r for r in res if r not in PAPER_ROWS])]
     if 'simclr' in res and 'a2-wsearch' in res:
         (a, sa), (b, sb) = res['a2-wsearch']['linear'], res['simclr']['linear']
         (ka, ska), (kb, skb) = res['a2-wsearch']['knn5'], res['simclr']['knn5']
         pm = lambda m, s: f"{100 * m:.2f} ± {100 * s:.2f}" if len(cfg.seeds) > 1 else f"{100 * m:.2f}"
         md.append(f"\nA2 with W-search vs SimCLR: linear {100 * (a - b):+.2f} points ({pm(a, sa)} vs {pm(b, sb)}), "
-                  f"5-NN {100 * (ka - kb):+.2f} points: A2 W-search's mean linear accuracy is {'above' if a > b else 'not above'} SimCLR's here.")
+                  f"5-NN {100 * (ka - kb):+.2f} points: A2 W-search's mean linear accuracy is "
+                  f"{'above' if a > b else 'not above'} SimCLR's here.")
         if paired:
             p, spread = next(p for p in paired if p['row'] == 'a2-wsearch'), max(v[m][1] for v in res.values() for m in ('linear', 'knn5'))
             md.append(f"Paired over {p['pairs']} seeds, the linear difference has the 95% interval [{100 * p['linear_lo']:+.2f}, {100 * p['linear_hi']:+.2f}] points: "
-                      f"{'resolved' if p['linear_resolved'] else 'not resolved'} by this run (the largest seed-to-seed std of any row is {100 * spread:.2f} points).")
-        else: md.append("One seed: the seed-to-seed spread is not measured, so this run cannot say whether the difference is more than noise.")
+                      f"{'resolved' if p['linear_resolved'] else 'not resolved'} by this run (the largest "
+                      f"seed-to-seed std of any row is {100 * spread:.2f} points).")
+        else: md.append("One seed: the seed-to-seed spread is not measured, so this run cannot say whether "
+                        "the difference is more than noise.")
     write_csv([{'row': r, 'seed': s, **{m: v[m] for m in _SCORES}} for r, runs in scores.items() for s, v in runs.items()], out / 'scores.csv')   # any two rows can be paired later
     if paired:
-        names = {r: f"{r} ({', '.join(v for v in row_label(r)[:3] if v != '-')}; {row_label(r)[3]})" for r in res}
-        md += ["\n## Paired differences to SimCLR\n", f"{PAIRED_COLUMNS} Here the baseline is SimCLR, over {len(cfg.seeds)} seeds; the same seed: the same initial weights and batch order.\n",
+        names = {
+            r: f"{r} ({', '.join(v for v in row_label(r)[:3] if v != '-')}; {row_label(r)[3]})" for r in res
+        }
+        md += ["\n## Paired differences to SimCLR\n", f"{PAIRED_COLUMNS} Here the baseline is SimCLR, over "
+                                                      f"{len(cfg.seeds)} seeds; the same seed: the same "
+                                                      "initial weights and batch order.\n",
                markdown_table(paired_markdown_rows(paired, names))]
         write_csv(paired, out / 'paired.csv')
     if banks := _bank_table(cfg, list(res)):
@@ -345,13 +398,17 @@ def stage_report(cfg: ExperimentConfig, log=print) -> dict:
     sources = {r: ROWS[r][3] or ('expert' if ROWS[r][0] == ('expert',) * 3 else None) for r in res}
     if points := figure_points(paired, {b['Bank']: b['Class change (%)'] for b in banks}, sources):
         plot_paired_vs_rate(points, path=out / 'paired_vs_class_change.png')
-        md.append("\nThe linear difference to SimCLR with its interval, against the class change of each row's generated (or third) view: `paired_vs_class_change.png`.")
+        md.append("\nThe linear difference to SimCLR with its interval, against the class change of each "
+                  "row's generated (or third) view: `paired_vs_class_change.png`.")
     if pairs := view_pair_analysis(cfg):
         md += ["\n## View pairs, measured with f (the SimCLR encoder)\n", markdown_table(pairs, digits=3)]
         write_csv(pairs, out / 'view_pairs.csv')
     plot_training_curves({r: run_dir(cfg) / 'train' / f'{r}-s{cfg.seeds[0]}' / 'metrics.csv' for r in res}, y='loss', path=out / 'training_curves.png')
     md.append(f"\nTraining loss of each row (seed {cfg.seeds[0]}): `training_curves.png`.")
-    if not_run := [r for r in PAPER_ROWS if r not in res]: md.append(f"\nRows not run by this preset: {', '.join(not_run)} (the `shapes10-full` preset runs them all).")
+    if not_run := [r for r in PAPER_ROWS if r not in res]:
+        md.append(
+            f"\nRows not run by this preset: {', '.join(not_run)} (the `shapes10-full` preset runs them all)."
+        )
     if any(ROWS[r][3] and bank_spec(cfg, ROWS[r][3]).uses_generator for r in res) and cfg.gan.source == 'shipped' and not generator_missing(cfg):
         meta = read_json(Path(str(shipped_weights(cfg)['generator']) + '.json'))
         unmet = unmet_targets(meta)
@@ -359,10 +416,12 @@ def stage_report(cfg: ExperimentConfig, log=print) -> dict:
                   + (f"it does not meet all of its quality targets: {', '.join(unmet)}. " if unmet else "it meets every quality target of 01_generator. ")
                   + f"Samples: mean max-probability of a Shapes-10 classifier {meta['max_prob_mean']:.3f} (target >= {QUALITY_TARGETS['max_prob_mean'][1]}), "
                   f"class shares {min(meta['class_hist']):.1%} to {max(meta['class_hist']):.1%} (target 5% to 15%). Inversions: PSNR {meta['psnr_train']:.1f} dB train, "
-                  f"{meta['psnr_test']:.1f} dB test; class kept {meta['acc_recon']:.1%} vs {meta['acc_real']:.1%} on real images. See 01_generator.")
+                  f"{meta['psnr_test']:.1f} dB test; class kept {meta['acc_recon']:.1%} vs "
+                  f"{meta['acc_real']:.1%} on real images. See 01_generator.")
     if generator_missing(cfg):
         md.append(f"\n**Rows with generated views were not run**: this version of a2lit ships no trained generator for {cfg.data.name} "
-                  f"(`a2lit/weights/{shipped_weights(cfg)['generator'].name}`); `--set gan.source=train` trains one here.")
+                  f"(`a2lit/weights/{shipped_weights(cfg)['generator'].name}`); `--set "
+                  "gan.source=train` trains one here.")
     text = '\n'.join(md) + '\n'
     with atomic_path(out / 'results.md') as t: Path(t).write_text(text)
     write_csv(results_rows(cfg, list(ROWS)), out / 'results.csv')
@@ -372,13 +431,15 @@ def stage_report(cfg: ExperimentConfig, log=print) -> dict:
 # %% ../nbs/07a_pipeline.ipynb #751ba730
 _GENERATIVE = ('gan', 'invert', 'views')
 
-_SPLIT = ('simclr', 'views', 'train')   # under torchrun these split their work across processes (Trainer, build_view_bank)
+# under torchrun these split their work across processes (Trainer, build_view_bank)
+_SPLIT = ('simclr', 'views', 'train')
 
 def run(cfg: ExperimentConfig, stages=None, log=print):
     "Run `stages` (default: all) in pipeline order; finished stages are skipped, interrupted ones resume. Under torchrun every process calls it."
     rank, world = rank_world()
     if rank: log = lambda *a, **k: None                 # rank 0 speaks for the job
-    validate_config(cfg)                                # on every rank, before any collective: bad input fails everywhere alike
+    # on every rank, before any collective: bad input fails everywhere alike
+    validate_config(cfg)
     stages = stages or list(STAGES)
     for s in stages:
         if s not in STAGES: raise A2Error(f"unknown stage {s!r}; expected one of {', '.join(STAGES)}")
@@ -387,7 +448,8 @@ def run(cfg: ExperimentConfig, stages=None, log=print):
     finally: release_run_dir(run_dir(cfg))
 
 def _run_stages(cfg, stages, log, rank, world):
-    if world > 1 and any(s in _SPLIT for s in stages):  # rank 0 renders (or downloads) and caches the data; the others then read the cache
+    # rank 0 renders (or downloads) and caches the data; the others then read the cache
+    if world > 1 and any(s in _SPLIT for s in stages):
         on_rank0(lambda: [len(load_data(cfg, s)) for s in ('train', 'test')], 'loading the dataset')
     uses_g = lambda r: bool(ROWS[r][3]) and bank_spec(cfg, ROWS[r][3]).uses_generator
     if any(map(uses_g, selected_rows(cfg))) and generator_missing(cfg):
@@ -401,9 +463,11 @@ def _run_stages(cfg, stages, log, rank, world):
         why = 'no selected row uses generated views' if not needs_bank else "the selected rows' views need no generator" if name != 'views' and not needs_g else None
         if name in _GENERATIVE and why: log(f"{name}: skipped ({why})"); continue
         t = time.time()
-        barrier()                                       # every rank starts a stage once the previous one's files are on disk
+        # every rank starts a stage once the previous one's files are on disk
+        barrier()
         if world == 1 or name in _SPLIT: rec = STAGES[name](cfg, log=log)
-        else: rec = on_rank0(lambda: STAGES[name](cfg, log=log), f'the {name} stage')   # gan, invert, eval, report: rank 0 alone
+        # gan, invert, eval, report: rank 0 alone
+        else: rec = on_rank0(lambda: STAGES[name](cfg, log=log), f'the {name} stage')
         log(f"{name}: up to date" if rec.get('skipped') else f"{name}: done in {time.time() - t:.1f}s")
     barrier()
     return run_dir(cfg)

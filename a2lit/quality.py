@@ -122,7 +122,7 @@ def weights_dir() -> Path:
     import a2lit
     return Path(a2lit.__file__).resolve().parent / 'weights'
 
-# the names a2lit.experiments looks for
+# the file names the pipeline looks for (`shipped_weights`)
 DEMO_WEIGHTS = {'generator': 'shapes10-demo-generator.safetensors',
                 'encoder': 'shapes10-demo-encoder.safetensors'}
 
@@ -131,8 +131,11 @@ def load_demo(device=None, folder=None):
     folder = Path(folder) if folder else weights_dir()
     paths = {k: folder / v for k, v in DEMO_WEIGHTS.items()}
     missing = [str(p) for p in paths.values() if not p.exists()]
-    if missing: raise A2Error(f"no shipped Shapes-10 weights ({', '.join(missing)} missing); train them with `a2lit gan train` "
-                              f"and export them with `a2lit gan export`")
+    if missing:
+        raise A2Error(
+            f"no shipped Shapes-10 weights ({', '.join(missing)} missing); train them with `a2lit gan train` "
+            f"and export them with `a2lit gan export`"
+        )
     return load_generator(paths['generator'], device), load_latent_encoder(paths['encoder'], device)
 
 def unmet_targets(meta: dict) -> list:

@@ -150,9 +150,12 @@ def bank_measures(views,          # uint8 views [N,n,3,H,W] of ...
                   labels,         # the images' classes [N]
                   classify,       # uint8 images [M,3,H,W] -> predicted classes [M]
                   features,       # uint8 images [M,3,H,W] -> features [M,D] (the run's f)
-                  to_f0=None,     # the views' distances to their anchor f0 [N,n], as the bank stored them (None: f0 = f(x))
-                  shown=None,     # the class each view really shows [N,n], when the bank knows it (oracle views)
-                  factors=None) -> dict:   # factor name -> uint8 images [M,3,H,W] -> its predicted value [M] (Shapes-10's estimators)
+                  # the views' distances to their anchor f0 [N,n], as the bank stored them (None: f0 = f(x))
+                  to_f0=None,
+                  # the class each view really shows [N,n], when the bank knows it (oracle views)
+                  shown=None,
+                  # factor name -> uint8 images [M,3,H,W] -> its predicted value [M] (Shapes-10's estimators)
+                  factors=None) -> dict:
     "A bank's class-change rate (by `classify`, and by `shown`), each factor's change rate, and the median distance of a view to f0, to f(x) and to its siblings."
     if views.ndim != 5 or views.shape[0] != len(originals):
         raise A2Error(f"views must be [N,n,3,H,W] for the N={len(originals)} originals, got "
@@ -186,7 +189,8 @@ def predict(clf, images, dataset: str) -> torch.Tensor:
 def encode(f, images, batch_size: int = 512) -> torch.Tensor:
     "Features [M,D] of the frozen encoder `f` (images in [-1, 1]) of uint8 `images` [M,3,H,W]: batched on f's device, fp32 on the CPU."
     p = next(iter(f.parameters()), None) if isinstance(f, torch.nn.Module) else None
-    dev = p.device if p is not None else torch.device('cpu')   # uint8 travels to the device: a quarter of the floats' bytes
+    # uint8 travels to the device: a quarter of the floats' bytes
+    dev = p.device if p is not None else torch.device('cpu')
     return torch.cat([f(from_uint8(images[i:i + batch_size].to(dev))).float().cpu() for i in range(0, len(images), batch_size)])
 
 BANK_COLUMNS = ("Class change: the share of views in which the classifier (a small supervised CNN trained on the real training images) sees another "
@@ -194,7 +198,8 @@ BANK_COLUMNS = ("Class change: the share of views in which the classifier (a sma
                 "change: the class an oracle view was rendered as. Medians of distances with f: to f0 (f(g(w0)), as the bank stored them, for views "
                 "from the generator; f(x) for views of x itself), to f(x), and between the views of one image. A factor's change (Shapes-10: the "
                 "shape's hue, the background's hue, the distractor): the share of views whose factor, read by a classifier trained on the training "
-                "images' factors, differs from its reading of the image; on real test images, that classifier's error.")
+                "images' factors, differs from its reading of the image; on real test images, "
+                "that classifier's error.")
 
 @torch.no_grad()
 def bank_table(banks: dict,                 # name -> ViewBank (images [N,n,3,H,W], extras 'distances' / 'label' when stored)
@@ -204,7 +209,8 @@ def bank_table(banks: dict,                 # name -> ViewBank (images [N,n,3,H,
                n_images: int = 4096,        # measured on the first n training images
                n_expert: int = 2,           # expert views per image of the reference line
                seed: int = 0,
-               factors: dict | None = None) -> list:   # factor -> a classifier of it (`cached_classifier(..., target=)`): its change rates too
+               # factor -> a classifier of it (`cached_classifier(..., target=)`): its change rates too
+               factors: dict | None = None) -> list:
     "A row per `bank_measures` bank, after the classifier's real test-image error and a line of expert views."
     x, y, g = train.images[:n_images], train.labels[:n_images], torch.Generator().manual_seed(seed)
     feats = lambda u8: encode(f, u8)
@@ -240,7 +246,8 @@ def view_pairs(f, images, banks: dict, seed: int = 0, **mine_kwargs) -> list:
 # %% ../nbs/06a_stats.ipynb #b677a5ce
 def figure_points(paired: list,     # `paired_table`'s rows
                   rates: dict,      # view source -> its class-change rate (%), e.g. from `bank_table`
-                  sources: dict) -> list:   # row -> the view source it adds (its bank; 'expert' for a third expert view)
+                  # row -> the view source it adds (its bank; 'expert' for a third expert view)
+                  sources: dict) -> list:
     "The points of `plot_paired_vs_rate`: each row of `paired` whose view source has a rate, its linear difference and interval in points."
     pts = lambda v: None if v is None else 100 * v
     return [dict(label=p['row'], rate=rates[sources[p['row']]], diff=pts(p['linear_diff']), lo=pts(p['linear_lo']), hi=pts(p['linear_hi']))

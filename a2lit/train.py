@@ -128,8 +128,10 @@ class Trainer:
                  eval_fn=None,          # called as eval_fn(trainer) -> dict of metrics (e.g. online k-NN)
                  eval_every: int = 5,   # epochs between evaluations (and always after the last)
                  progress: bool = True, log=print,
-                 sync_bn: bool = True,  # under DDP on GPUs: SyncBatchNorm, BatchNorm statistics of the global batch
-                 model: nn.Module | None = None):  # train this module (images -> normalised embeddings) instead of cfg's ContrastiveModel
+                 # under DDP on GPUs: SyncBatchNorm, BatchNorm statistics of the global batch
+                 sync_bn: bool = True,
+                 # train this module (images -> normalised embeddings) instead of cfg's ContrastiveModel
+                 model: nn.Module | None = None):
         self.rank, self.world = rank_world()
         self.cfg, self.out, self.bank, self.eval_fn, self.eval_every = cfg.validate(), out, bank, eval_fn, eval_every
         self.progress, self.log = progress and self.rank == 0, log if self.rank == 0 else (lambda *a, **k: None)

@@ -26,7 +26,8 @@ _HASH_SLOT = '0' * 64
 
 # kept beside safetensors' save_file: that needs every tensor whole in memory, and a bank is written chunk by chunk
 def write_safetensors_stream(path,            # destination, replaced atomically
-                             entries,         # list of (name, torch dtype, shape, iterable of chunks along dim 0)
+                             # list of (name, torch dtype, shape, iterable of chunks along dim 0)
+                             entries,
                              metadata=None):  # str -> str, stored in the header
     "Write a safetensors file by chunks, never holding a whole tensor; the header records the data's sha256."
     # wide dtypes first: every tensor aligned
@@ -238,11 +239,13 @@ def render_views(g, latents, chunk=1024, amp=True):
 
 # %% ../nbs/02a_viewbank.ipynb #e8bcfb49
 def build_view_bank(g,                  # generator: latents [B,L,D] -> images in [-1,1]
-                    f,                  # frozen encoder (images -> normalised features); optional for 'perturb'
+                    # frozen encoder (images -> normalised features); optional for 'perturb'
+                    f,
                     latents0,           # the inverted latents of the whole set [N,L,D]
                     path,               # where the bank goes (parts are kept in <path>.parts/ meanwhile)
                     method='search',    # 'search' (W-search), 'perturb' (W-perturb) or 'recon' (g(w0): the GAN's domain gap alone)
-                    cfg: ViewsConfig | None = None,  # how the views are made (default: ViewsConfig(), the paper's values)
+                    # how the views are made (default: ViewsConfig(), the paper's values)
+                    cfg: ViewsConfig | None = None,
                     seed=0,             # noise seed (each chunk derives its own from it)
                     g_hash=None,        # names g when it is not an nn.Module (else its state_hash)
                     f_hash=None,        # names f likewise
