@@ -347,15 +347,15 @@ PRESETS = {
 
 # %% ../nbs/07_config.ipynb #6e2c398c
 DEMO_SECONDS = dict(   # `a2lit run demo` on 2 CPU cores (reports/demo/log.txt): 2,500 images, small5 width 32, batch 64, bf16
-    epoch2=2.18,                       # a two-view epoch (SimCLR, A1) when two trainings run at once, one thread each (median)
-    epoch3=3.10,                       # a three-view epoch (A2) there
+    epoch2=1.89,                       # a two-view epoch (SimCLR, A1) when two trainings run at once, one thread each (median)
+    epoch3=2.38,                       # a three-view epoch (A2) there
     together=1.41,                     # two such trainings at once against one after another with both threads (bench/workers.py)
     fp32=1.23,                         # a training's time in fp32 against bf16 (bench/train.py: 1,757 vs 1,424 images/s)
-    invert_step=67.5 / (2_500 * 20),   # one image, one refinement step (the encoder's guess included)
-    search_view=113.6 / (2_500 * 2),   # one stored W-search view from the sphere start (median 16 of at most 100 steps)
-    authors_start=2.15,                # W-search from the authors' start takes this many times as long (bench/search.py)
-    eval_run=9.8 / 7,                  # scoring one run: 5-NN and the L-BFGS probe (6 runs and raw pixels)
-    report=127.1,                      # the report: the class and factor classifiers (10,000 images each), view pairs, bank table
+    invert_step=59.6 / (2_500 * 20),   # one image, one refinement step (the encoder's guess included)
+    search_view=73.3 / (2_500 * 2),    # one stored W-search view from the sphere start
+    authors_start=5.63,                # W-search from the authors' start takes this many times as long (bench/search.py)
+    eval_run=7.5 / 7,                  # scoring one run: 5-NN and the L-BFGS probe (6 runs and raw pixels)
+    report=54.6,                       # the report: the class and factor classifiers (10,000 images each), view pairs, bank table
     render=10)                         # allowance: an oracle, recon or W-perturb bank (rendering only)
 
 def _makespan(durations: list, workers: int) -> float:
