@@ -110,17 +110,20 @@ class ExpertAugment:
         flip = R(B) < self.p_flip
         apply, fac, order = self.jitter_params(B, dev, generator)
         gray = R(B) < self.p_gray
-        # the images sorted by the position of their hue shift (4: no jitter): each position's hue images are one block
+        # the images sorted by the position of their hue shift (4: no jitter): each position's hue images are
+        # one block
         hpos = torch.where(apply, (order == 3).to(torch.uint8).argmax(1), 4)
         perm = hpos.argsort(stable=True)
         st = [0] + torch.bincount(hpos, minlength=5).cumsum(0).tolist()   # block starts: one sync
-        # brightness, contrast, saturation as one op: clamp(a x + b gray + c mean gray), a = 1, b = c = 0 where none
+        # brightness, contrast, saturation as one op: clamp(a x + b gray + c mean gray), a = 1, b = c = 0
+        # where none
         fk, lin = fac.gather(1, order), apply[:, None] & (order != 3)
         # [3, B, position]
         abc = torch.stack([torch.where(lin, fk, 1.), torch.where(lin & (order == 2), 1 - fk, 0.),
                            torch.where(lin & (order == 1), 1 - fk, 0.)])[:, perm].to(x.dtype)
         hue = fac[perm, 3]
-        # 1. random resized crop + horizontal flip, in sorted order: one bilinear resampling per image, its grid built per axis
+        # 1. random resized crop + horizontal flip, in sorted order: one bilinear resampling per image, its
+        # grid built per axis
         x0, y0, w, h, flip = x0[perm], y0[perm], w[perm], h[perm], flip[perm]
         # output pixel centres in [-1, 1]
         o = torch.arange(S, device=dev, dtype=x.dtype).mul_(2 / S).add_(1 / S - 1)
@@ -129,7 +132,8 @@ class ExpertAugment:
         grid = torch.stack(torch.broadcast_tensors(gx[:, None, :], gy[:, :, None]), -1).to(x.dtype)
         y = F.grid_sample(x.index_select(0, perm), grid, mode='bilinear', padding_mode='border',
                           align_corners=False)
-        # 2. colour jitter with p_jitter, its four operations in a random order per image, in place on contiguous blocks
+        # 2. colour jitter with p_jitter, its four operations in a random order per image, in place on
+        # contiguous blocks
         for k in range(4):
             for lo, hi in ((0, st[k]), (st[k + 1], st[4])):   # the jittered images without a hue shift here
                 if hi > lo: _linear_jitter(y[lo:hi], abc[:, lo:hi, k])

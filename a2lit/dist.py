@@ -93,8 +93,8 @@ def map_in_processes(fn,              # a module-level function fn(*job, log=...
     import gc, multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
     n = min(workers, len(jobs))
-    # spawned workers that share this process's threads out; the executor, unlike multiprocessing.Pool, never waits
-    # on a queue lock that a stopped worker may still hold, and it replaces no worker that exits
+    # spawned workers that share this process's threads out; the executor, unlike multiprocessing.Pool, never
+    # waits on a queue lock that a stopped worker may still hold, and it replaces no worker that exits
     pool = ProcessPoolExecutor(n, mp_context=mp.get_context('spawn'), initializer=_worker_init,
                                initargs=(max(1, torch.get_num_threads() // n),))
     futures = []
@@ -102,14 +102,15 @@ def map_in_processes(fn,              # a module-level function fn(*job, log=...
         futures = [pool.submit(_run_job, fn, j) for j in jobs]
         out = [f.result() for f in futures]
     except BaseException as e:
-        # a job's error or a Ctrl-C: stop every worker now, in its job or waiting for one; each exits through its
-        # SIGTERM handler (the executor's own process table: Python 3.11 has no public way to stop its workers)
+        # a job's error or a Ctrl-C: stop every worker now, in its job or waiting for one; each exits through
+        # its SIGTERM handler (the executor's own process table: Python 3.11 has no public way to stop its
+        # workers)
         for p in list((pool._processes or {}).values()): p.terminate()
         pool.shutdown(wait=True, cancel_futures=True)
         if not isinstance(e, KeyboardInterrupt): raise
     else:
         pool.shutdown(wait=True); return out
-    # raised afresh, here: the caught one's traceback would keep the executor (and its semaphores) alive, and the
-    # exit after a Ctrl-C skips atexit's clean-up
+    # raised afresh, here: the caught one's traceback would keep the executor (and its semaphores) alive, and
+    # the exit after a Ctrl-C skips atexit's clean-up
     del pool, futures; gc.collect()
     raise KeyboardInterrupt

@@ -16,7 +16,8 @@ __all__ = ['BACKBONES', 'BACKBONE_WIDTHS', 'VIEWMAKER_STYLES', 'ResNetCifar', 'R
            'ContrastiveModel', 'backbone_costs', 'plot_backbone_costs', 'GradReverse', 'ViewMaker']
 
 # %% ../nbs/04_models.ipynb #705941fa
-# kept beside torchvision's resnet18()/resnet50(): they fix the stage widths at 64-512, and tests and notebooks build narrow ones (width=16)
+# kept beside torchvision's resnet18()/resnet50(): they fix the stage widths at 64-512, and tests and
+# notebooks build narrow ones (width=16)
 class ResNetCifar(ResNet):
     "torchvision's ResNet with the CIFAR stem (3x3 stride-1 conv, no max-pool) or, `stem='imagenet'`, its own (7x7 stride 2, max-pool); `layers` blocks per stage of widths w, 2w, 4w, 8w, no classifier."
     def __init__(self, block=BasicBlock, layers=(2, 2, 2, 2), width: int = 64, stem: str = 'cifar'):
@@ -57,7 +58,8 @@ class ResNet50Cifar(ResNetCifar):
 def _small5(width: int = 32): return SmallConvNet(width, stages=5)
 # small5: the CPU demo's (see 00_data)
 BACKBONES = {'resnet18': ResNet18Cifar, 'resnet50': ResNet50Cifar, 'small': SmallConvNet, 'small5': _small5,
-             # with torchvision's ImageNet stem: the authors' ViewMaker encoders for CIFAR-100 (ResNet-50) and TinyImageNet (ResNet-18)
+             # with torchvision's ImageNet stem: the authors' ViewMaker encoders for CIFAR-100 (ResNet-50) and
+             # TinyImageNet (ResNet-18)
              'resnet18-imagenet-stem': lambda w=64: ResNet18Cifar(w, 'imagenet'), 'resnet50-imagenet-stem': lambda w=64: ResNet50Cifar(w, 'imagenet')}
 
 def projector(in_dim: int, dims=(2048, 2048),

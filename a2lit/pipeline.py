@@ -183,7 +183,8 @@ def folder_classifier(cfg: ExperimentConfig, target: str | None = None):
         return cached_classifier(full, path / 'classifier.safetensors', seed=cfg.seeds[0], device=dev)
     if target not in SHAPES10_FACTORS:
         raise A2Error(f"a run's factor classifier reads {SHAPES10_FACTORS}, not {target!r}")
-    # the factors share a trunk, as accurate as a network each in a third of the time (the class lost accuracy that way)
+    # the factors share a trunk, as accurate as a network each in a third of the time (the class lost accuracy
+    # that way)
     return cached_heads(full, path / 'factors.safetensors', SHAPES10_FACTORS, seed=cfg.seeds[0], device=dev)[target]
 
 def _oracle(cfg, train, spec, class_flip):

@@ -333,16 +333,17 @@ def w_search(g,                    # generator: latents [B,L,D] -> images [B,3,H
     f0_low = view_features(g, f, w0, chunk * n, amp, cpu_bf16) if low else f0
     s = 1 if keep_anchor else 0                           # views 0..s-1 are fixed
     if start == 'sphere' and n - s > 1:
-        # the searched views' noise centred on its mean (same variance per coordinate): they start spread apart,
-        # opposite for two, as the eps2 hinge wants them, so fewer Adam steps go into pushing them apart
+        # the searched views' noise centred on its mean (same variance per coordinate): they start spread
+        # apart, opposite for two, as the eps2 hinge wants them, so fewer Adam steps go into pushing them
+        # apart
         u = noise[:, s:]
         noise[:, s:] = (u - u.mean(1, keepdim=True)) * math.sqrt((n - s) / (n - s - 1))
     init = w0[:, None].repeat(1, n, 1, 1)
     init[:, s:] += sphere_scale(g, f, w0, noise[:, s:], f0_low, eps1, sigma, chunk * n, amp,
                                 cpu_bf16=cpu_bf16) if start == 'sphere' else noise[:, s:]
     hp = (eps1, eps2, lam, lr, max_steps, tol, chunk, check_every)
-    # from the sphere the first full Adam steps (lr per coordinate, whatever the gradient's size) throw the views off
-    # it; three steps of warm-up keep the start (bench/search.py). The authors' start has none.
+    # from the sphere the first full Adam steps (lr per coordinate, whatever the gradient's size) throw the
+    # views off it; three steps of warm-up keep the start (bench/search.py). The authors' start has none.
     wu = SPHERE_WARMUP if start == 'sphere' else 0
     bar = tqdm(total=B, desc='w_search', disable=not progress)
     out = _search_pool(g, f, f0_low, init, s, *hp, lambda: maybe_autocast(dev, amp, cpu_bf16), betas,

@@ -228,8 +228,9 @@ class Trainer:
         fmt = torch.channels_last if self.channels_last else torch.contiguous_format
         if any(v.requires_grad for v in views):
             return normalize(torch.cat(views), self.dataset).contiguous(memory_format=fmt)
-        # no gradient to carry: each view is written once, straight into the batch in its final layout, then one in-place division
-        # (instead of cat, normalize's two new tensors and a layout copy: four passes over the batch become two)
+        # no gradient to carry: each view is written once, straight into the batch in its final layout, then
+        # one in-place division (instead of cat, normalize's two new tensors and a layout copy: four passes
+        # over the batch become two)
         mean, std = (
             torch.tensor(s, device=views[0].device, dtype=views[0].dtype).view(1, 3, 1, 1)
             for s in NORMALIZATION[self.dataset]
