@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 import torch
 import torch.nn.functional as F
-from .core import A2Error, get_device, load_artifact, save_artifact, save_figure
+from .core import A2Error, get_device, load_artifact, save_artifact, save_figure, module_device
 from .data import ImageSet, normalize, iterate_batches
 from .augment import ExpertAugment
 
@@ -37,8 +37,7 @@ class SmallConvNet(torch.nn.Sequential):
 @torch.no_grad()
 def embed(net, images, dataset: str, batch_size=1000, device=None):
     "Features of `net` on uint8 `images`, batched, eval mode, normalised with `dataset`'s statistics; on `device` (default: the net's)."
-    p = next(iter(net.parameters()), None)
-    dev = get_device(device) if device else (p.device if p is not None else torch.device('cpu'))
+    dev = get_device(device) if device else (module_device(net) or torch.device('cpu'))
     net.to(dev)
     was = net.training; net.eval()
     out = torch.cat([net(normalize(images[i:i + batch_size].to(dev).float() / 255, dataset)).float().cpu()

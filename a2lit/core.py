@@ -16,9 +16,9 @@ from safetensors.torch import save_file, load_file
 __all__ = ['A2Error', 'atomic_path', 'sweep_partial_writes', 'write_json', 'read_json', 'tensor_hash', 'state_hash',
            'save_artifact', 'load_artifact', 'RestrictedUnpickler', 'flatten_optimizer', 'unflatten_optimizer',
            'check_state', 'config_diff', 'save_checkpoint', 'load_checkpoint', 'latest_checkpoint', 'get_device',
-           'cpu_has_bf16', 'save_module', 'load_module', 'in_interval', 'check_value', 'check_fields', 'field_meta',
-           'plain_name', 'check_device', 'parse_value', 'config_fields', 'apply_overrides', 'OneLineParser',
-           'warmup_cosine', 'save_figure', 'image_grid']
+           'module_device', 'cpu_has_bf16', 'save_module', 'load_module', 'in_interval', 'check_value', 'check_fields',
+           'field_meta', 'plain_name', 'check_device', 'parse_value', 'config_fields', 'apply_overrides',
+           'OneLineParser', 'warmup_cosine', 'save_figure', 'image_grid']
 
 # %% ../nbs/infra/core.ipynb #e0a95f7b
 class A2Error(ValueError):
@@ -273,6 +273,12 @@ def get_device(device=None) -> torch.device:
     elif hasattr(getattr(torch, d.type, None), 'is_available') and not getattr(torch, d.type).is_available():
         raise A2Error(f"--device {device}: no {d.type} device is available here")
     return d
+
+def module_device(m) -> torch.device | None:
+    "The device of module `m`'s first parameter (or buffer); None for a plain function or a module holding neither."
+    t = next(iter(m.parameters()), None) if isinstance(m, torch.nn.Module) else None
+    if t is None and isinstance(m, torch.nn.Module): t = next(iter(m.buffers()), None)
+    return None if t is None else t.device
 
 @functools.cache
 def cpu_has_bf16() -> bool:

@@ -6,7 +6,7 @@
 from __future__ import annotations
 import math
 import torch
-from .core import A2Error, save_figure
+from .core import A2Error, save_figure, module_device
 from .data import ImageSet, from_uint8
 from .augment import ExpertAugment
 from .quality import classifier_outputs
@@ -188,9 +188,8 @@ def predict(clf, images, dataset: str) -> torch.Tensor:
 
 def encode(f, images, batch_size: int = 512) -> torch.Tensor:
     "Features [M,D] of the frozen encoder `f` (images in [-1, 1]) of uint8 `images` [M,3,H,W]: batched on f's device, fp32 on the CPU."
-    p = next(iter(f.parameters()), None) if isinstance(f, torch.nn.Module) else None
     # uint8 travels to the device: a quarter of the floats' bytes
-    dev = p.device if p is not None else torch.device('cpu')
+    dev = module_device(f) or torch.device('cpu')
     return torch.cat([f(from_uint8(images[i:i + batch_size].to(dev))).float().cpu() for i in range(0, len(images), batch_size)])
 
 BANK_COLUMNS = ("Class change: the share of views in which the classifier (a small supervised CNN trained on the real training images) sees another "
@@ -235,12 +234,11 @@ def bank_table(banks: dict,                 # name -> ViewBank (images [N,n,3,H,
 def view_pairs(f, images, banks: dict, seed: int = 0, **mine_kwargs) -> list:
     "The paper's view-pair table (`view_pair_table`: MINE I and E[f.f~] under f) of uint8 `images`, an expert view of each, and one view of each bank (label -> ViewBank)."
     g = torch.Generator().manual_seed(seed)
-    feats = lambda u8: encode(f, u8)
     expert = (
         (ExpertAugment(images.shape[-1])(images.float() / 255, generator=g) * 255).round().to(torch.uint8)
     )
-    fs = {'Original': feats(images), 'Expert': feats(expert)}
-    for k, b in banks.items(): fs[k] = feats(b.sample(torch.arange(len(images)), generator=g))
+    fs = {'Original': encode(f, images), 'Expert': encode(f, expert)}
+    for k, b in banks.items(): fs[k] = encode(f, b.sample(torch.arange(len(images)), generator=g))
     return view_pair_table(fs, seed=seed, **mine_kwargs)
 
 # %% ../nbs/06a_stats.ipynb #b677a5ce

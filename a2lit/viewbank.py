@@ -10,7 +10,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
 from tqdm import tqdm
-from .core import A2Error, atomic_path, write_json, save_artifact, load_artifact, tensor_hash, state_hash
+from .core import (A2Error, atomic_path, write_json, save_artifact, load_artifact, tensor_hash, state_hash,
+                        module_device)
 from .dist import rank_world, barrier
 from .data import to_uint8
 from .search import (ViewsConfig, w_search, w_perturb, view_features, maybe_autocast, uses_bf16, check_latents,
@@ -224,11 +225,6 @@ def _chunk_seed(seed, i):
     "The noise seed of chunk `i`: a hash of (seed, i); chunks are independent and reproducible in any order."
     return int.from_bytes(hashlib.sha256(f'a2lit.search:{seed}:{i}'.encode()).digest()[:8], 'little') >> 1
 
-def _module_device(m):
-    p = next(iter(m.parameters()), None) if isinstance(m, torch.nn.Module) else None
-    if p is None and isinstance(m, torch.nn.Module): p = next(iter(m.buffers()), None)
-    return None if p is None else p.device
-
 @torch.no_grad()
 def render_views(g, latents, chunk=1024, amp=True):
     "uint8 images [N,n,3,H,W] of latents [N,n,L,D], batched."
@@ -288,7 +284,7 @@ def build_view_bank(g,                  # generator: latents [B,L,D] -> images i
     elif method == 'perturb': check_perturb_args(n, sigma, 'perturb_sigma')
     else: n = 1                                              # a reconstruction is one view: g(w0)
     path, N = Path(path), len(latents0)
-    dev = torch.device(device) if device else (_module_device(g) or latents0.device)
+    dev = torch.device(device) if device else (module_device(g) or latents0.device)
     meta = dict(method=method, n=n, sigma=sigma, seed=seed, chunk_size=chunk_size, g_hash=_model_hash(g, g_hash, 'g'),
                 f_hash=None if f is None else _model_hash(f, f_hash, 'f'), dataset_hash=dataset_hash,
                 latents0_hash=tensor_hash(latents0), n_images=N, size=None)
